@@ -1,0 +1,180 @@
+//! The typed `supervisor.toml`: the process table of PortOS and its policies.
+//!
+//! Owns: parsing (serde + `toml`, unknown keys refused), defaults (written once,
+//! here, mirroring PM2's), durations like `30s` and sizes like `2G`, and whole-file
+//! validation (duplicate names, unknown or cyclic dependencies, port clashes), every
+//! error pointing at file, line and key. Used by the supervisor and the CLI.
+//!
+//! Must not depend on: any wire (tonic, axum, reqwest) or any other PortOS crate.
+//! It describes what to run; it runs nothing.
+
+mod error;
+mod raw;
+mod units;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::ConfigError;
+pub use units::{ByteSize, HumanDuration};
+
+/// Environment shared by every process unless a process overrides it.
+pub const BASE_ENV: &[(&str, &str)] = &[("TZ", "UTC")];
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (absolute).
+    pub path: PathBuf,
+    /// Directory relative paths are resolved against: the file's directory.
+    pub root: PathBuf,
+    pub logs: LogSettings,
+    /// Processes in file order; names are unique.
+    pub processes: Vec<ProcessSpec>,
+}
+
+/// Log capture settings, shared by every process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    /// Rotate a log file once it grows past this many bytes.
+    pub max_size: u64,
+    /// Rotated files kept per log (`name-out.log.1` … `.N`).
+    pub keep: u32,
+    /// Lines kept in memory per process for instant `logs -n`.
+    pub tail_lines: usize,
+}
+
+/// How the supervisor learns that a process is ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthCheck {
+    /// No probe: a running process counts as healthy.
+    None,
+    /// `grpc.health.v1.Health/Check` with this service name ("" = whole server).
+    Grpc { port: u16, service: String },
+    /// `GET http://127.0.0.1:port/path`; 2xx is healthy, the body of anything else is the reason.
+    Http { port: u16, path: String },
+    /// A TCP connect succeeds.
+    Tcp { port: u16 },
+}
+
+/// Probe timing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthTiming {
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Consecutive failures, after having been healthy, that restart the process.
+    pub failure_threshold: u32,
+    /// How long a new process may take to become healthy before it shows as unhealthy.
+    pub start_period: Duration,
+}
+
+/// One process of the table, with every default applied.
+#[derive(Debug, Clone)]
+pub struct ProcessSpec {
+    pub name: String,
+    /// As written: a bare name is looked up beside the `portos` binary, then on `PATH`.
+    pub command: String,
+    pub args: Vec<String>,
+    /// Absolute working directory.
+    pub cwd: PathBuf,
+    /// The full environment overlay: base env, then the process's own.
+    pub env: BTreeMap<String, String>,
+    /// Labelled ports, in file order.
+    pub ports: Vec<(String, u16)>,
+    pub health: HealthCheck,
+    pub health_timing: HealthTiming,
+    pub depends_on: Vec<String>,
+    pub autorestart: bool,
+    pub max_restarts: u32,
+    pub min_uptime: Duration,
+    pub restart_delay: Duration,
+    /// First extra delay of a crash loop; doubles with each unstable restart.
+    pub backoff: Duration,
+    /// Cap of the extra delay.
+    pub backoff_max: Duration,
+    pub max_memory_restart: Option<u64>,
+    pub kill_timeout: Duration,
+    /// Signal name, e.g. `SIGTERM`.
+    pub stop_signal: String,
+}
+
+impl Config {
+    /// Reads and validates `path`. Nothing is started on error.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        Self::parse(&text, &abs)
+    }
+
+    /// Parses `text` as if read from `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let raw: raw::RawConfig =
+            toml::from_str(text).map_err(|e| ConfigError::at_span(path, text, e.span(), e.message()))?;
+        let root = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        raw.validate(path, text, &root)
+    }
+
+    /// The process with this name.
+    pub fn process(&self, name: &str) -> Option<&ProcessSpec> {
+        self.processes.iter().find(|p| p.name == name)
+    }
+
+    /// Processes in an order where each comes after all it depends on.
+    pub fn start_order(&self) -> Vec<&ProcessSpec> {
+        let index: HashMap<&str, &ProcessSpec> =
+            self.processes.iter().map(|p| (p.name.as_str(), p)).collect();
+        let mut done: Vec<&str> = Vec::new();
+        fn visit<'a>(
+            p: &'a ProcessSpec,
+            index: &HashMap<&str, &'a ProcessSpec>,
+            done: &mut Vec<&'a str>,
+        ) {
+            if done.contains(&p.name.as_str()) {
+                return;
+            }
+            for d in &p.depends_on {
+                if let Some(dep) = index.get(d.as_str()) {
+                    visit(dep, index, done);
+                }
+            }
+            done.push(p.name.as_str());
+        }
+        for p in &self.processes {
+            visit(p, &index, &mut done);
+        }
+        done.iter().map(|n| index[n]).collect()
+    }
+}
+
+impl ProcessSpec {
+    /// The delay before the next respawn, given how many unstable restarts in a
+    /// row came before it (0 after a stable run): `restart_delay`, plus for a
+    /// crash loop `backoff · 2^(n-1)` capped at `backoff_max`.
+    pub fn restart_delay_for(&self, unstable: u32) -> Duration {
+        if unstable == 0 {
+            return self.restart_delay;
+        }
+        let factor = 1u32.checked_shl(unstable - 1).unwrap_or(u32::MAX);
+        let extra = self
+            .backoff
+            .checked_mul(factor)
+            .unwrap_or(self.backoff_max)
+            .min(self.backoff_max);
+        self.restart_delay + extra
+    }
+
+    /// The port with this label.
+    pub fn port(&self, label: &str) -> Option<u16> {
+        self.ports.iter().find(|(l, _)| l == label).map(|(_, p)| *p)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,17 @@
+//! Compiles `proto/` with protox (a protobuf compiler in Rust), so building
+//! needs no system `protoc`.
+use std::{env, path::PathBuf};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
+    let files = ["portos/supervisor/v1/supervisor.proto"];
+    for f in &files {
+        println!("cargo:rerun-if-changed={}", root.join(f).display());
+    }
+    let fds = protox::compile(files, [&root])?;
+    let out = PathBuf::from(env::var("OUT_DIR")?);
+    tonic_prost_build::configure()
+        .file_descriptor_set_path(out.join("portos_descriptor.bin"))
+        .compile_fds(fds)?;
+    Ok(())
+}
