@@ -16,3 +16,26 @@ pub mod supervisor {
 
 /// The encoded `FileDescriptorSet` of every file under `proto/`, for reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("portos_descriptor");
+
+/// Connecting to a gRPC server on a Unix socket (the supervisor's control socket).
+pub mod unix {
+    use std::path::{Path, PathBuf};
+
+    use hyper_util::rt::TokioIo;
+    use tonic::transport::{Channel, Endpoint};
+
+    /// A channel to the gRPC server listening on `socket`.
+    pub async fn connect(socket: &Path) -> Result<Channel, tonic::transport::Error> {
+        let socket: PathBuf = socket.to_path_buf();
+        // The URI is required but unused: every connection goes to the socket.
+        Endpoint::from_static("http://portos.supervisor")
+            .connect_with_connector(tower::service_fn(move |_| {
+                let socket = socket.clone();
+                async move {
+                    let stream = tokio::net::UnixStream::connect(socket).await?;
+                    Ok::<_, std::io::Error>(TokioIo::new(stream))
+                }
+            }))
+            .await
+    }
+}

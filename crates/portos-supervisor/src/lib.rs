@@ -1,0 +1,263 @@
+//! The PortOS supervisor: runs the process table of `supervisor.toml` and keeps it
+//! running. PM2's job, done with process groups instead of tree walks.
+//!
+//! Owns: spawning each child in a process group of its own with a parent-death
+//! signal (so `kill -9` of the supervisor leaves no orphans); the one reaper (no
+//! zombies, and grandchildren re-parented to us are reaped too); the restart
+//! policy with reasons, exponential backoff and a crash-loop stop in `errored`;
+//! start order by dependency health; health probes (gRPC, HTTP, TCP); per-group
+//! CPU and memory with `max_memory_restart`; log capture with UTC stamps and
+//! rotation; the event stream; and the `portos.supervisor.v1` control service on a
+//! Unix socket.
+//!
+//! Must not depend on: any service crate, the store, or domain crates. It runs
+//! binaries; it does not link them. Only `control` knows the wire types.
+
+pub mod control;
+pub mod health;
+pub mod logs;
+pub mod model;
+mod process;
+mod reaper;
+mod sample;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use portos_config::Config;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+pub use logs::{LogHub, LogLine, Stream};
+pub use model::{Event, EventKind, ExitStatus, Health, ProcessInfo, State};
+
+use process::{Actor, Cmd, Shared};
+
+/// Name of the control socket inside the data dir.
+pub const SOCKET_NAME: &str = "supervisor.sock";
+/// Name of the pid file inside the data dir.
+pub const PID_FILE: &str = "supervisor.pid";
+
+/// Events a slow subscriber may fall behind before it is told it lagged.
+const EVENT_BUFFER: usize = 1024;
+
+/// Errors a caller can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisorError {
+    #[error("no process named \"{0}\" (see `portos status`)")]
+    NotFound(String),
+    #[error("the supervisor is shutting down")]
+    ShuttingDown,
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A control action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Start,
+    Stop,
+    Restart,
+}
+
+struct Handle {
+    name: String,
+    tx: mpsc::Sender<Cmd>,
+    info: watch::Receiver<ProcessInfo>,
+}
+
+struct Inner {
+    config: Config,
+    handles: Vec<Handle>,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+}
+
+/// A running supervisor. Cheap to clone.
+#[derive(Clone)]
+pub struct Supervisor {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Supervisor").field("config", &self.inner.config.path).finish()
+    }
+}
+
+impl Supervisor {
+    /// Sets up every process (stopped) and the background tasks. Call inside a
+    /// Tokio runtime, before anything else in this process spawns children.
+    /// `shutdown` is cancelled by [`Supervisor::request_shutdown`].
+    pub fn new(config: Config, data_dir: &Path, shutdown: CancellationToken) -> Result<Self, SupervisorError> {
+        let io = |what: &str| {
+            let what = what.to_string();
+            move |source| SupervisorError::Io { what, source }
+        };
+        let reaper = reaper::Reaper::start().map_err(io("cannot become the reaper of our children"))?;
+        let logs_dir = data_dir.join("logs");
+        let logs = LogHub::new(logs_dir.clone(), config.logs.clone())
+            .map_err(io(&format!("cannot create {}", logs_dir.display())))?;
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let shared = Arc::new(Shared {
+            reaper,
+            logs: Arc::new(logs),
+            events,
+            prober: health::Prober::default(),
+            data_dir: data_dir.to_path_buf(),
+            bin_dir: std::env::current_exe()
+                .ok()
+                .and_then(|p| p.parent().map(Path::to_path_buf)),
+        });
+
+        // Build every actor first so dependents can watch their dependencies.
+        let mut actors = Vec::new();
+        let mut handles: Vec<Handle> = Vec::new();
+        for spec in config.start_order() {
+            let deps = spec
+                .depends_on
+                .iter()
+                .filter_map(|d| handles.iter().find(|h| &h.name == d).map(|h| h.info.clone()))
+                .collect();
+            let (tx, rx) = mpsc::channel(64);
+            let (actor, info) = Actor::new(spec.clone(), shared.clone(), rx, deps);
+            actors.push(actor);
+            handles.push(Handle { name: spec.name.clone(), tx, info });
+        }
+        // Keep the file order for listing.
+        handles.sort_by_key(|h| config.processes.iter().position(|p| p.name == h.name));
+        for actor in actors {
+            tokio::spawn(actor.run());
+        }
+        tokio::spawn(sample::run(
+            handles.iter().map(|h| (h.info.clone(), h.tx.clone())).collect(),
+            shutdown.clone(),
+        ));
+        Ok(Self {
+            inner: Arc::new(Inner { config, handles, shared, shutdown }),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.shared.data_dir
+    }
+
+    /// Every process, in file order.
+    pub fn list(&self) -> Vec<ProcessInfo> {
+        self.inner.handles.iter().map(|h| h.info.borrow().clone()).collect()
+    }
+
+    pub fn get(&self, name: &str) -> Result<ProcessInfo, SupervisorError> {
+        self.handle(name).map(|h| h.info.borrow().clone())
+    }
+
+    /// Watches one process's snapshot.
+    pub fn watch(&self, name: &str) -> Result<watch::Receiver<ProcessInfo>, SupervisorError> {
+        self.handle(name).map(|h| h.info.clone())
+    }
+
+    fn handle(&self, name: &str) -> Result<&Handle, SupervisorError> {
+        self.inner
+            .handles
+            .iter()
+            .find(|h| h.name == name)
+            .ok_or_else(|| SupervisorError::NotFound(name.to_string()))
+    }
+
+    pub fn events(&self) -> broadcast::Receiver<Event> {
+        self.inner.shared.events.subscribe()
+    }
+
+    pub fn logs(&self) -> &Arc<LogHub> {
+        &self.inner.shared.logs
+    }
+
+    /// The names a target means: one process, or every one for `all`.
+    pub fn resolve(&self, target: &str) -> Result<Vec<String>, SupervisorError> {
+        if target == "all" {
+            return Ok(self.inner.handles.iter().map(|h| h.name.clone()).collect());
+        }
+        self.handle(target).map(|h| vec![h.name.clone()])
+    }
+
+    /// Starts, stops or restarts `target` (a name or `all`). Returns once each
+    /// request is under way (a stop: once the group is gone); progress shows in
+    /// [`Supervisor::events`].
+    pub async fn control(&self, action: Action, target: &str) -> Result<Vec<ProcessInfo>, SupervisorError> {
+        let names = self.resolve(target)?;
+        if self.inner.shutdown.is_cancelled() && action != Action::Stop {
+            return Err(SupervisorError::ShuttingDown);
+        }
+        match action {
+            Action::Start => {
+                for n in &names {
+                    self.ask(n, Cmd::Start).await?;
+                }
+            }
+            Action::Stop => self.stop_in_order(&names).await?,
+            Action::Restart if names.len() > 1 => {
+                self.stop_in_order(&names).await?;
+                for n in &names {
+                    self.ask(n, Cmd::Start).await?;
+                }
+            }
+            Action::Restart => self.ask(&names[0], Cmd::Restart).await?,
+        }
+        names.iter().map(|n| self.get(n)).collect()
+    }
+
+    /// Stops dependents before what they depend on.
+    async fn stop_in_order(&self, names: &[String]) -> Result<(), SupervisorError> {
+        let order: Vec<String> = self
+            .inner
+            .config
+            .start_order()
+            .into_iter()
+            .rev()
+            .map(|p| p.name.clone())
+            .filter(|n| names.contains(n))
+            .collect();
+        for n in &order {
+            self.ask(n, Cmd::Stop).await?;
+        }
+        Ok(())
+    }
+
+    async fn ask(&self, name: &str, make: fn(oneshot::Sender<()>) -> Cmd) -> Result<(), SupervisorError> {
+        let h = self.handle(name)?;
+        let (tx, rx) = oneshot::channel();
+        h.tx.send(make(tx)).await.map_err(|_| SupervisorError::ShuttingDown)?;
+        rx.await.map_err(|_| SupervisorError::ShuttingDown)
+    }
+
+    /// Asks the owner of this supervisor to stop everything and exit.
+    pub fn request_shutdown(&self) {
+        self.inner.shutdown.cancel();
+    }
+
+    /// Cancelled once shutdown was asked for.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.inner.shutdown.clone()
+    }
+
+    /// Stops every process gracefully, dependents first.
+    pub async fn stop_all(&self) {
+        let names: Vec<String> = self.inner.handles.iter().map(|h| h.name.clone()).collect();
+        if let Err(e) = self.stop_in_order(&names).await {
+            tracing::warn!(error = %e, "stopping all");
+        }
+    }
+}
+
+/// The control socket of a data dir.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(SOCKET_NAME)
+}
