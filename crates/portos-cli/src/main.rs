@@ -1,0 +1,129 @@
+//! `portos`: the command a person types. `up` runs the supervisor library
+//! in-process (in the foreground, or as a daemon with `-d`); every other verb is a
+//! client of the supervisor's control socket in the data dir.
+//!
+//! Exit codes: 0 done; 1 the system did not get where it was asked to go (a
+//! process not healthy, no supervisor running); 2 bad input (a bad
+//! `supervisor.toml`, an unknown process name, a bad flag).
+//! Must not depend on: service crates (it starts them as binaries).
+
+mod client;
+mod render;
+mod supervise;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// PortOS: the dashboard of your dev machine, and the supervisor that runs it.
+#[derive(Debug, Parser)]
+#[command(name = "portos", version, about)]
+struct Cli {
+    /// The process table.
+    #[arg(long, global = true, env = "PORTOS_CONFIG", default_value = "supervisor.toml")]
+    config: PathBuf,
+    /// Where PortOS keeps its data, logs and control socket.
+    #[arg(long, global = true, env = "PORTOS_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Start the supervisor and the processes (all, or the named ones and what they depend on).
+    Up {
+        names: Vec<String>,
+        /// Run in the background; return once every process is healthy (or say which is not and why).
+        #[arg(short, long)]
+        detach: bool,
+        /// With -d: how long to wait for the processes to settle.
+        #[arg(long, default_value = "90s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+    },
+    /// Stop every process and the supervisor.
+    Down,
+    /// Show every process: pid, state, health, uptime, restarts, cpu, memory, ports.
+    Status {
+        /// An array of objects instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print log lines (of one process, or of all).
+    Logs {
+        name: Option<String>,
+        /// Keep printing new lines.
+        #[arg(short, long)]
+        follow: bool,
+        /// How many of the latest lines to print first.
+        #[arg(short = 'n', long = "lines", default_value_t = 15)]
+        lines: u32,
+    },
+    /// Start a process (or `all`).
+    Start { name: String },
+    /// Stop a process (or `all`).
+    Stop { name: String },
+    /// Restart a process (or `all`).
+    Restart { name: String },
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+    /// The background supervisor started by `up -d`.
+    #[command(name = "__daemon", hide = true)]
+    Daemon { names: Vec<String> },
+}
+
+/// An error with the exit code it deserves.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    /// Bad input: exit 2.
+    pub fn input(message: impl Into<String>) -> Self {
+        Self { code: 2, message: message.into() }
+    }
+    /// The system is not as asked: exit 1.
+    pub fn state(message: impl Into<String>) -> Self {
+        Self { code: 1, message: message.into() }
+    }
+}
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Self::state(e.to_string())
+    }
+}
+
+pub type Outcome = Result<(), Failure>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let data_dir = std::path::absolute(&cli.data_dir).unwrap_or(cli.data_dir.clone());
+    let config = cli.config.clone();
+    let result = match cli.cmd {
+        Cmd::Up { names, detach, timeout } => supervise::up(&config, &data_dir, names, detach, timeout),
+        Cmd::Daemon { names } => supervise::daemon(&config, &data_dir, names),
+        Cmd::Down => client::run(client::down(&data_dir)),
+        Cmd::Status { json } => client::run(client::status(&data_dir, json)),
+        Cmd::Logs { name, follow, lines } => client::run(client::logs(&data_dir, name, follow, lines)),
+        Cmd::Start { name } => client::run(client::control(&data_dir, client::Verb::Start, name)),
+        Cmd::Stop { name } => client::run(client::control(&data_dir, client::Verb::Stop, name)),
+        Cmd::Restart { name } => client::run(client::control(&data_dir, client::Verb::Restart, name)),
+        Cmd::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "portos", &mut std::io::stdout());
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            if !f.message.is_empty() {
+                eprintln!("portos: {}", f.message);
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
