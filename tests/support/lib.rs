@@ -1,0 +1,249 @@
+//! Test support for the end-to-end tests: find the built binaries, make a temp
+//! stack (config + data dir), run `portos` as a user would, and look at the
+//! processes it leaves behind through `/proc`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Where the workspace's binaries are: `PORTOS_BIN_DIR`, else the target
+/// directory this test binary was built into (`target/<profile>/deps/..`).
+pub fn bin_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("PORTOS_BIN_DIR") {
+        return PathBuf::from(d);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().expect("deps dir");
+    let dir = if dir.ends_with("deps") {
+        dir.parent().expect("profile dir")
+    } else {
+        dir
+    };
+    dir.to_path_buf()
+}
+
+/// The path of a workspace binary; panics with the way to build it when missing.
+pub fn bin(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(
+        p.is_file(),
+        "{} is missing: build every binary first (`cargo xtask test` does)",
+        p.display()
+    );
+    p
+}
+
+/// The repository root (for the real `supervisor.toml`).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_path_buf()
+}
+
+/// A port free on loopback right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Polls `f` until it returns `Some`, or panics with `what` after `timeout`.
+pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A TOML `[[process]]` running `script` under `sh -c`, with extra keys.
+pub fn sh_process(name: &str, script: &str, extra: &str) -> String {
+    format!(
+        "[[process]]\nname = \"{name}\"\ncommand = \"sh\"\nargs = [\"-c\", {}]\n{extra}\n",
+        toml_string(script)
+    )
+}
+
+/// A TOML basic string.
+pub fn toml_string(s: &str) -> String {
+    serde_json::to_string(s).expect("string")
+}
+
+/// A config file and a data dir in a temp dir; `portos down` (and, failing that,
+/// SIGKILL of the daemon) when dropped.
+pub struct Stack {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub data: PathBuf,
+}
+
+impl Stack {
+    pub fn new(config_text: &str) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("portos-e2e")
+            .tempdir()
+            .expect("temp dir");
+        let config = dir.path().join("supervisor.toml");
+        std::fs::write(&config, config_text).expect("write config");
+        let data = dir.path().join("data");
+        Self { dir, config, data }
+    }
+
+    /// `portos --config … --data-dir … ARGS`.
+    pub fn portos(&self, args: &[&str]) -> Output {
+        Command::new(bin("portos"))
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--data-dir")
+            .arg(&self.data)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("PORTOS_CONFIG")
+            .env_remove("PORTOS_DATA_DIR")
+            .output()
+            .expect("run portos")
+    }
+
+    /// Runs `portos ARGS` and asserts success.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.portos(args);
+        assert!(
+            out.status.success(),
+            "portos {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `portos status --json`.
+    pub fn status(&self) -> Vec<Value> {
+        let out = self.ok(&["status", "--json"]);
+        serde_json::from_str::<Value>(&out)
+            .expect("status --json is JSON")
+            .as_array()
+            .expect("an array")
+            .clone()
+    }
+
+    /// One process of `status --json`.
+    pub fn process(&self, name: &str) -> Value {
+        self.status()
+            .into_iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no process {name} in status"))
+    }
+
+    pub fn pid_of(&self, name: &str) -> Option<i32> {
+        self.process(name)["pid"].as_i64().map(|p| p as i32)
+    }
+
+    /// The daemon's pid, from its pid file.
+    pub fn daemon_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.data.join("supervisor.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.data.join("supervisor.sock")
+    }
+
+    /// Every live process whose environment carries this stack's data dir: the
+    /// supervisor's children and everything they started.
+    pub fn descendants(&self) -> Vec<i32> {
+        let marker = format!("PORTOS_DATA_DIR={}", self.data.display());
+        processes_with_env(&marker)
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if self.socket().exists() {
+            let _ = self.portos(&["down"]);
+        }
+        if let Some(pid) = self.daemon_pid().filter(|p| alive(*p)) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        for pid in self.descendants() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+/// The state letter of a process (`R`, `S`, `Z`, …), `None` when it is gone.
+pub fn proc_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command may contain spaces and parentheses: the state follows the last ')'.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// The parent pid of a process.
+pub fn proc_ppid(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Running (not gone, not a zombie).
+pub fn alive(pid: i32) -> bool {
+    proc_state(pid).is_some_and(|s| s != 'Z')
+}
+
+fn all_pids() -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Live processes whose environment has the exact `KEY=value` entry.
+pub fn processes_with_env(entry: &str) -> Vec<i32> {
+    all_pids()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|e| e == entry.as_bytes()))
+        })
+        .filter(|pid| alive(*pid))
+        .collect()
+}
+
+/// Zombies whose parent is `ppid`.
+pub fn zombies_of(ppid: i32) -> Vec<i32> {
+    all_pids()
+        .into_iter()
+        .filter(|pid| proc_state(*pid) == Some('Z') && proc_ppid(*pid) == Some(ppid))
+        .collect()
+}
+
+/// Text of a file, or empty.
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}

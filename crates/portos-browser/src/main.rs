@@ -74,9 +74,16 @@ fn main() -> ExitCode {
 }
 
 /// The original's `GET /health`: 200 `healthy` or 503 `unhealthy`, with the CDP facts.
-async fn original_health(s: Settings, readiness: Readiness) -> (StatusCode, Json<serde_json::Value>) {
+async fn original_health(
+    s: Settings,
+    readiness: Readiness,
+) -> (StatusCode, Json<serde_json::Value>) {
     let reason = readiness.not_serving_reason();
-    let code = if reason.is_none() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if reason.is_none() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (
         code,
         Json(json!({
@@ -97,10 +104,15 @@ fn find_chromium() -> Option<PathBuf> {
         return p.is_file().then_some(p);
     }
     let path = std::env::var_os("PATH")?;
-    ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
-        .iter()
-        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
-        .find(|p| p.is_file())
+    [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ]
+    .iter()
+    .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+    .find(|p| p.is_file())
 }
 
 /// Launches Chromium and keeps it running until shutdown, keeping readiness true to it.
@@ -161,7 +173,9 @@ async fn keep_chromium(s: Settings, ctx: Context) {
                         }
                         () = ctx.shutdown.cancelled() => {}
                     }
-                } else if !ctx.shutdown.is_cancelled() && ctx.readiness.not_serving_reason().is_some() {
+                } else if !ctx.shutdown.is_cancelled()
+                    && ctx.readiness.not_serving_reason().is_some()
+                {
                     ctx.readiness
                         .set_not_serving(format!(
                             "Chromium did not answer on {} within {}s",
@@ -185,7 +199,9 @@ async fn watch_foreign(http: &reqwest::Client, s: &Settings, ctx: &Context) {
             return;
         }
         if cdp_version(http, s).await.is_none() {
-            ctx.readiness.set_not_serving("the reused Chromium stopped answering").await;
+            ctx.readiness
+                .set_not_serving("the reused Chromium stopped answering")
+                .await;
             return;
         }
     }
@@ -235,7 +251,10 @@ async fn stop_child(child: &mut tokio::process::Child) {
     if let Some(pid) = child.id() {
         let pid = nix::unistd::Pid::from_raw(pid as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        if tokio::time::timeout(Duration::from_secs(3), child.wait()).await.is_ok() {
+        if tokio::time::timeout(Duration::from_secs(3), child.wait())
+            .await
+            .is_ok()
+        {
             return;
         }
     }
@@ -251,5 +270,7 @@ async fn cdp_version(http: &reqwest::Client, s: &Settings) -> Option<String> {
         .json()
         .await
         .ok()?;
-    v.get("Browser").and_then(|b| b.as_str()).map(str::to_string)
+    v.get("Browser")
+        .and_then(|b| b.as_str())
+        .map(str::to_string)
 }

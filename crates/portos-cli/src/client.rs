@@ -5,8 +5,8 @@ use std::future::Future;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use portos_proto::supervisor::v1 as pb;
 use pb::supervisor_client::SupervisorClient;
+use portos_proto::supervisor::v1 as pb;
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -37,7 +37,10 @@ pub async fn try_connect(data_dir: &Path) -> Option<SupervisorClient<Channel>> {
     if !socket.exists() {
         return None;
     }
-    portos_proto::unix::connect(&socket).await.ok().map(SupervisorClient::new)
+    portos_proto::unix::connect(&socket)
+        .await
+        .ok()
+        .map(SupervisorClient::new)
 }
 
 fn status_failure(s: tonic::Status) -> Failure {
@@ -56,7 +59,10 @@ pub async fn status(data_dir: &Path, json: bool) -> Outcome {
         .into_inner()
         .processes;
     if json {
-        println!("{}", serde_json::to_string_pretty(&render::json(&ps)).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&render::json(&ps)).unwrap_or_default()
+        );
     } else {
         println!("{}", render::table(&ps));
     }
@@ -76,7 +82,11 @@ pub async fn logs(data_dir: &Path, name: Option<String>, follow: bool, lines: u3
         .collect();
     let width = names.iter().map(String::len).max().unwrap_or(0);
     let mut stream = c
-        .logs(pb::LogsRequest { name: name.unwrap_or_default(), tail: lines, follow })
+        .logs(pb::LogsRequest {
+            name: name.unwrap_or_default(),
+            tail: lines,
+            follow,
+        })
         .await
         .map_err(status_failure)?
         .into_inner();
@@ -141,7 +151,12 @@ pub async fn control(data_dir: &Path, verb: Verb, name: String) -> Outcome {
     match verb {
         Verb::Stop => {
             for p in &resp.processes {
-                println!("{} {:<20} {}", render::mark(p.state), p.name, render::state_name(p.state));
+                println!(
+                    "{} {:<20} {}",
+                    render::mark(p.state),
+                    p.name,
+                    render::state_name(p.state)
+                );
             }
             Ok(())
         }
@@ -160,12 +175,16 @@ pub async fn down(data_dir: &Path) -> Outcome {
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok());
     let started = Instant::now();
-    c.shutdown(pb::ShutdownRequest {}).await.map_err(status_failure)?;
+    c.shutdown(pb::ShutdownRequest {})
+        .await
+        .map_err(status_failure)?;
+    // Close our connection, or the supervisor's server waits for it to drain.
+    drop(c);
     // Wait until the daemon is gone: it removes its socket last.
     let socket = portos_supervisor::socket_path(data_dir);
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let alive = pid.is_some_and(|p| nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok());
+        let alive = pid.is_some_and(process_alive);
         if !alive && !socket.exists() {
             break;
         }
@@ -202,7 +221,12 @@ pub async fn wait_settled(
             if names.contains(&p.name) && !settled.contains_key(&p.name) && settles(&p) {
                 let detail = match pb::State::try_from(p.state) {
                     Ok(pb::State::Healthy) => {
-                        let ports = p.ports.iter().map(|x| format!(":{}", x.port)).collect::<Vec<_>>().join(" ");
+                        let ports = p
+                            .ports
+                            .iter()
+                            .map(|x| format!(":{}", x.port))
+                            .collect::<Vec<_>>()
+                            .join(" ");
                         format!("pid {:<7} {ports}", p.pid)
                     }
                     _ => p.reason.clone(),
@@ -248,12 +272,30 @@ pub async fn wait_settled(
     let bad: Vec<String> = settled
         .values()
         .filter(|p| p.state != pb::State::Healthy as i32)
-        .map(|p| format!("{} is {}: {}", p.name, render::state_name(p.state), p.reason))
+        .map(|p| {
+            format!(
+                "{} is {}: {}",
+                p.name,
+                render::state_name(p.state),
+                p.reason
+            )
+        })
         .collect();
     if bad.is_empty() {
-        println!("{} healthy in {}", names.len(), render::duration(started.elapsed()));
+        println!(
+            "{} healthy in {}",
+            names.len(),
+            render::duration(started.elapsed())
+        );
         Ok(())
     } else {
         Err(Failure::state(bad.join("\n         ")))
     }
+}
+
+/// Whether `pid` runs (a zombie, waiting for whoever inherited it to reap it, does not).
+fn process_alive(pid: i32) -> bool {
+    procfs::process::Process::new(pid)
+        .and_then(|p| p.stat())
+        .is_ok_and(|s| s.state != 'Z')
 }

@@ -21,7 +21,12 @@ use clap::{CommandFactory, Parser, Subcommand};
 #[command(name = "portos", version, about)]
 struct Cli {
     /// The process table.
-    #[arg(long, global = true, env = "PORTOS_CONFIG", default_value = "supervisor.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "PORTOS_CONFIG",
+        default_value = "supervisor.toml"
+    )]
     config: PathBuf,
     /// Where PortOS keeps its data, logs and control socket.
     #[arg(long, global = true, env = "PORTOS_DATA_DIR", default_value = "data")]
@@ -83,11 +88,17 @@ pub struct Failure {
 impl Failure {
     /// Bad input: exit 2.
     pub fn input(message: impl Into<String>) -> Self {
-        Self { code: 2, message: message.into() }
+        Self {
+            code: 2,
+            message: message.into(),
+        }
     }
     /// The system is not as asked: exit 1.
     pub fn state(message: impl Into<String>) -> Self {
-        Self { code: 1, message: message.into() }
+        Self {
+            code: 1,
+            message: message.into(),
+        }
     }
 }
 
@@ -104,14 +115,24 @@ fn main() -> ExitCode {
     let data_dir = std::path::absolute(&cli.data_dir).unwrap_or(cli.data_dir.clone());
     let config = cli.config.clone();
     let result = match cli.cmd {
-        Cmd::Up { names, detach, timeout } => supervise::up(&config, &data_dir, names, detach, timeout),
+        Cmd::Up {
+            names,
+            detach,
+            timeout,
+        } => supervise::up(&config, &data_dir, names, detach, timeout),
         Cmd::Daemon { names } => supervise::daemon(&config, &data_dir, names),
         Cmd::Down => client::run(client::down(&data_dir)),
         Cmd::Status { json } => client::run(client::status(&data_dir, json)),
-        Cmd::Logs { name, follow, lines } => client::run(client::logs(&data_dir, name, follow, lines)),
+        Cmd::Logs {
+            name,
+            follow,
+            lines,
+        } => client::run(client::logs(&data_dir, name, follow, lines)),
         Cmd::Start { name } => client::run(client::control(&data_dir, client::Verb::Start, name)),
         Cmd::Stop { name } => client::run(client::control(&data_dir, client::Verb::Stop, name)),
-        Cmd::Restart { name } => client::run(client::control(&data_dir, client::Verb::Restart, name)),
+        Cmd::Restart { name } => {
+            client::run(client::control(&data_dir, client::Verb::Restart, name))
+        }
         Cmd::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "portos", &mut std::io::stdout());
             Ok(())

@@ -62,11 +62,19 @@ pub fn bytes(b: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{b} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }
 
 fn ports(p: &pb::Process) -> String {
-    p.ports.iter().map(|p| format!("{}:{}", p.label, p.port)).collect::<Vec<_>>().join(" ")
+    p.ports
+        .iter()
+        .map(|p| format!("{}:{}", p.label, p.port))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The status table.
@@ -74,7 +82,10 @@ pub fn table(ps: &[pb::Process]) -> String {
     let mut t = Table::new();
     t.load_style(UTF8_BORDERS_ONLY)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(["name", "pid", "state", "health", "uptime", "restarts", "cpu", "memory", "ports", "reason"]);
+        .set_header([
+            "name", "pid", "state", "health", "uptime", "restarts", "cpu", "memory", "ports",
+            "reason",
+        ]);
     if !std::io::stdout().is_terminal() {
         t.force_no_tty();
     }
@@ -82,13 +93,29 @@ pub fn table(ps: &[pb::Process]) -> String {
         let running = p.pid != 0;
         t.add_row(vec![
             Cell::new(&p.name),
-            Cell::new(if running { p.pid.to_string() } else { "-".into() }),
+            Cell::new(if running {
+                p.pid.to_string()
+            } else {
+                "-".into()
+            }),
             Cell::new(state_name(p.state)).fg(state_color(p.state)),
             Cell::new(health_name(p.health)),
-            Cell::new(if running { duration(Duration::from_millis(p.uptime_ms)) } else { "-".into() }),
+            Cell::new(if running {
+                duration(Duration::from_millis(p.uptime_ms))
+            } else {
+                "-".into()
+            }),
             Cell::new(p.restarts),
-            Cell::new(if running { format!("{:.1}%", p.cpu_percent) } else { "-".into() }),
-            Cell::new(if running { bytes(p.memory_bytes) } else { "-".into() }),
+            Cell::new(if running {
+                format!("{:.1}%", p.cpu_percent)
+            } else {
+                "-".into()
+            }),
+            Cell::new(if running {
+                bytes(p.memory_bytes)
+            } else {
+                "-".into()
+            }),
             Cell::new(ports(p)),
             Cell::new(&p.reason),
         ]);
@@ -139,7 +166,9 @@ const PALETTE: [owo_colors::AnsiColors; 6] = [
 pub fn log_prefix(name: &str, index: usize, width: usize) -> String {
     let padded = format!("{name:<width$} |");
     padded
-        .if_supports_color(OwoStream::Stdout, |t| t.color(PALETTE[index % PALETTE.len()]))
+        .if_supports_color(OwoStream::Stdout, |t| {
+            t.color(PALETTE[index % PALETTE.len()])
+        })
         .to_string()
 }
 
@@ -151,8 +180,12 @@ pub fn mark(state: i32) -> String {
         _ => ("•", None),
     };
     match ok {
-        Some(true) => m.if_supports_color(OwoStream::Stdout, |t| t.green()).to_string(),
-        Some(false) => m.if_supports_color(OwoStream::Stdout, |t| t.red()).to_string(),
+        Some(true) => m
+            .if_supports_color(OwoStream::Stdout, |t| t.green())
+            .to_string(),
+        Some(false) => m
+            .if_supports_color(OwoStream::Stdout, |t| t.red())
+            .to_string(),
         None => m.to_string(),
     }
 }

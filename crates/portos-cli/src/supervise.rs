@@ -52,7 +52,11 @@ fn selection(config: &Config, names: &[String]) -> Result<Vec<String>, Failure> 
 /// Refuses to start when a selected port is taken, naming it and its owner in the table.
 fn check_ports(config: &Config, selected: &[String]) -> Outcome {
     let mut taken = Vec::new();
-    for p in config.processes.iter().filter(|p| selected.contains(&p.name)) {
+    for p in config
+        .processes
+        .iter()
+        .filter(|p| selected.contains(&p.name))
+    {
         for (label, port) in &p.ports {
             if std::net::TcpListener::bind(("0.0.0.0", *port)).is_err() {
                 taken.push(format!("{port} ({}.{label})", p.name));
@@ -69,13 +73,23 @@ fn check_ports(config: &Config, selected: &[String]) -> Outcome {
     }
 }
 
-pub fn up(config_path: &Path, data_dir: &Path, names: Vec<String>, detach: bool, timeout: Duration) -> Outcome {
+pub fn up(
+    config_path: &Path,
+    data_dir: &Path,
+    names: Vec<String>,
+    detach: bool,
+    timeout: Duration,
+) -> Outcome {
     let config = load(config_path)?;
     let selected = selection(&config, &names)?;
     // A supervisor already running for this data dir: start what was asked there.
     let running = client::run(async {
         if let Some(mut c) = client::try_connect(data_dir).await {
-            println!("a supervisor is already running for {}; starting {}", data_dir.display(), selected.join(", "));
+            println!(
+                "a supervisor is already running for {}; starting {}",
+                data_dir.display(),
+                selected.join(", ")
+            );
             let events = c
                 .events(pb::EventsRequest { snapshot: false })
                 .await
@@ -96,13 +110,22 @@ pub fn up(config_path: &Path, data_dir: &Path, names: Vec<String>, detach: bool,
     }
     check_ports(&config, &selected)?;
     prepare_data_dir(&config, data_dir)?;
-    if detach { detach_daemon(config_path, data_dir, &selected, timeout) } else { foreground(config, data_dir, selected) }
+    if detach {
+        detach_daemon(config_path, data_dir, &selected, timeout)
+    } else {
+        foreground(config, data_dir, selected)
+    }
 }
 
 fn prepare_data_dir(config: &Config, data_dir: &Path) -> Outcome {
-    let report = portos_store::seed(data_dir, &config.root).map_err(|e| Failure::state(format!("cannot seed the data dir: {e}")))?;
+    let report = portos_store::seed(data_dir, &config.root)
+        .map_err(|e| Failure::state(format!("cannot seed the data dir: {e}")))?;
     if !report.created_files.is_empty() {
-        println!("seeded {} with {} files", data_dir.display(), report.created_files.len());
+        println!(
+            "seeded {} with {} files",
+            data_dir.display(),
+            report.created_files.len()
+        );
     }
     Ok(())
 }
@@ -124,7 +147,8 @@ async fn supervise(
     on_start: impl FnOnce(&Supervisor),
 ) -> Outcome {
     let shutdown = CancellationToken::new();
-    let sup = Supervisor::new(config, data_dir, shutdown.clone()).map_err(|e| Failure::state(e.to_string()))?;
+    let sup = Supervisor::new(config, data_dir, shutdown.clone())
+        .map_err(|e| Failure::state(e.to_string()))?;
     let socket = portos_supervisor::socket_path(data_dir);
     let pid_file = data_dir.join(portos_supervisor::PID_FILE);
     std::fs::write(&pid_file, format!("{}\n", std::process::id()))
@@ -144,7 +168,9 @@ async fn supervise(
     };
     on_start(&sup);
     for n in selected {
-        sup.control(Action::Start, n).await.map_err(|e| Failure::state(e.to_string()))?;
+        sup.control(Action::Start, n)
+            .await
+            .map_err(|e| Failure::state(e.to_string()))?;
     }
 
     let signals = {
@@ -181,10 +207,18 @@ async fn supervise(
 /// and each state change as it happens.
 fn foreground(config: Config, data_dir: &Path, selected: Vec<String>) -> Outcome {
     let names: Vec<String> = config.processes.iter().map(|p| p.name.clone()).collect();
-    let width = names.iter().map(String::len).max().unwrap_or(0).max("portos".len());
+    let width = names
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .max("portos".len());
     let started = Instant::now();
     let total = selected.len();
-    println!("starting {total} processes: {} (Ctrl-C stops them all)", selected.join(", "));
+    println!(
+        "starting {total} processes: {} (Ctrl-C stops them all)",
+        selected.join(", ")
+    );
     runtime()?.block_on(supervise(config, data_dir, &selected, |sup| {
         let mut lines = sup.logs().subscribe();
         let mut events = sup.events();
@@ -242,18 +276,31 @@ pub fn daemon(config_path: &Path, data_dir: &Path, names: Vec<String>) -> Outcom
 fn init_daemon_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PORTOS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_target(false)
+        .init();
 }
 
 /// `up -d`: start the daemon detached, then follow its progress until every
 /// selected process settles.
-fn detach_daemon(config_path: &Path, data_dir: &Path, selected: &[String], timeout: Duration) -> Outcome {
+fn detach_daemon(
+    config_path: &Path,
+    data_dir: &Path,
+    selected: &[String],
+    timeout: Duration,
+) -> Outcome {
     use std::os::unix::process::CommandExt;
-    let exe = std::env::current_exe().map_err(|e| Failure::state(format!("cannot find myself: {e}")))?;
+    let exe =
+        std::env::current_exe().map_err(|e| Failure::state(format!("cannot find myself: {e}")))?;
     let logs = data_dir.join("logs");
     std::fs::create_dir_all(&logs)?;
     let log_path: PathBuf = logs.join(DAEMON_LOG);
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)?;
     let config_abs = std::path::absolute(config_path).unwrap_or(config_path.to_path_buf());
     let mut child = std::process::Command::new(exe)
         .arg("--config")
@@ -268,7 +315,11 @@ fn detach_daemon(config_path: &Path, data_dir: &Path, selected: &[String], timeo
         .process_group(0)
         .spawn()
         .map_err(|e| Failure::state(format!("cannot start the supervisor: {e}")))?;
-    println!("supervisor started (pid {}); starting {} processes", child.id(), selected.len());
+    println!(
+        "supervisor started (pid {}); starting {} processes",
+        child.id(),
+        selected.len()
+    );
     client::run(async {
         let socket = portos_supervisor::socket_path(data_dir);
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -288,7 +339,10 @@ fn detach_daemon(config_path: &Path, data_dir: &Path, selected: &[String], timeo
                 break c;
             }
             if Instant::now() > deadline {
-                return Err(Failure::state(format!("the supervisor did not open {} within 15s", socket.display())));
+                return Err(Failure::state(format!(
+                    "the supervisor did not open {} within 15s",
+                    socket.display()
+                )));
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         };

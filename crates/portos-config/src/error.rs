@@ -29,7 +29,15 @@ struct Located<'a>(&'a ConfigError);
 
 impl fmt::Display for Located<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ConfigError::Invalid { path, line, column, key, message, source_line } = self.0 else {
+        let ConfigError::Invalid {
+            path,
+            line,
+            column,
+            key,
+            message,
+            source_line,
+        } = self.0
+        else {
             return Ok(());
         };
         write!(f, "{}:{line}:{column}: ", path.display())?;
@@ -46,7 +54,12 @@ impl fmt::Display for Located<'_> {
 
 impl ConfigError {
     /// An error at a byte span of `text` (start of file when unknown).
-    pub(crate) fn at_span(path: &Path, text: &str, span: Option<Range<usize>>, message: &str) -> Self {
+    pub(crate) fn at_span(
+        path: &Path,
+        text: &str,
+        span: Option<Range<usize>>,
+        message: &str,
+    ) -> Self {
         let start = span.map(|s| s.start).unwrap_or(0).min(text.len());
         let before = &text[..start];
         let line = before.matches('\n').count() + 1;

@@ -112,8 +112,8 @@ impl Config {
 
     /// Parses `text` as if read from `path`.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let raw: raw::RawConfig =
-            toml::from_str(text).map_err(|e| ConfigError::at_span(path, text, e.span(), e.message()))?;
+        let raw: raw::RawConfig = toml::from_str(text)
+            .map_err(|e| ConfigError::at_span(path, text, e.span(), e.message()))?;
         let root = path
             .parent()
             .map(Path::to_path_buf)
@@ -128,8 +128,11 @@ impl Config {
 
     /// Processes in an order where each comes after all it depends on.
     pub fn start_order(&self) -> Vec<&ProcessSpec> {
-        let index: HashMap<&str, &ProcessSpec> =
-            self.processes.iter().map(|p| (p.name.as_str(), p)).collect();
+        let index: HashMap<&str, &ProcessSpec> = self
+            .processes
+            .iter()
+            .map(|p| (p.name.as_str(), p))
+            .collect();
         let mut done: Vec<&str> = Vec::new();
         fn visit<'a>(
             p: &'a ProcessSpec,

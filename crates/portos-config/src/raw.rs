@@ -9,8 +9,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::{
-    BASE_ENV, ByteSize, Config, ConfigError, HealthCheck, HealthTiming, HumanDuration,
-    LogSettings, ProcessSpec,
+    BASE_ENV, ByteSize, Config, ConfigError, HealthCheck, HealthTiming, HumanDuration, LogSettings,
+    ProcessSpec,
 };
 
 const DEFAULT_MAX_RESTARTS: u32 = 16;
@@ -108,10 +108,18 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn err<T>(&self, span: std::ops::Range<usize>, message: String) -> Result<T, ConfigError> {
-        Err(ConfigError::at_span(self.path, self.text, Some(span), &message))
+        Err(ConfigError::at_span(
+            self.path,
+            self.text,
+            Some(span),
+            &message,
+        ))
     }
     fn line_of(&self, span: &std::ops::Range<usize>) -> usize {
-        self.text[..span.start.min(self.text.len())].matches('\n').count() + 1
+        self.text[..span.start.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
     }
 }
 
@@ -120,10 +128,19 @@ fn dur(v: Option<HumanDuration>, default: Duration) -> Duration {
 }
 
 impl RawConfig {
-    pub(crate) fn validate(self, path: &Path, text: &str, root: &Path) -> Result<Config, ConfigError> {
+    pub(crate) fn validate(
+        self,
+        path: &Path,
+        text: &str,
+        root: &Path,
+    ) -> Result<Config, ConfigError> {
         let cx = Ctx { path, text };
         let logs = LogSettings {
-            max_size: self.logs.max_size.map(|b| b.0).unwrap_or(DEFAULT_LOG_MAX_SIZE),
+            max_size: self
+                .logs
+                .max_size
+                .map(|b| b.0)
+                .unwrap_or(DEFAULT_LOG_MAX_SIZE),
             keep: self.logs.keep.unwrap_or(DEFAULT_LOG_KEEP),
             tail_lines: self.logs.tail_lines.unwrap_or(DEFAULT_TAIL_LINES),
         };
@@ -165,7 +182,10 @@ impl RawConfig {
             for (label, port) in &p.ports {
                 let n = *port.get_ref();
                 if n == 0 {
-                    return cx.err(port.span(), format!("port `{label}` must be 1-65535, not 0"));
+                    return cx.err(
+                        port.span(),
+                        format!("port `{label}` must be 1-65535, not 0"),
+                    );
                 }
                 let me = format!("{}.{label}", p.name.get_ref());
                 if let Some(other) = owners.get(&n) {
@@ -182,7 +202,10 @@ impl RawConfig {
         for p in &self.processes {
             for d in &p.depends_on {
                 if !seen.contains_key(d.get_ref()) {
-                    return cx.err(d.span(), format!("depends_on names unknown process \"{}\"", d.get_ref()));
+                    return cx.err(
+                        d.span(),
+                        format!("depends_on names unknown process \"{}\"", d.get_ref()),
+                    );
                 }
             }
         }
@@ -206,7 +229,8 @@ impl RawConfig {
 
 /// The first dependency cycle, as the span of the edge that closes it and the names on it.
 fn find_cycle(ps: &[RawProcess]) -> Option<(std::ops::Range<usize>, Vec<String>)> {
-    let index: HashMap<&str, &RawProcess> = ps.iter().map(|p| (p.name.get_ref().as_str(), p)).collect();
+    let index: HashMap<&str, &RawProcess> =
+        ps.iter().map(|p| (p.name.get_ref().as_str(), p)).collect();
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         Open,
@@ -226,7 +250,8 @@ fn find_cycle(ps: &[RawProcess]) -> Option<(std::ops::Range<usize>, Vec<String>)
             match marks.get(dn) {
                 Some(Mark::Open) => {
                     let from = stack.iter().position(|n| *n == dn).unwrap_or(0);
-                    let mut cycle: Vec<String> = stack[from..].iter().map(|s| s.to_string()).collect();
+                    let mut cycle: Vec<String> =
+                        stack[from..].iter().map(|s| s.to_string()).collect();
                     cycle.push(dn.to_string());
                     return Some((d.span(), cycle));
                 }
@@ -282,15 +307,17 @@ impl RawProcess {
                     0
                 } else {
                     match &h.port {
-                        Some(label) => match ports.iter().find(|(l, _)| l == label) {
-                            Some((_, p)) => *p,
-                            None => {
-                                return cx.err(
+                        Some(label) => {
+                            match ports.iter().find(|(l, _)| l == label) {
+                                Some((_, p)) => *p,
+                                None => {
+                                    return cx.err(
                                     span,
                                     format!("health port \"{label}\" is not one of the process's ports"),
                                 );
+                                }
                             }
-                        },
+                        }
                         None if ports.len() == 1 => ports[0].1,
                         None => {
                             return cx.err(
@@ -310,7 +337,8 @@ impl RawProcess {
                     CheckKind::Http => {
                         let path = h.path.clone().unwrap_or_else(|| "/healthz".to_string());
                         if !path.starts_with('/') {
-                            return cx.err(span, format!("health path \"{path}\" must start with '/'"));
+                            return cx
+                                .err(span, format!("health path \"{path}\" must start with '/'"));
                         }
                         HealthCheck::Http { port, path }
                     }
@@ -323,11 +351,19 @@ impl RawProcess {
             None => DEFAULT_STOP_SIGNAL.to_string(),
             Some(s) => {
                 let up = s.get_ref().trim().to_ascii_uppercase();
-                let full = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+                let full = if up.starts_with("SIG") {
+                    up
+                } else {
+                    format!("SIG{up}")
+                };
                 if !STOP_SIGNALS.contains(&full.as_str()) {
                     return cx.err(
                         s.span(),
-                        format!("unknown stop signal \"{}\"; one of {}", s.get_ref(), STOP_SIGNALS.join(", ")),
+                        format!(
+                            "unknown stop signal \"{}\"; one of {}",
+                            s.get_ref(),
+                            STOP_SIGNALS.join(", ")
+                        ),
                     );
                 }
                 full
@@ -350,7 +386,11 @@ impl RawProcess {
             ports,
             health,
             health_timing,
-            depends_on: self.depends_on.into_iter().map(Spanned::into_inner).collect(),
+            depends_on: self
+                .depends_on
+                .into_iter()
+                .map(Spanned::into_inner)
+                .collect(),
             autorestart: self.autorestart.unwrap_or(true),
             max_restarts: self.max_restarts.unwrap_or(DEFAULT_MAX_RESTARTS),
             min_uptime: dur(self.min_uptime, DEFAULT_MIN_UPTIME),

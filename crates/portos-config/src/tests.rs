@@ -42,7 +42,13 @@ fn defaults_mirror_pm2_and_values_are_read() {
     assert_eq!(a.kill_timeout, Duration::from_millis(1600));
     assert_eq!(a.restart_delay, Duration::ZERO);
     assert!(a.autorestart);
-    assert_eq!(a.health, HealthCheck::Grpc { port: 7001, service: String::new() });
+    assert_eq!(
+        a.health,
+        HealthCheck::Grpc {
+            port: 7001,
+            service: String::new()
+        }
+    );
     assert_eq!(a.env.get("TZ").map(String::as_str), Some("UTC"));
     assert_eq!(a.cwd, Path::new("/etc/portos"));
     let b = c.process("b").unwrap();
@@ -77,10 +83,16 @@ fn unknown_key_names_file_line_and_key() {
 
 #[test]
 fn duplicate_names_are_refused() {
-    let e = refused("[[process]]\nname = \"a\"\ncommand = \"x\"\n[[process]]\nname = \"a\"\ncommand = \"y\"\n");
+    let e = refused(
+        "[[process]]\nname = \"a\"\ncommand = \"x\"\n[[process]]\nname = \"a\"\ncommand = \"y\"\n",
+    );
     assert_eq!(e.line(), Some(5));
     assert_eq!(e.key(), Some("name"));
-    assert!(e.to_string().contains("duplicate process name \"a\" (first defined on line 2)"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("duplicate process name \"a\" (first defined on line 2)"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -105,7 +117,10 @@ fn bad_duration_names_its_key() {
     let e = refused("[[process]]\nname = \"a\"\ncommand = \"x\"\nmin_uptime = \"3 parsecs\"\n");
     assert_eq!(e.line(), Some(4));
     assert_eq!(e.key(), Some("min_uptime"));
-    assert!(e.to_string().contains("invalid duration \"3 parsecs\""), "{e}");
+    assert!(
+        e.to_string().contains("invalid duration \"3 parsecs\""),
+        "{e}"
+    );
 }
 
 #[test]
@@ -115,7 +130,11 @@ fn port_clash_is_refused() {
          [[process]]\nname = \"b\"\ncommand = \"y\"\nports = { ui = 7000 }\n",
     );
     assert_eq!(e.line(), Some(8));
-    assert!(e.to_string().contains("port clash: 7000 is used by both a.api and b.ui"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("port clash: 7000 is used by both a.api and b.ui"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -21,11 +21,13 @@ impl<'de> Deserialize<'de> for HumanDuration {
                     .map_err(|_| E::custom(format!("invalid duration {v}: must not be negative")))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                humantime::parse_duration(v.trim()).map(HumanDuration).map_err(|e| {
-                    E::custom(format!(
-                        "invalid duration \"{v}\" ({e}); write e.g. \"30s\", \"1500ms\", \"2m\""
-                    ))
-                })
+                humantime::parse_duration(v.trim())
+                    .map(HumanDuration)
+                    .map_err(|e| {
+                        E::custom(format!(
+                            "invalid duration \"{v}\" ({e}); write e.g. \"30s\", \"1500ms\", \"2m\""
+                        ))
+                    })
             }
         }
         d.deserialize_any(V)
@@ -51,7 +53,9 @@ impl<'de> Deserialize<'de> for ByteSize {
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
                 parse_size(v).map(ByteSize).ok_or_else(|| {
-                    E::custom(format!("invalid size \"{v}\"; write e.g. \"2G\", \"500M\", \"64K\""))
+                    E::custom(format!(
+                        "invalid size \"{v}\"; write e.g. \"2G\", \"500M\", \"64K\""
+                    ))
                 })
             }
         }

@@ -75,19 +75,26 @@ pub struct Readiness {
 impl Readiness {
     pub async fn set_serving(&self) {
         *self.reason.write().unwrap_or_else(|e| e.into_inner()) = None;
-        self.reporter.set_service_status("", ServingStatus::Serving).await;
+        self.reporter
+            .set_service_status("", ServingStatus::Serving)
+            .await;
     }
 
     pub async fn set_not_serving(&self, reason: impl Into<String>) {
         let reason = reason.into();
         tracing::warn!(%reason, "not serving");
         *self.reason.write().unwrap_or_else(|e| e.into_inner()) = Some(reason);
-        self.reporter.set_service_status("", ServingStatus::NotServing).await;
+        self.reporter
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
     }
 
     /// `None` when serving, else the reason it is not.
     pub fn not_serving_reason(&self) -> Option<String> {
-        self.reason.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.reason
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -118,11 +125,14 @@ pub fn env_or(var: &'static str, default: &str) -> String {
 pub fn env_port(var: &'static str, default: u16) -> Result<u16, RtError> {
     match std::env::var(var) {
         Err(_) => Ok(default),
-        Ok(v) => v.trim().parse().map_err(|e: std::num::ParseIntError| RtError::Setting {
-            var,
-            value: v.clone(),
-            why: e.to_string(),
-        }),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|e: std::num::ParseIntError| RtError::Setting {
+                var,
+                value: v.clone(),
+                why: e.to_string(),
+            }),
     }
 }
 
@@ -130,11 +140,13 @@ pub fn env_port(var: &'static str, default: u16) -> Result<u16, RtError> {
 pub fn listen_addr(info: &ServiceInfo) -> Result<SocketAddr, RtError> {
     let host = env_or("HOST", info.default_host);
     let port = env_port("PORT", info.default_port)?;
-    let ip = host.parse().map_err(|e: std::net::AddrParseError| RtError::Setting {
-        var: "HOST",
-        value: host.clone(),
-        why: e.to_string(),
-    })?;
+    let ip = host
+        .parse()
+        .map_err(|e: std::net::AddrParseError| RtError::Setting {
+            var: "HOST",
+            value: host.clone(),
+            why: e.to_string(),
+        })?;
     Ok(SocketAddr::new(ip, port))
 }
 
@@ -161,9 +173,10 @@ pub fn shutdown_on_signals() -> CancellationToken {
     let t = token.clone();
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) =
-            (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-        else {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
             tracing::error!("cannot install signal handlers");
             return;
         };
@@ -184,7 +197,10 @@ where
     Fut: Future<Output = Result<App, RtError>>,
 {
     init_tracing();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("{}: cannot start the runtime: {e}", info.name);

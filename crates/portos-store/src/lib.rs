@@ -30,7 +30,10 @@ pub enum StoreError {
 }
 
 fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.to_path_buf(), source }
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// What a seeding run did.
@@ -53,7 +56,12 @@ pub fn seed(data_dir: &Path, root: &Path) -> Result<SeedReport, StoreError> {
     Ok(report)
 }
 
-fn seed_dir(dir: &Dir<'_>, data_dir: &Path, root: &Path, report: &mut SeedReport) -> Result<(), StoreError> {
+fn seed_dir(
+    dir: &Dir<'_>,
+    data_dir: &Path,
+    root: &Path,
+    report: &mut SeedReport,
+) -> Result<(), StoreError> {
     for entry in dir.entries() {
         let dest = data_dir.join(entry.path());
         match entry {
@@ -86,12 +94,20 @@ fn seed_dir(dir: &Dir<'_>, data_dir: &Path, root: &Path, report: &mut SeedReport
 /// never a part: a temporary file in the same folder, fsync, rename, fsync of the folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_at(dir))?;
     tmp.write_all(bytes).map_err(io_at(path))?;
     tmp.as_file().sync_all().map_err(io_at(path))?;
-    tmp.persist(path).map_err(|e| StoreError::Io { path: path.to_path_buf(), source: e.error })?;
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_at(dir))?;
+    tmp.persist(path).map_err(|e| StoreError::Io {
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_at(dir))?;
     Ok(())
 }
 
@@ -110,15 +126,28 @@ mod tests {
         }
         assert!(!data.join("runs/.gitkeep").exists());
         let apps: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(data.join("apps.json")).unwrap()).unwrap();
-        assert_eq!(apps["apps"]["portos-default"]["repoPath"], "/opt/my \"portos\"");
-        assert_eq!(apps["apps"]["portos-default"]["pm2ProcessNames"].as_array().unwrap().len(), 6);
+            serde_json::from_str(&std::fs::read_to_string(data.join("apps.json")).unwrap())
+                .unwrap();
+        assert_eq!(
+            apps["apps"]["portos-default"]["repoPath"],
+            "/opt/my \"portos\""
+        );
+        assert_eq!(
+            apps["apps"]["portos-default"]["pm2ProcessNames"]
+                .as_array()
+                .unwrap()
+                .len(),
+            6
+        );
 
         std::fs::write(data.join("settings.json"), "{\"mine\":true}").unwrap();
         std::fs::remove_file(data.join("history.json")).unwrap();
         std::fs::remove_dir_all(data.join("cos")).unwrap();
         let second = seed(&data, Path::new("/elsewhere")).unwrap();
-        assert_eq!(std::fs::read_to_string(data.join("settings.json")).unwrap(), "{\"mine\":true}");
+        assert_eq!(
+            std::fs::read_to_string(data.join("settings.json")).unwrap(),
+            "{\"mine\":true}"
+        );
         assert!(second.created_files.contains(&data.join("history.json")));
         assert!(second.created_files.contains(&data.join("cos/state.json")));
         assert!(!second.created_files.contains(&data.join("apps.json")));

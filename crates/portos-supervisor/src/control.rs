@@ -6,13 +6,16 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use portos_proto::supervisor::v1 as pb;
 use pb::supervisor_server::{Supervisor as SupervisorRpc, SupervisorServer};
+use portos_proto::supervisor::v1 as pb;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::wrappers::UnixListenerStream;
 use tonic::{Request, Response, Status};
 
-use crate::{Action, Event, EventKind, ExitStatus, Health, LogLine, ProcessInfo, State, Stream, Supervisor, SupervisorError};
+use crate::{
+    Action, Event, EventKind, ExitStatus, Health, LogLine, ProcessInfo, State, Stream, Supervisor,
+    SupervisorError,
+};
 
 type BoxStream<T> = Pin<Box<dyn tokio_stream::Stream<Item = Result<T, Status>> + Send>>;
 
@@ -22,8 +25,8 @@ pub async fn serve(sup: Supervisor, path: &Path) -> Result<(), SupervisorError> 
     let io = |what: String| move |source| SupervisorError::Io { what, source };
     let tmp: PathBuf = path.with_extension(format!("sock.{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
-    let listener =
-        tokio::net::UnixListener::bind(&tmp).map_err(io(format!("cannot bind {}", tmp.display())))?;
+    let listener = tokio::net::UnixListener::bind(&tmp)
+        .map_err(io(format!("cannot bind {}", tmp.display())))?;
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
@@ -67,10 +70,16 @@ impl ControlService {
         Self { sup }
     }
 
-    async fn act(&self, action: Action, req: Request<pb::ControlRequest>) -> Result<Response<pb::ControlResponse>, Status> {
+    async fn act(
+        &self,
+        action: Action,
+        req: Request<pb::ControlRequest>,
+    ) -> Result<Response<pb::ControlResponse>, Status> {
         let name = req.into_inner().name;
         if name.trim().is_empty() {
-            return Err(Status::invalid_argument("name is required: a process name or \"all\""));
+            return Err(Status::invalid_argument(
+                "name is required: a process name or \"all\"",
+            ));
         }
         let infos = self.sup.control(action, &name).await.map_err(to_status)?;
         Ok(Response::new(pb::ControlResponse {
@@ -98,26 +107,41 @@ impl SupervisorRpc for ControlService {
         }))
     }
 
-    async fn get_process(&self, req: Request<pb::GetProcessRequest>) -> Result<Response<pb::Process>, Status> {
+    async fn get_process(
+        &self,
+        req: Request<pb::GetProcessRequest>,
+    ) -> Result<Response<pb::Process>, Status> {
         let info = self.sup.get(&req.into_inner().name).map_err(to_status)?;
         Ok(Response::new(to_proto(&info)))
     }
 
-    async fn start(&self, req: Request<pb::ControlRequest>) -> Result<Response<pb::ControlResponse>, Status> {
+    async fn start(
+        &self,
+        req: Request<pb::ControlRequest>,
+    ) -> Result<Response<pb::ControlResponse>, Status> {
         self.act(Action::Start, req).await
     }
 
-    async fn stop(&self, req: Request<pb::ControlRequest>) -> Result<Response<pb::ControlResponse>, Status> {
+    async fn stop(
+        &self,
+        req: Request<pb::ControlRequest>,
+    ) -> Result<Response<pb::ControlResponse>, Status> {
         self.act(Action::Stop, req).await
     }
 
-    async fn restart(&self, req: Request<pb::ControlRequest>) -> Result<Response<pb::ControlResponse>, Status> {
+    async fn restart(
+        &self,
+        req: Request<pb::ControlRequest>,
+    ) -> Result<Response<pb::ControlResponse>, Status> {
         self.act(Action::Restart, req).await
     }
 
     type LogsStream = BoxStream<pb::LogLine>;
 
-    async fn logs(&self, req: Request<pb::LogsRequest>) -> Result<Response<Self::LogsStream>, Status> {
+    async fn logs(
+        &self,
+        req: Request<pb::LogsRequest>,
+    ) -> Result<Response<Self::LogsStream>, Status> {
         let req = req.into_inner();
         let name = (!req.name.is_empty()).then_some(req.name);
         if let Some(n) = &name {
@@ -159,7 +183,9 @@ impl SupervisorRpc for ControlService {
                             process: name.clone().unwrap_or_default(),
                             stream: pb::Stream::Stderr as i32,
                             timestamp: crate::logs::now_stamp(),
-                            text: format!("[portos] {n} lines skipped: the reader fell behind (they are in the log files)"),
+                            text: format!(
+                                "[portos] {n} lines skipped: the reader fell behind (they are in the log files)"
+                            ),
                         };
                         if tx.send(Ok(note)).await.is_err() {
                             return;
@@ -169,12 +195,17 @@ impl SupervisorRpc for ControlService {
                 }
             }
         });
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 
     type EventsStream = BoxStream<pb::Event>;
 
-    async fn events(&self, req: Request<pb::EventsRequest>) -> Result<Response<Self::EventsStream>, Status> {
+    async fn events(
+        &self,
+        req: Request<pb::EventsRequest>,
+    ) -> Result<Response<Self::EventsStream>, Status> {
         let mut events = self.sup.events();
         let snapshot: Vec<pb::Event> = if req.into_inner().snapshot {
             self.sup.list().iter().map(snapshot_event).collect()
@@ -206,18 +237,24 @@ impl SupervisorRpc for ControlService {
                 }
             }
         });
-        let stream: BoxStream<pb::Event> = Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx));
+        let stream: BoxStream<pb::Event> =
+            Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx));
         Ok(Response::new(stream))
     }
 
-    async fn shutdown(&self, _req: Request<pb::ShutdownRequest>) -> Result<Response<pb::ShutdownResponse>, Status> {
+    async fn shutdown(
+        &self,
+        _req: Request<pb::ShutdownRequest>,
+    ) -> Result<Response<pb::ShutdownResponse>, Status> {
         self.sup.request_shutdown();
         Ok(Response::new(pb::ShutdownResponse {}))
     }
 }
 
 fn millis(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn state_to_proto(s: State) -> pb::State {
@@ -266,7 +303,10 @@ pub fn to_proto(i: &ProcessInfo) -> pb::Process {
         ports: i
             .ports
             .iter()
-            .map(|(label, port)| pb::Port { label: label.clone(), port: u32::from(*port) })
+            .map(|(label, port)| pb::Port {
+                label: label.clone(),
+                port: u32::from(*port),
+            })
             .collect(),
         started_at_ms: i.started_at.map(millis).unwrap_or(0),
         last_exit_code: code,

@@ -30,7 +30,10 @@ impl Prober {
     pub async fn probe(&self, check: &HealthCheck, timeout: Duration) -> Result<(), String> {
         match tokio::time::timeout(timeout, self.attempt(check)).await {
             Ok(r) => r,
-            Err(_) => Err(format!("health probe timed out after {}", humantime::format_duration(timeout))),
+            Err(_) => Err(format!(
+                "health probe timed out after {}",
+                humantime::format_duration(timeout)
+            )),
         }
     }
 
@@ -44,7 +47,9 @@ impl Prober {
             HealthCheck::Http { port, path } => {
                 let url = format!("http://127.0.0.1:{port}{path}");
                 let resp = self.http.get(&url).send().await.map_err(|e| {
-                    let e = std::error::Error::source(&e).map(ToString::to_string).unwrap_or(e.to_string());
+                    let e = std::error::Error::source(&e)
+                        .map(ToString::to_string)
+                        .unwrap_or(e.to_string());
                     format!("GET {url}: {e}")
                 })?;
                 let status = resp.status();
@@ -55,14 +60,17 @@ impl Prober {
                 Err(reason_from_body(&body).unwrap_or_else(|| format!("GET {url}: {status}")))
             }
             HealthCheck::Grpc { port, service } => {
-                let endpoint = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
-                    .map_err(|e| e.to_string())?;
+                let endpoint =
+                    tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+                        .map_err(|e| e.to_string())?;
                 let channel = endpoint
                     .connect()
                     .await
                     .map_err(|e| format!("grpc 127.0.0.1:{port}: {}", source_text(&e)))?;
                 let resp = HealthClient::new(channel)
-                    .check(HealthCheckRequest { service: service.clone() })
+                    .check(HealthCheckRequest {
+                        service: service.clone(),
+                    })
                     .await
                     .map_err(|s| format!("grpc health: {} {}", s.code(), s.message()))?;
                 match resp.into_inner().status() {
@@ -81,7 +89,11 @@ fn reason_from_body(body: &str) -> Option<String> {
     {
         return Some(r.to_string());
     }
-    body.lines().next().map(str::trim).filter(|l| !l.is_empty()).map(|l| l.chars().take(300).collect())
+    body.lines()
+        .next()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.chars().take(300).collect())
 }
 
 fn source_text(e: &(dyn std::error::Error + 'static)) -> String {

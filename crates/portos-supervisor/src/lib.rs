@@ -85,7 +85,9 @@ pub struct Supervisor {
 
 impl std::fmt::Debug for Supervisor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Supervisor").field("config", &self.inner.config.path).finish()
+        f.debug_struct("Supervisor")
+            .field("config", &self.inner.config.path)
+            .finish()
     }
 }
 
@@ -93,12 +95,17 @@ impl Supervisor {
     /// Sets up every process (stopped) and the background tasks. Call inside a
     /// Tokio runtime, before anything else in this process spawns children.
     /// `shutdown` is cancelled by [`Supervisor::request_shutdown`].
-    pub fn new(config: Config, data_dir: &Path, shutdown: CancellationToken) -> Result<Self, SupervisorError> {
+    pub fn new(
+        config: Config,
+        data_dir: &Path,
+        shutdown: CancellationToken,
+    ) -> Result<Self, SupervisorError> {
         let io = |what: &str| {
             let what = what.to_string();
             move |source| SupervisorError::Io { what, source }
         };
-        let reaper = reaper::Reaper::start().map_err(io("cannot become the reaper of our children"))?;
+        let reaper =
+            reaper::Reaper::start().map_err(io("cannot become the reaper of our children"))?;
         let logs_dir = data_dir.join("logs");
         let logs = LogHub::new(logs_dir.clone(), config.logs.clone())
             .map_err(io(&format!("cannot create {}", logs_dir.display())))?;
@@ -121,12 +128,21 @@ impl Supervisor {
             let deps = spec
                 .depends_on
                 .iter()
-                .filter_map(|d| handles.iter().find(|h| &h.name == d).map(|h| h.info.clone()))
+                .filter_map(|d| {
+                    handles
+                        .iter()
+                        .find(|h| &h.name == d)
+                        .map(|h| h.info.clone())
+                })
                 .collect();
             let (tx, rx) = mpsc::channel(64);
             let (actor, info) = Actor::new(spec.clone(), shared.clone(), rx, deps);
             actors.push(actor);
-            handles.push(Handle { name: spec.name.clone(), tx, info });
+            handles.push(Handle {
+                name: spec.name.clone(),
+                tx,
+                info,
+            });
         }
         // Keep the file order for listing.
         handles.sort_by_key(|h| config.processes.iter().position(|p| p.name == h.name));
@@ -134,11 +150,19 @@ impl Supervisor {
             tokio::spawn(actor.run());
         }
         tokio::spawn(sample::run(
-            handles.iter().map(|h| (h.info.clone(), h.tx.clone())).collect(),
+            handles
+                .iter()
+                .map(|h| (h.info.clone(), h.tx.clone()))
+                .collect(),
             shutdown.clone(),
         ));
         Ok(Self {
-            inner: Arc::new(Inner { config, handles, shared, shutdown }),
+            inner: Arc::new(Inner {
+                config,
+                handles,
+                shared,
+                shutdown,
+            }),
         })
     }
 
@@ -152,7 +176,11 @@ impl Supervisor {
 
     /// Every process, in file order.
     pub fn list(&self) -> Vec<ProcessInfo> {
-        self.inner.handles.iter().map(|h| h.info.borrow().clone()).collect()
+        self.inner
+            .handles
+            .iter()
+            .map(|h| h.info.borrow().clone())
+            .collect()
     }
 
     pub fn get(&self, name: &str) -> Result<ProcessInfo, SupervisorError> {
@@ -191,7 +219,11 @@ impl Supervisor {
     /// Starts, stops or restarts `target` (a name or `all`). Returns once each
     /// request is under way (a stop: once the group is gone); progress shows in
     /// [`Supervisor::events`].
-    pub async fn control(&self, action: Action, target: &str) -> Result<Vec<ProcessInfo>, SupervisorError> {
+    pub async fn control(
+        &self,
+        action: Action,
+        target: &str,
+    ) -> Result<Vec<ProcessInfo>, SupervisorError> {
         let names = self.resolve(target)?;
         if self.inner.shutdown.is_cancelled() && action != Action::Stop {
             return Err(SupervisorError::ShuttingDown);
@@ -231,10 +263,16 @@ impl Supervisor {
         Ok(())
     }
 
-    async fn ask(&self, name: &str, make: fn(oneshot::Sender<()>) -> Cmd) -> Result<(), SupervisorError> {
+    async fn ask(
+        &self,
+        name: &str,
+        make: fn(oneshot::Sender<()>) -> Cmd,
+    ) -> Result<(), SupervisorError> {
         let h = self.handle(name)?;
         let (tx, rx) = oneshot::channel();
-        h.tx.send(make(tx)).await.map_err(|_| SupervisorError::ShuttingDown)?;
+        h.tx.send(make(tx))
+            .await
+            .map_err(|_| SupervisorError::ShuttingDown)?;
         rx.await.map_err(|_| SupervisorError::ShuttingDown)
     }
 

@@ -85,7 +85,8 @@ impl LogHub {
 
     /// The file a process's stream is written to.
     pub fn file(&self, process: &str, stream: Stream) -> PathBuf {
-        self.dir.join(format!("{process}-{}.log", stream.file_suffix()))
+        self.dir
+            .join(format!("{process}-{}.log", stream.file_suffix()))
     }
 
     fn tail_of(&self, process: &str) -> Arc<Mutex<VecDeque<LogLine>>> {
@@ -93,7 +94,9 @@ impl LogHub {
         if let Some((_, t)) = tails.iter().find(|(n, _)| &**n == process) {
             return t.clone();
         }
-        let t = Arc::new(Mutex::new(VecDeque::with_capacity(self.settings.tail_lines.min(4096))));
+        let t = Arc::new(Mutex::new(VecDeque::with_capacity(
+            self.settings.tail_lines.min(4096),
+        )));
         tails.push((Arc::from(process), t.clone()));
         t
     }
@@ -124,13 +127,24 @@ impl LogHub {
         self.follow.subscribe()
     }
 
-    /// A line written by the supervisor itself about a process (e.g. why it restarted).
+    /// A line written by the supervisor itself about a process (e.g. why it
+    /// restarted): into its error log (one short O_APPEND write, whole) and its tail.
     pub fn note(&self, process: &str, text: String) {
+        let stamp = now_stamp();
+        let path = self.file(process, Stream::Stderr);
+        let written = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(format!("{stamp}: {text}\n").as_bytes()));
+        if let Err(e) = written {
+            tracing::warn!(process, error = %e, "cannot write to {}", path.display());
+        }
         let line = LogLine {
             seq: self.seq.fetch_add(1, Ordering::Relaxed),
             process: Arc::from(process),
             stream: Stream::Stderr,
-            timestamp: now_stamp().into(),
+            timestamp: stamp.into(),
             text: text.into(),
         };
         let tail = self.tail_of(process);
@@ -184,7 +198,14 @@ impl LogHub {
             let mut start = 0;
             while let Some(pos) = memchr(b'\n', &partial[start..]) {
                 let end = start + pos;
-                self.push_line(&process, stream, &stamp, &partial[start..end], &mut out, &mut lines);
+                self.push_line(
+                    &process,
+                    stream,
+                    &stamp,
+                    &partial[start..end],
+                    &mut out,
+                    &mut lines,
+                );
                 start = end + 1;
             }
             partial.drain(..start);
@@ -262,7 +283,13 @@ impl RotatingFile {
     fn open(path: PathBuf, max_size: u64, keep: u32) -> std::io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
         let size = file.metadata()?.len();
-        Ok(Self { path, file, size, max_size, keep })
+        Ok(Self {
+            path,
+            file,
+            size,
+            max_size,
+            keep,
+        })
     }
 
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
@@ -286,7 +313,10 @@ impl RotatingFile {
                 }
             }
             std::fs::rename(&self.path, numbered(1))?;
-            self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+            self.file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
         }
         self.size = 0;
         Ok(())
@@ -299,7 +329,15 @@ mod tests {
 
     fn hub(dir: &Path, max_size: u64) -> Arc<LogHub> {
         Arc::new(
-            LogHub::new(dir.to_path_buf(), LogSettings { max_size, keep: 2, tail_lines: 3 }).unwrap(),
+            LogHub::new(
+                dir.to_path_buf(),
+                LogSettings {
+                    max_size,
+                    keep: 2,
+                    tail_lines: 3,
+                },
+            )
+            .unwrap(),
         )
     }
 
@@ -312,14 +350,28 @@ mod tests {
         let text = std::fs::read_to_string(hub.file("p", Stream::Stdout)).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 5);
-        for (l, want) in lines.iter().zip(["one", "twéo", "three", "four", "no newline"]) {
+        for (l, want) in lines
+            .iter()
+            .zip(["one", "twéo", "three", "four", "no newline"])
+        {
             let (stamp, rest) = l.split_once(": ").unwrap();
             assert_eq!(rest, want);
             assert_eq!(stamp.len(), 24, "{stamp}");
-            assert!(stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T', "{stamp}");
+            assert!(
+                stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',
+                "{stamp}"
+            );
         }
-        let tail: Vec<_> = hub.tail(Some("p"), 10).iter().map(|l| l.text.to_string()).collect();
-        assert_eq!(tail, ["three", "four", "no newline"], "ring keeps tail_lines");
+        let tail: Vec<_> = hub
+            .tail(Some("p"), 10)
+            .iter()
+            .map(|l| l.text.to_string())
+            .collect();
+        assert_eq!(
+            tail,
+            ["three", "four", "no newline"],
+            "ring keeps tail_lines"
+        );
         assert_eq!(hub.tail(Some("p"), 1)[0].text.as_ref(), "no newline");
         assert!(hub.tail(Some("other"), 10).is_empty());
     }
@@ -334,7 +386,9 @@ mod tests {
         let (mut w, r) = tokio::io::duplex(64);
         let t = tokio::spawn(hub.clone().capture("p".into(), Stream::Stderr, r));
         for chunk in input.as_bytes().chunks(100) {
-            tokio::io::AsyncWriteExt::write_all(&mut w, chunk).await.unwrap();
+            tokio::io::AsyncWriteExt::write_all(&mut w, chunk)
+                .await
+                .unwrap();
         }
         drop(w);
         t.await.unwrap();
@@ -342,7 +396,10 @@ mod tests {
         assert!(base.exists());
         assert!(PathBuf::from(format!("{}.1", base.display())).exists());
         assert!(PathBuf::from(format!("{}.2", base.display())).exists());
-        assert!(!PathBuf::from(format!("{}.3", base.display())).exists(), "keep = 2");
+        assert!(
+            !PathBuf::from(format!("{}.3", base.display())).exists(),
+            "keep = 2"
+        );
         assert!(std::fs::metadata(&base).unwrap().len() < 200 + 80);
     }
 }

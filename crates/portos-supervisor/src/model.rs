@@ -36,7 +36,10 @@ impl State {
 
     /// Whether a child is (or is about to be) running.
     pub fn is_active(self) -> bool {
-        matches!(self, State::Starting | State::Healthy | State::Unhealthy | State::Backoff)
+        matches!(
+            self,
+            State::Starting | State::Healthy | State::Unhealthy | State::Backoff
+        )
     }
 }
 

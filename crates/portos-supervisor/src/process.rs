@@ -33,7 +33,10 @@ pub(crate) enum Cmd {
     Stop(oneshot::Sender<()>),
     Restart(oneshot::Sender<()>),
     /// The sampler's latest figures for the process group.
-    Usage { rss: u64, cpu: f64 },
+    Usage {
+        rss: u64,
+        cpu: f64,
+    },
 }
 
 /// What every actor shares.
@@ -105,7 +108,16 @@ impl Actor {
                 .join(" "),
         };
         let (tx, rx_info) = watch::channel(info);
-        (Self { spec, shared, info: tx, rx, deps }, rx_info)
+        (
+            Self {
+                spec,
+                shared,
+                info: tx,
+                rx,
+                deps,
+            },
+            rx_info,
+        )
     }
 
     pub(crate) async fn run(mut self) {
@@ -249,13 +261,22 @@ impl Actor {
         match result {
             Ok(()) => {
                 r.failures = 0;
-                r.next_probe = Instant::now() + timing.interval;
+                let no_probe = self.spec.health == HealthCheck::None;
+                r.next_probe = if no_probe {
+                    far_future()
+                } else {
+                    Instant::now() + timing.interval
+                };
                 let was = self.info.borrow().state;
                 if !r.healthy_once || was != State::Healthy {
                     r.healthy_once = true;
                     self.update(|i| {
                         i.state = State::Healthy;
-                        i.health = Health::Serving;
+                        i.health = if no_probe {
+                            Health::None
+                        } else {
+                            Health::Serving
+                        };
                         i.reason.clear();
                     });
                     self.emit(EventKind::Healthy, None, String::new(), Duration::ZERO);
@@ -267,7 +288,11 @@ impl Actor {
                 let starting = !r.healthy_once;
                 let in_grace = starting && r.started.elapsed() < timing.start_period;
                 r.next_probe = Instant::now()
-                    + if starting { STARTUP_PROBE_INTERVAL.min(timing.interval) } else { timing.interval };
+                    + if starting {
+                        STARTUP_PROBE_INTERVAL.min(timing.interval)
+                    } else {
+                        timing.interval
+                    };
                 if in_grace {
                     self.update(|i| {
                         i.health = Health::NotServing;
@@ -360,27 +385,35 @@ impl Actor {
         }
         // The std handle is dropped without waiting: the reaper owns the exit.
         drop(child);
+        // Without a probe, a process is healthy once it has stayed up for
+        // `min_uptime` (supervisord's `startsecs`): one that dies at once never is.
         let no_probe = self.spec.health == HealthCheck::None;
         self.update(|i| {
             i.pid = Some(pid);
             i.started_at = Some(SystemTime::now());
-            i.state = if no_probe { State::Healthy } else { State::Starting };
-            i.health = if no_probe { Health::None } else { Health::Unknown };
+            i.state = State::Starting;
+            i.health = if no_probe {
+                Health::None
+            } else {
+                Health::Unknown
+            };
             i.reason.clear();
             i.memory_bytes = 0;
             i.cpu_percent = 0.0;
         });
         self.emit(EventKind::Started, None, String::new(), Duration::ZERO);
-        if no_probe {
-            self.emit(EventKind::Healthy, None, String::new(), Duration::ZERO);
-        }
+        let now = Instant::now();
         Phase::Running(Running {
             pid,
             exit,
-            started: Instant::now(),
-            healthy_once: no_probe,
+            started: now,
+            healthy_once: false,
             failures: 0,
-            next_probe: if no_probe { far_future() } else { Instant::now() },
+            next_probe: if no_probe {
+                now + self.spec.min_uptime
+            } else {
+                now
+            },
             probe: None,
         })
     }
@@ -399,7 +432,11 @@ impl Actor {
         }
         let beside = self.shared.bin_dir.iter().map(|d| d.join(command));
         let on_path = std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).map(|d| d.join(command)).collect::<Vec<_>>())
+            .map(|p| {
+                std::env::split_paths(&p)
+                    .map(|d| d.join(command))
+                    .collect::<Vec<_>>()
+            })
             .unwrap_or_default();
         beside
             .chain(on_path)
@@ -427,7 +464,12 @@ impl Actor {
             i.cpu_percent = 0.0;
             i.health = Health::Unknown;
         });
-        self.emit(EventKind::Exited, Some(status), status.to_string(), Duration::ZERO);
+        self.emit(
+            EventKind::Exited,
+            Some(status),
+            status.to_string(),
+            Duration::ZERO,
+        );
         if !self.spec.autorestart {
             return if status == ExitStatus::Code(0) {
                 self.set_stopped(format!("{status}; autorestart is off"));
@@ -454,10 +496,18 @@ impl Actor {
         self.schedule_restart(status.to_string(), delay, Some(status))
     }
 
-    fn schedule_restart(&mut self, reason: String, delay: Duration, exit: Option<ExitStatus>) -> Phase {
+    fn schedule_restart(
+        &mut self,
+        reason: String,
+        delay: Duration,
+        exit: Option<ExitStatus>,
+    ) -> Phase {
         self.shared.logs.note(
             &self.spec.name,
-            format!("[portos] restarting in {}: {reason}", humantime::format_duration(delay)),
+            format!(
+                "[portos] restarting in {}: {reason}",
+                humantime::format_duration(delay)
+            ),
         );
         self.update(|i| {
             i.state = State::Backoff;
@@ -510,7 +560,11 @@ impl Actor {
     /// Signals the process group and waits until it is empty, escalating to
     /// SIGKILL after `kill_timeout`. With `exit`, also waits for the leader's
     /// status (which the reaper delivers) and returns it.
-    async fn kill_group(&self, pgid: u32, exit: Option<oneshot::Receiver<ExitStatus>>) -> Option<ExitStatus> {
+    async fn kill_group(
+        &self,
+        pgid: u32,
+        exit: Option<oneshot::Receiver<ExitStatus>>,
+    ) -> Option<ExitStatus> {
         let pgid = Pid::from_raw(pgid as i32);
         let signal: Signal = self.spec.stop_signal.parse().unwrap_or(Signal::SIGTERM);
         let deadline = Instant::now() + self.spec.kill_timeout;
@@ -545,7 +599,10 @@ impl Actor {
         );
         let _ = killpg(pgid, Signal::SIGKILL);
         if let Some(rx) = exit {
-            status = tokio::time::timeout(Duration::from_secs(5), rx).await.ok().and_then(Result::ok);
+            status = tokio::time::timeout(Duration::from_secs(5), rx)
+                .await
+                .ok()
+                .and_then(Result::ok);
         }
         let until = Instant::now() + Duration::from_secs(5);
         while group_alive(pgid) && Instant::now() < until {
@@ -556,7 +613,9 @@ impl Actor {
     }
 
     fn give_up(&mut self, reason: String, exit: Option<ExitStatus>) -> Phase {
-        self.shared.logs.note(&self.spec.name, format!("[portos] errored: {reason}"));
+        self.shared
+            .logs
+            .note(&self.spec.name, format!("[portos] errored: {reason}"));
         self.update(|i| {
             i.state = State::Errored;
             i.pid = None;
@@ -637,5 +696,9 @@ pub(crate) fn human_bytes(b: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{b} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }

@@ -58,7 +58,9 @@ impl Reaper {
     pub fn start() -> std::io::Result<Self> {
         nix::sys::prctl::set_child_subreaper(true).map_err(std::io::Error::from)?;
         let mut sigchld = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child())?;
-        let reaper = Reaper { table: Arc::default() };
+        let reaper = Reaper {
+            table: Arc::default(),
+        };
         let r = reaper.clone();
         tokio::spawn(async move {
             loop {
@@ -104,7 +106,9 @@ impl Reaper {
                 Some(tx) => {
                     let _ = tx.send(status);
                 }
-                None => tracing::debug!(pid = pid.as_raw(), %status, "reaped an orphaned descendant"),
+                None => {
+                    tracing::debug!(pid = pid.as_raw(), %status, "reaped an orphaned descendant")
+                }
             }
         }
     }

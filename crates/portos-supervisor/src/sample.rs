@@ -56,7 +56,9 @@ pub(crate) async fn run(
         if pids.iter().all(Option::is_none) {
             continue;
         }
-        let totals = tokio::task::spawn_blocking(totals_by_group).await.unwrap_or_default();
+        let totals = tokio::task::spawn_blocking(totals_by_group)
+            .await
+            .unwrap_or_default();
         let now = Instant::now();
         let mut seen = HashMap::new();
         for ((_, tx), pid) in procs.iter().zip(pids) {

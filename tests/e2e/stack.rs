@@ -1,0 +1,211 @@
+//! The real process table (`supervisor.toml` of the repository) on free ports:
+//! all six come up, speak gRPC health and reflection, and answer `/healthz`.
+
+use std::time::Duration;
+
+use portos_e2e::{Stack, free_port, repo_root};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
+use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+/// The repository's `supervisor.toml` with every port moved to a free one.
+fn real_config() -> (String, Vec<(u16, u16)>) {
+    let mut text = std::fs::read_to_string(repo_root().join("supervisor.toml")).unwrap();
+    let mut moved = Vec::new();
+    for port in 5554..=5560u16 {
+        let new = free_port();
+        text = text.replace(&port.to_string(), &new.to_string());
+        moved.push((port, new));
+    }
+    (text, moved)
+}
+
+fn chromium_installed() -> bool {
+    std::env::var_os("PATH").is_some_and(|p| {
+        std::env::split_paths(&p).any(|d| {
+            ["chromium", "chromium-browser", "google-chrome"]
+                .iter()
+                .any(|n| d.join(n).is_file())
+        })
+    })
+}
+
+fn curl(url: &str) -> (u16, String) {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}", url])
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.parse().unwrap_or(0), body.to_string())
+}
+
+async fn channel(port: u16) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+async fn reflection_services(port: u16) -> Vec<String> {
+    let mut client = ServerReflectionClient::new(channel(port).await);
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut resp = client
+        .server_reflection_info(tokio_stream::iter([req]))
+        .await
+        .unwrap()
+        .into_inner();
+    match resp.message().await.unwrap().unwrap().message_response {
+        Some(MessageResponse::ListServicesResponse(l)) => {
+            l.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("unexpected reflection answer {other:?}"),
+    }
+}
+
+#[test]
+fn all_six_come_up_healthy_and_answer_health_and_reflection() {
+    let (config, moved) = real_config();
+    let port = |p: u16| moved.iter().find(|(o, _)| *o == p).unwrap().1;
+    let stack = Stack::new(&config);
+    let out = stack.portos(&["up", "-d"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let with_chromium = chromium_installed();
+    if with_chromium {
+        assert!(out.status.success(), "up -d: {stdout}\n{stderr}");
+        assert!(stdout.contains("6 healthy"), "{stdout}");
+    } else {
+        assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+        assert!(
+            stderr.contains("portos-browser is unhealthy: Chromium not found"),
+            "{stderr}"
+        );
+    }
+    // Progress: each service got its line.
+    for name in [
+        "portos-server",
+        "portos-cos",
+        "portos-ui",
+        "portos-autofixer",
+        "portos-autofixer-ui",
+        "portos-browser",
+    ] {
+        assert!(stdout.contains(name), "{name} in {stdout}");
+    }
+
+    let status = stack.status();
+    assert_eq!(status.len(), 6);
+    for p in &status {
+        assert!(p["pid"].as_u64().is_some_and(|pid| pid > 0), "{p}");
+        assert!(!p["ports"].as_array().unwrap().is_empty(), "{p}");
+        let healthy = p["name"] != "portos-browser" || with_chromium;
+        assert_eq!(
+            p["state"],
+            if healthy { "healthy" } else { "unhealthy" },
+            "{p}"
+        );
+    }
+    let api = status
+        .iter()
+        .find(|p| p["name"] == "portos-server")
+        .unwrap();
+    assert_eq!(api["ports"][0]["port"], port(5554));
+
+    // Every service: gRPC health and reflection, /healthz.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for (p, name) in [
+        (5554, "portos-api"),
+        (5558, "portos-runner"),
+        (5555, "portos-ui"),
+        (5559, "portos-autofixer"),
+        (5560, "portos-autofixer-ui"),
+    ] {
+        let port = port(p);
+        let (code, body) = curl(&format!("http://127.0.0.1:{port}/healthz"));
+        assert_eq!(code, 200, "{name}: {body}");
+        assert!(body.contains(name), "{body}");
+        rt.block_on(async {
+            let mut h = HealthClient::new(channel(port).await);
+            let status = h
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .status;
+            assert_eq!(status, 1, "{name} SERVING");
+            let services = reflection_services(port).await;
+            assert!(
+                services.iter().any(|s| s == "grpc.health.v1.Health"),
+                "{services:?}"
+            );
+            assert!(
+                services
+                    .iter()
+                    .any(|s| s == "grpc.reflection.v1.ServerReflection"),
+                "{services:?}"
+            );
+        });
+    }
+    let (code, body) = curl(&format!("http://127.0.0.1:{}/healthz", port(5557)));
+    if with_chromium {
+        assert_eq!(code, 200, "{body}");
+        let (code, version) = curl(&format!("http://127.0.0.1:{}/json/version", port(5556)));
+        assert_eq!(code, 200);
+        assert!(version.contains("webSocketDebuggerUrl"), "{version}");
+    } else {
+        assert_eq!(code, 503);
+        assert!(body.contains("Chromium not found"), "{body}");
+    }
+
+    // The control socket lists its services too, and is private.
+    rt.block_on(async {
+        let channel = portos_proto::unix::connect(&stack.socket()).await.unwrap();
+        let mut client = ServerReflectionClient::new(channel);
+        let req = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut resp = client
+            .server_reflection_info(tokio_stream::iter([req]))
+            .await
+            .unwrap()
+            .into_inner();
+        let Some(MessageResponse::ListServicesResponse(l)) =
+            resp.message().await.unwrap().unwrap().message_response
+        else {
+            panic!()
+        };
+        assert!(
+            l.service
+                .iter()
+                .any(|s| s.name == "portos.supervisor.v1.Supervisor")
+        );
+    });
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(stack.socket())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+
+    // The data dir was seeded like the original's setup.
+    let apps = portos_e2e::read(&stack.data.join("apps.json"));
+    assert!(apps.contains("portos-default") && !apps.contains("__PORTOS_ROOT__"));
+    let out = stack.ok(&["down"]);
+    assert!(out.contains("stopped"));
+    assert!(stack.descendants().is_empty());
+    let _ = Duration::ZERO;
+}
