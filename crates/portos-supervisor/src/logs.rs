@@ -55,13 +55,16 @@ pub struct LogLine {
     pub text: Arc<str>,
 }
 
+/// The last lines of one process, oldest first.
+type Tail = Arc<Mutex<VecDeque<LogLine>>>;
+
 /// Every process's logs: files, tails, followers.
 #[derive(Debug)]
 pub struct LogHub {
     dir: PathBuf,
     settings: LogSettings,
     seq: AtomicU64,
-    tails: Mutex<Vec<(Arc<str>, Arc<Mutex<VecDeque<LogLine>>>)>>,
+    tails: Mutex<Vec<(Arc<str>, Tail)>>,
     follow: broadcast::Sender<LogLine>,
 }
 
@@ -89,7 +92,7 @@ impl LogHub {
             .join(format!("{process}-{}.log", stream.file_suffix()))
     }
 
-    fn tail_of(&self, process: &str) -> Arc<Mutex<VecDeque<LogLine>>> {
+    fn tail_of(&self, process: &str) -> Tail {
         let mut tails = self.tails.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((_, t)) = tails.iter().find(|(n, _)| &**n == process) {
             return t.clone();

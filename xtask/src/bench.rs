@@ -1,0 +1,347 @@
+//! `cargo xtask bench supervisor`: `portos` and PM2 on the same six idle
+//! children and the same workloads, in one run.
+//!
+//! Figures: the supervisor's idle RSS; crash → respawn latency (median of 20
+//! `kill -9`, the child stamping the time it starts); 200,000 log lines captured
+//! with timestamps (time until the last is in the file, and lines lost); status
+//! latency (median of 10 `portos status --json` against `pm2 jlist`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+
+const CHILDREN: usize = 6;
+const KILLS: usize = 20;
+const LINES: usize = 200_000;
+const STATUS_RUNS: usize = 10;
+
+/// The child both supervisors run: stamp the start time (ns) into a file, then sleep.
+fn idle_script(stamp: &Path) -> String {
+    format!("date +%s%N > {}; exec sleep 100000", stamp.display())
+}
+
+fn flood_script() -> String {
+    format!(
+        "awk 'BEGIN {{ for (i = 1; i <= {LINES}; i++) printf \"%d line of the flood\\n\", i }}'; exec sleep 100000"
+    )
+}
+
+struct Figures {
+    rss_bytes: u64,
+    respawn_ms: f64,
+    capture: Duration,
+    lost: usize,
+    status_ms: f64,
+}
+
+pub fn supervisor() -> Result<()> {
+    crate::cargo(&["build", "--release", "--workspace", "--bins"])?;
+    let root = crate::workspace_root();
+    let portos_bin = root.join("target/release/portos");
+    let work = tempfile::Builder::new().prefix("portos-bench").tempdir()?;
+    println!("installing PM2 5 from npm into {} …", work.path().display());
+    let pm2_dir = work.path().join("pm2");
+    let npm = Command::new("npm")
+        .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+        .arg(&pm2_dir)
+        .arg("pm2@5")
+        .status()
+        .context("running npm (is Node.js installed?)")?;
+    if !npm.success() {
+        bail!("npm install pm2@5 failed");
+    }
+    let pm2_bin = pm2_dir.join("node_modules/.bin/pm2");
+
+    println!("measuring portos …");
+    let ours = measure_portos(&portos_bin, &work.path().join("portos"))?;
+    println!("measuring PM2 …");
+    let theirs = measure_pm2(&pm2_bin, &work.path().join("pm2-run"))?;
+
+    let pm2_version = Command::new(&pm2_bin)
+        .arg("--version")
+        .env("PM2_HOME", work.path().join("pm2-run/home"))
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    println!();
+    println!(
+        "supervisor benchmark: {CHILDREN} idle `sh` children, same workloads (PM2 {pm2_version})"
+    );
+    println!("| figure | PM2 | portos | PM2 / portos |");
+    println!("|---|---|---|---|");
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    println!(
+        "| supervisor idle RSS | {:.1} MiB | {:.1} MiB | {:.1}× |",
+        mib(theirs.rss_bytes),
+        mib(ours.rss_bytes),
+        theirs.rss_bytes as f64 / ours.rss_bytes.max(1) as f64
+    );
+    println!(
+        "| crash → respawn, median of {KILLS} kill -9 | {:.2} ms | {:.2} ms | {:.1}× |",
+        theirs.respawn_ms,
+        ours.respawn_ms,
+        theirs.respawn_ms / ours.respawn_ms.max(1e-3)
+    );
+    println!(
+        "| {LINES} log lines captured | {} ms, {} lost | {} ms, {} lost | {:.1}× |",
+        theirs.capture.as_millis(),
+        theirs.lost,
+        ours.capture.as_millis(),
+        ours.lost,
+        theirs.capture.as_secs_f64() / ours.capture.as_secs_f64().max(1e-6)
+    );
+    println!(
+        "| status, median of {STATUS_RUNS} (`pm2 jlist` / `portos status --json`) | {:.1} ms | {:.1} ms | {:.1}× |",
+        theirs.status_ms,
+        ours.status_ms,
+        theirs.status_ms / ours.status_ms.max(1e-3)
+    );
+    Ok(())
+}
+
+fn now_ns() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() { 0.0 } else { v[v.len() / 2] }
+}
+
+fn rss_of(pid: i32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .context("VmRSS")?;
+    Ok(kb * 1024)
+}
+
+fn read_stamp(p: &Path) -> Option<u128> {
+    std::fs::read_to_string(p).ok()?.trim().parse().ok()
+}
+
+fn wait<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> Result<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Ok(v);
+        }
+        if start.elapsed() > timeout {
+            bail!("timed out waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+}
+
+/// kill -9 of the child, `KILLS` times; latency = the new child's stamp − the kill time.
+fn respawn_latency(stamp: &Path, pid_of: impl Fn() -> Option<i32>) -> Result<f64> {
+    let mut samples = Vec::new();
+    for _ in 0..KILLS {
+        // Past min_uptime, so every kill is an ordinary crash, not a crash loop.
+        std::thread::sleep(Duration::from_millis(300));
+        let pid = wait(Duration::from_secs(10), "the child's pid", &pid_of)?;
+        let before = read_stamp(stamp);
+        let killed_at = now_ns();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )?;
+        let started = wait(Duration::from_secs(10), "the respawn", || {
+            read_stamp(stamp).filter(|s| Some(*s) != before)
+        })?;
+        samples.push(started.saturating_sub(killed_at) as f64 / 1e6);
+    }
+    Ok(median(samples))
+}
+
+/// Time until the last flood line is in `log`, then lines missing.
+fn capture(log: &Path, started: Instant) -> Result<(Duration, usize)> {
+    let last = format!("{LINES} line of the flood");
+    let took = wait(Duration::from_secs(120), "the last flood line", || {
+        let text = std::fs::read(log).ok()?;
+        let tail = String::from_utf8_lossy(&text[text.len().saturating_sub(200)..]).into_owned();
+        tail.lines()
+            .last()
+            .is_some_and(|l| l.ends_with(&last))
+            .then(|| started.elapsed())
+    })?;
+    let text = std::fs::read_to_string(log)?;
+    let seen = text
+        .lines()
+        .filter(|l| l.ends_with(" line of the flood"))
+        .count();
+    Ok((took, LINES.saturating_sub(seen)))
+}
+
+fn time_command(mut cmd: Command) -> Result<f64> {
+    let start = Instant::now();
+    let out = cmd.stdout(Stdio::null()).stderr(Stdio::null()).status()?;
+    let ms = start.elapsed().as_secs_f64() * 1e3;
+    if !out.success() {
+        bail!("{cmd:?} failed");
+    }
+    Ok(ms)
+}
+
+fn measure_portos(bin: &Path, dir: &Path) -> Result<Figures> {
+    std::fs::create_dir_all(dir)?;
+    let data = dir.join("data");
+    let mut config = String::from("[logs]\nmax_size = \"1G\"\n\n");
+    let stamps: Vec<PathBuf> = (0..CHILDREN)
+        .map(|i| dir.join(format!("stamp-{i}")))
+        .collect();
+    for (i, stamp) in stamps.iter().enumerate() {
+        config += &format!(
+            "[[process]]\nname = \"idle{i}\"\ncommand = \"sh\"\nargs = [\"-c\", {:?}]\nmin_uptime = \"100ms\"\n\n",
+            idle_script(stamp)
+        );
+    }
+    config += &format!(
+        "[[process]]\nname = \"flood\"\ncommand = \"sh\"\nargs = [\"-c\", {:?}]\n",
+        flood_script()
+    );
+    let config_path = dir.join("supervisor.toml");
+    std::fs::write(&config_path, config)?;
+    let portos = |args: &[&str]| {
+        let mut c = Command::new(bin);
+        c.arg("--config")
+            .arg(&config_path)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args);
+        c
+    };
+    let names: Vec<String> = (0..CHILDREN).map(|i| format!("idle{i}")).collect();
+    let mut up = portos(&["up", "-d"]);
+    up.args(&names);
+    time_command(up)?;
+    let result = (|| {
+        std::thread::sleep(Duration::from_secs(3));
+        let daemon: i32 = std::fs::read_to_string(data.join("supervisor.pid"))?
+            .trim()
+            .parse()?;
+        let rss_bytes = rss_of(daemon)?;
+        let status_json = || -> Option<serde_json::Value> {
+            let out = portos(&["status", "--json"]).output().ok()?;
+            serde_json::from_slice(&out.stdout).ok()
+        };
+        let pid_of = || -> Option<i32> {
+            let v = status_json()?;
+            let p = v.as_array()?.iter().find(|p| p["name"] == "idle0")?;
+            (p["state"] == "healthy").then_some(p["pid"].as_i64()? as i32)
+        };
+        let respawn_ms = respawn_latency(&stamps[0], pid_of)?;
+        let started = Instant::now();
+        time_command(portos(&["start", "flood"]))?;
+        let (capture, lost) = self::capture(&data.join("logs/flood-out.log"), started)?;
+        let status_ms = median(
+            (0..STATUS_RUNS)
+                .map(|_| time_command(portos(&["status", "--json"])))
+                .collect::<Result<_>>()?,
+        );
+        Ok(Figures {
+            rss_bytes,
+            respawn_ms,
+            capture,
+            lost,
+            status_ms,
+        })
+    })();
+    let _ = portos(&["down"]).stdout(Stdio::null()).status();
+    result
+}
+
+fn measure_pm2(bin: &Path, dir: &Path) -> Result<Figures> {
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home)?;
+    let stamps: Vec<PathBuf> = (0..CHILDREN)
+        .map(|i| dir.join(format!("stamp-{i}")))
+        .collect();
+    let app = |name: &str, script: String| {
+        serde_json::json!({
+            "name": name,
+            "script": "sh",
+            "args": ["-c", script],
+            "interpreter": "none",
+            "autorestart": true,
+            "min_uptime": 100,
+            "restart_delay": 0,
+            "log_date_format": "YYYY-MM-DDTHH:mm:ss.SSS[Z]",
+            "out_file": dir.join(format!("{name}-out.log")),
+            "error_file": dir.join(format!("{name}-error.log")),
+        })
+    };
+    let idle: Vec<serde_json::Value> = stamps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| app(&format!("idle{i}"), idle_script(s)))
+        .collect();
+    let idle_file = dir.join("idle.json");
+    std::fs::write(
+        &idle_file,
+        serde_json::to_string(&serde_json::json!({ "apps": idle }))?,
+    )?;
+    let flood_file = dir.join("flood.json");
+    std::fs::write(
+        &flood_file,
+        serde_json::to_string(&serde_json::json!({ "apps": [app("flood", flood_script())] }))?,
+    )?;
+    let pm2 = |args: &[&str]| {
+        let mut c = Command::new(bin);
+        c.args(args).env("PM2_HOME", &home);
+        c
+    };
+    time_command({
+        let mut c = pm2(&["start"]);
+        c.arg(&idle_file);
+        c
+    })?;
+    let result = (|| {
+        std::thread::sleep(Duration::from_secs(3));
+        let daemon: i32 = std::fs::read_to_string(home.join("pm2.pid"))?
+            .trim()
+            .parse()?;
+        let rss_bytes = rss_of(daemon)?;
+        let pid_of = || -> Option<i32> {
+            let out = pm2(&["jlist"]).output().ok()?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let v: serde_json::Value = serde_json::from_str(&text[text.find('[')?..]).ok()?;
+            let p = v.as_array()?.iter().find(|p| p["name"] == "idle0")?;
+            (p["pm2_env"]["status"] == "online")
+                .then_some(p["pid"].as_i64()? as i32)
+                .filter(|p| *p > 0)
+        };
+        let respawn_ms = respawn_latency(&stamps[0], pid_of)?;
+        let started = Instant::now();
+        time_command({
+            let mut c = pm2(&["start"]);
+            c.arg(&flood_file);
+            c
+        })?;
+        let (capture, lost) = self::capture(&dir.join("flood-out.log"), started)?;
+        let status_ms = median(
+            (0..STATUS_RUNS)
+                .map(|_| time_command(pm2(&["jlist"])))
+                .collect::<Result<_>>()?,
+        );
+        Ok(Figures {
+            rss_bytes,
+            respawn_ms,
+            capture,
+            lost,
+            status_ms,
+        })
+    })();
+    let _ = pm2(&["kill"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    result
+}
