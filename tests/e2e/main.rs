@@ -4,4 +4,5 @@
 mod bad_config;
 mod lifecycle;
 mod logs;
+mod policies;
 mod stack;
