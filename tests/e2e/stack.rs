@@ -191,6 +191,57 @@ fn all_six_come_up_healthy_and_answer_health_and_reflection() {
                 .any(|s| s.name == "portos.supervisor.v1.Supervisor")
         );
     });
+    // A client we did not write (Python grpcio) discovers and calls everything by reflection.
+    let target = format!("unix://{}", stack.socket().display());
+    let answer =
+        portos_e2e::python_grpc(&[&target, "portos.supervisor.v1.Supervisor", "ListProcesses"]);
+    assert_eq!(answer["health"], "SERVING", "{answer}");
+    let names: Vec<&str> = answer["response"]["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "portos-server",
+            "portos-cos",
+            "portos-ui",
+            "portos-autofixer",
+            "portos-autofixer-ui",
+            "portos-browser"
+        ]
+    );
+    assert_eq!(answer["response"]["processes"][0]["state"], "STATE_HEALTHY");
+    let missing = portos_e2e::python_grpc(&[
+        &target,
+        "portos.supervisor.v1.Supervisor",
+        "GetProcess",
+        r#"{"name": "nope"}"#,
+    ]);
+    assert_eq!(missing["error"]["code"], "NOT_FOUND", "{missing}");
+    let bad = portos_e2e::python_grpc(&[
+        &target,
+        "portos.supervisor.v1.Supervisor",
+        "Restart",
+        r#"{"name": ""}"#,
+    ]);
+    assert_eq!(bad["error"]["code"], "INVALID_ARGUMENT", "{bad}");
+    let api = portos_e2e::python_grpc(&[&format!("127.0.0.1:{}", port(5554))]);
+    assert_eq!(api["health"], "SERVING");
+    let services: Vec<&str> = api["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    assert!(
+        services.contains(&"grpc.health.v1.Health")
+            && services.contains(&"grpc.reflection.v1.ServerReflection"),
+        "{services:?}"
+    );
+
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(stack.socket())

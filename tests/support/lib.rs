@@ -247,3 +247,36 @@ pub fn zombies_of(ppid: i32) -> Vec<i32> {
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
+
+/// The Python that has grpcio: `PORTOS_PYTHON` (set by `cargo xtask test`), else
+/// the venv `cargo xtask test` keeps in the user's cache dir.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("PORTOS_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_default();
+    let p = cache.join("portos-rs/py/bin/python");
+    assert!(
+        p.is_file(),
+        "no Python with grpcio: run the tests with `cargo xtask test`, which prepares it"
+    );
+    p
+}
+
+/// Runs the Python gRPC client (`tests/peers/grpc_client.py`) and returns its JSON answer.
+pub fn python_grpc(args: &[&str]) -> Value {
+    let out = Command::new(python())
+        .arg(repo_root().join("tests/peers/grpc_client.py"))
+        .args(args)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "python gRPC client {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the client prints JSON")
+}

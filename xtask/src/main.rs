@@ -39,9 +39,15 @@ fn main() -> ExitCode {
 
 /// Runs `cargo ARGS` in the workspace root.
 pub fn cargo(args: &[&str]) -> Result<()> {
+    cargo_with(args, &[])
+}
+
+/// Runs `cargo ARGS` with extra environment variables.
+pub fn cargo_with(args: &[&str], envs: &[(&str, &std::ffi::OsStr)]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(&cargo)
         .args(args)
+        .envs(envs.iter().copied())
         .current_dir(workspace_root())
         .status()
         .with_context(|| format!("running {cargo}"))?;
@@ -59,8 +65,66 @@ pub fn workspace_root() -> std::path::PathBuf {
 }
 
 fn test(extra: &[String]) -> Result<()> {
+    let python = python_peer()?;
     cargo(&["build", "--workspace", "--bins"])?;
     let mut args = vec!["test", "--workspace"];
     args.extend(extra.iter().map(String::as_str));
-    cargo(&args)
+    cargo_with(&args, &[("PORTOS_PYTHON", python.as_os_str())])
+}
+
+/// A Python venv with the test peers of `tests/peers/requirements.txt` (grpcio),
+/// kept in the user's cache dir and reused; created when missing.
+fn python_peer() -> Result<std::path::PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))
+        .context("no HOME or XDG_CACHE_HOME for the Python venv")?;
+    let venv = cache.join("portos-rs/py");
+    let python = venv.join("bin/python");
+    let ready = || {
+        Command::new(&python)
+            .args([
+                "-c",
+                "import grpc, grpc_reflection, grpc_health, google.protobuf",
+            ])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if ready() {
+        return Ok(python);
+    }
+    println!(
+        "xtask: preparing the Python gRPC client in {}",
+        venv.display()
+    );
+    let status = Command::new("python3")
+        .arg("-m")
+        .arg("venv")
+        .arg(&venv)
+        .status()
+        .context("python3 -m venv")?;
+    if !status.success() {
+        bail!("python3 -m venv {} failed", venv.display());
+    }
+    let requirements = workspace_root().join("tests/peers/requirements.txt");
+    let status = Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
+        .arg(&requirements)
+        .status()
+        .context("pip install")?;
+    if !status.success() || !ready() {
+        bail!(
+            "installing {} into {} failed",
+            requirements.display(),
+            venv.display()
+        );
+    }
+    Ok(python)
 }

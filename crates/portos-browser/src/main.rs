@@ -68,7 +68,7 @@ fn main() -> ExitCode {
         };
         Ok(App {
             rest: axum::Router::new().route("/health", get(health)),
-            grpc: None,
+            ..App::default()
         })
     })
 }

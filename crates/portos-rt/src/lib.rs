@@ -114,6 +114,8 @@ pub struct Context {
 pub struct App {
     pub rest: Router,
     pub grpc: Option<Routes>,
+    /// Full names of the services in `grpc`, as reflection advertises them.
+    pub grpc_names: Vec<&'static str>,
 }
 
 /// Reads a variable, or its default.
@@ -256,15 +258,10 @@ where
     };
     let app = build(ctx).await?;
 
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(portos_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let grpc = app
-        .grpc
-        .unwrap_or_default()
-        .add_service(health_service)
-        .add_service(reflection);
+    let grpc = with_reflection(
+        app.grpc.unwrap_or_default().add_service(health_service),
+        &app.grpc_names,
+    )?;
 
     let frame = Router::new()
         .route("/healthz", get(healthz))
@@ -287,6 +284,24 @@ where
     }
     tracing::info!("{} stopped", info.name);
     Ok(())
+}
+
+/// Adds gRPC server reflection advertising `served` (full service names) and
+/// `grpc.health.v1.Health`, in both `v1` and `v1alpha` (which grpcio's and older
+/// grpcurl clients speak).
+pub fn with_reflection(routes: Routes, served: &[&str]) -> Result<Routes, RtError> {
+    let builder = || {
+        let b = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(portos_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name("grpc.health.v1.Health")
+            .with_service_name("grpc.reflection.v1.ServerReflection")
+            .with_service_name("grpc.reflection.v1alpha.ServerReflection");
+        served.iter().fold(b, |b, name| b.with_service_name(*name))
+    };
+    Ok(routes
+        .add_service(builder().build_v1()?)
+        .add_service(builder().build_v1alpha()?))
 }
 
 type FrameState = (ServiceInfo, Readiness);

@@ -38,19 +38,18 @@ pub async fn serve(sup: Supervisor, path: &Path) -> Result<(), SupervisorError> 
     health_reporter
         .set_serving::<SupervisorServer<ControlService>>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(portos_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| SupervisorError::Io {
-            what: "reflection".into(),
-            source: std::io::Error::other(e),
+    let routes = tonic::service::Routes::new(health)
+        .add_service(SupervisorServer::new(ControlService { sup: sup.clone() }));
+    let routes =
+        portos_rt::with_reflection(routes, &["portos.supervisor.v1.Supervisor"]).map_err(|e| {
+            SupervisorError::Io {
+                what: "reflection".into(),
+                source: std::io::Error::other(e),
+            }
         })?;
     let token = sup.shutdown_token();
     tonic::transport::Server::builder()
-        .add_service(health)
-        .add_service(reflection)
-        .add_service(SupervisorServer::new(ControlService { sup }))
+        .add_routes(routes)
         .serve_with_incoming_shutdown(UnixListenerStream::new(listener), token.cancelled_owned())
         .await
         .map_err(|e| SupervisorError::Io {

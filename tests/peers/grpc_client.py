@@ -1,0 +1,58 @@
+"""A gRPC client we did not write: Python grpcio, knowing nothing of our protos.
+
+Discovers a server's services through server reflection, then calls one method
+with a JSON request, building the message types from the reflected descriptors.
+
+usage: grpc_client.py TARGET [SERVICE METHOD [JSON_REQUEST]]
+  TARGET: host:port, or unix:///path/to/socket
+Prints one JSON object: {"services": [...], "health": "SERVING", "response": {...}}.
+"""
+
+import json
+import sys
+
+import grpc
+from google.protobuf import json_format, message_factory
+from google.protobuf.descriptor_pool import DescriptorPool
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+    ProtoReflectionDescriptorDatabase,
+)
+
+
+def main() -> int:
+    target = sys.argv[1]
+    # grpcio sends a Unix socket's path as :authority, which HTTP/2 servers may
+    # refuse as malformed; Go's gRPC sends "localhost" there, and so do we.
+    options = [("grpc.default_authority", "localhost")] if target.startswith("unix:") else []
+    with grpc.insecure_channel(target, options=options) as channel:
+        grpc.channel_ready_future(channel).result(timeout=10)
+        db = ProtoReflectionDescriptorDatabase(channel)
+        out = {"services": sorted(db.get_services())}
+        health = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=""), timeout=10
+        )
+        out["health"] = health_pb2.HealthCheckResponse.ServingStatus.Name(health.status)
+        if len(sys.argv) > 3:
+            service, method = sys.argv[2], sys.argv[3]
+            pool = DescriptorPool(db)
+            m = pool.FindServiceByName(service).FindMethodByName(method)
+            request_cls = message_factory.GetMessageClass(m.input_type)
+            response_cls = message_factory.GetMessageClass(m.output_type)
+            request = json_format.Parse(sys.argv[4] if len(sys.argv) > 4 else "{}", request_cls())
+            call = channel.unary_unary(
+                f"/{service}/{method}",
+                request_serializer=request_cls.SerializeToString,
+                response_deserializer=response_cls.FromString,
+            )
+            try:
+                response = call(request, timeout=10)
+                out["response"] = json_format.MessageToDict(response)
+            except grpc.RpcError as e:
+                out["error"] = {"code": e.code().name, "details": e.details()}
+        print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
