@@ -63,7 +63,7 @@ pub fn supervisor() -> Result<()> {
         .arg("--version")
         .env("PM2_HOME", work.path().join("pm2-run/home"))
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().last().unwrap_or_default().trim().to_string())
         .unwrap_or_default();
     println!();
     println!(
@@ -180,6 +180,19 @@ fn capture(log: &Path, started: Instant) -> Result<(Duration, usize)> {
     Ok((took, LINES.saturating_sub(seen)))
 }
 
+/// Runs the command that starts the flood and, at the same time, waits for its
+/// last line in `log`: the time is from the command's start to the last line.
+fn capture_while(mut start: Command, log: &Path) -> Result<(Duration, usize)> {
+    let started = Instant::now();
+    let mut child = start.stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
+    let result = capture(log, started);
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("{start:?} failed");
+    }
+    result
+}
+
 fn time_command(mut cmd: Command) -> Result<f64> {
     let start = Instant::now();
     let out = cmd.stdout(Stdio::null()).stderr(Stdio::null()).status()?;
@@ -238,9 +251,7 @@ fn measure_portos(bin: &Path, dir: &Path) -> Result<Figures> {
             (p["state"] == "healthy").then_some(p["pid"].as_i64()? as i32)
         };
         let respawn_ms = respawn_latency(&stamps[0], pid_of)?;
-        let started = Instant::now();
-        time_command(portos(&["start", "flood"]))?;
-        let (capture, lost) = self::capture(&data.join("logs/flood-out.log"), started)?;
+        let (capture, lost) = capture_while(portos(&["start", "flood"]), &data.join("logs/flood-out.log"))?;
         let status_ms = median(
             (0..STATUS_RUNS)
                 .map(|_| time_command(portos(&["status", "--json"])))
@@ -319,13 +330,14 @@ fn measure_pm2(bin: &Path, dir: &Path) -> Result<Figures> {
                 .filter(|p| *p > 0)
         };
         let respawn_ms = respawn_latency(&stamps[0], pid_of)?;
-        let started = Instant::now();
-        time_command({
-            let mut c = pm2(&["start"]);
-            c.arg(&flood_file);
-            c
-        })?;
-        let (capture, lost) = self::capture(&dir.join("flood-out.log"), started)?;
+        let (capture, lost) = capture_while(
+            {
+                let mut c = pm2(&["start"]);
+                c.arg(&flood_file);
+                c
+            },
+            &dir.join("flood-out.log"),
+        )?;
         let status_ms = median(
             (0..STATUS_RUNS)
                 .map(|_| time_command(pm2(&["jlist"])))
