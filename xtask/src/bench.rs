@@ -38,8 +38,10 @@ struct Figures {
 
 pub fn supervisor() -> Result<()> {
     crate::cargo(&["build", "--release", "--workspace", "--bins"])?;
-    let root = crate::workspace_root();
-    let portos_bin = root.join("target/release/portos");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::workspace_root().join("target"));
+    let portos_bin = target.join("release/portos");
     let work = tempfile::Builder::new().prefix("portos-bench").tempdir()?;
     println!("installing PM2 5 from npm into {} …", work.path().display());
     let pm2_dir = work.path().join("pm2");
