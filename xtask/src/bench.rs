@@ -65,7 +65,14 @@ pub fn supervisor() -> Result<()> {
         .arg("--version")
         .env("PM2_HOME", work.path().join("pm2-run/home"))
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().last().unwrap_or_default().trim().to_string())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        })
         .unwrap_or_default();
     println!();
     println!(
@@ -253,7 +260,10 @@ fn measure_portos(bin: &Path, dir: &Path) -> Result<Figures> {
             (p["state"] == "healthy").then_some(p["pid"].as_i64()? as i32)
         };
         let respawn_ms = respawn_latency(&stamps[0], pid_of)?;
-        let (capture, lost) = capture_while(portos(&["start", "flood"]), &data.join("logs/flood-out.log"))?;
+        let (capture, lost) = capture_while(
+            portos(&["start", "flood"]),
+            &data.join("logs/flood-out.log"),
+        )?;
         let status_ms = median(
             (0..STATUS_RUNS)
                 .map(|_| time_command(portos(&["status", "--json"])))

@@ -1,11 +1,11 @@
-//! `portos-api`: the api server of PortOS (REST, live events and gRPC on one port, 5554).
-//!
-//! For now it carries its frame only (settings, shutdown, gRPC health and
-//! reflection, `/healthz`); its own routes arrive with later work.
-//! Must not depend on: the supervisor or any other service crate.
+//! `portos-api`: the api server of PortOS (REST, live events and gRPC on one
+//! port, 5554). A thin shell over the library: settings from the environment,
+//! the service frame from `portos-rt`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use portos_api::{AppState, guard::HostPolicy, router};
 use portos_rt::{App, ServiceInfo};
 
 const INFO: ServiceInfo = ServiceInfo {
@@ -16,5 +16,12 @@ const INFO: ServiceInfo = ServiceInfo {
 };
 
 fn main() -> ExitCode {
-    portos_rt::main(INFO, |_ctx| async { Ok(App::default()) })
+    portos_rt::main(INFO, |_ctx| async {
+        let data_dir = PathBuf::from(portos_rt::env_or("PORTOS_DATA_DIR", "data"));
+        let state = AppState::new(data_dir, HostPolicy::from_env());
+        Ok(App {
+            rest: router(state),
+            ..App::default()
+        })
+    })
 }

@@ -130,9 +130,10 @@ fn prepare_data_dir(config: &Config, data_dir: &Path) -> Outcome {
     Ok(())
 }
 
+/// One thread: the supervisor waits on pipes, signals and timers, and a single
+/// thread keeps its memory small and its wake-ups (exit → respawn) direct.
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::state(format!("cannot start the runtime: {e}")))

@@ -114,7 +114,6 @@ impl Supervisor {
             reaper,
             logs: Arc::new(logs),
             events,
-            prober: health::Prober::default(),
             data_dir: data_dir.to_path_buf(),
             bin_dir: std::env::current_exe()
                 .ok()

@@ -16,7 +16,6 @@ use portos_config::{HealthCheck, ProcessSpec};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::health::Prober;
 use crate::logs::{LogHub, Stream};
 use crate::model::{Event, EventKind, ExitStatus, Health, ProcessInfo, State};
 use crate::reaper::Reaper;
@@ -45,7 +44,6 @@ pub(crate) struct Shared {
     pub reaper: Reaper,
     pub logs: Arc<LogHub>,
     pub events: broadcast::Sender<Event>,
-    pub prober: Prober,
     pub data_dir: PathBuf,
     /// Where `portos` lives: bare commands are looked up here first.
     pub bin_dir: Option<PathBuf>,
@@ -237,10 +235,9 @@ impl Actor {
                 }
             },
             () = tokio::time::sleep_until(next_probe.into()), if probe_due => {
-                let prober = self.shared.prober.clone();
                 let check = self.spec.health.clone();
                 let timeout = self.spec.health_timing.timeout;
-                r.probe = Some(tokio::spawn(async move { prober.probe(&check, timeout).await }));
+                r.probe = Some(tokio::spawn(async move { crate::health::probe(&check, timeout).await }));
                 Phase::Running(r)
             }
             result = async {

@@ -1,0 +1,294 @@
+//! Live events: the original's Socket.IO channels as plain WebSocket messages
+//! `{ "event": name, "data": ... }` on `/ws` (and as a gRPC stream).
+//!
+//! A client sends `<channel>:subscribe` and gets `<channel>:subscribed`;
+//! `<channel>:unsubscribe` → `<channel>:unsubscribed`. Channel events reach only
+//! subscribers; broadcasts reach everyone. Each client has a bounded queue: one
+//! that falls behind is dropped with a reason, and nobody else waits for it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::error::now_ms;
+use crate::redact::is_secret_key;
+
+/// Channels a client may subscribe to. `cosmos` is another name for `cos`.
+pub const CHANNELS: &[&str] = &[
+    "cos",
+    "errors",
+    "notifications",
+    "agents",
+    "instances",
+    "detect",
+    "logs",
+    "brain",
+];
+
+/// Messages a client may be behind before it is dropped.
+pub const CLIENT_QUEUE: usize = 256;
+
+/// Why a client was dropped: sent as its close frame's reason.
+pub const DROPPED_SLOW: &str = "dropped: the client did not keep up with its events";
+
+/// What goes to one client: a message, or the end with a reason.
+#[derive(Debug, Clone)]
+enum Outgoing {
+    Text(Arc<str>),
+    Close(&'static str),
+}
+
+struct Client {
+    tx: mpsc::Sender<Outgoing>,
+    channels: HashSet<&'static str>,
+}
+
+/// The fan-out of events to connected clients.
+#[derive(Default)]
+pub struct Hub {
+    next: AtomicU64,
+    clients: Mutex<HashMap<u64, Client>>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("clients", &self.client_count())
+            .finish()
+    }
+}
+
+/// A subscription to the hub from inside the server (the gRPC stream).
+pub struct Subscription {
+    pub id: u64,
+    rx: mpsc::Receiver<Outgoing>,
+}
+
+impl Subscription {
+    /// The next message as JSON text, `None` once dropped.
+    pub async fn next(&mut self) -> Option<Result<Arc<str>, &'static str>> {
+        match self.rx.recv().await? {
+            Outgoing::Text(t) => Some(Ok(t)),
+            Outgoing::Close(reason) => Some(Err(reason)),
+        }
+    }
+}
+
+fn channel_name(name: &str) -> Option<&'static str> {
+    let name = if name == "cosmos" { "cos" } else { name };
+    CHANNELS.iter().copied().find(|c| *c == name)
+}
+
+fn encode(event: &str, data: &Value) -> Arc<str> {
+    Arc::from(json!({ "event": event, "data": data }).to_string())
+}
+
+impl Hub {
+    pub fn client_count(&self) -> usize {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// A new client with its bounded queue.
+    pub fn connect(&self) -> Subscription {
+        let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                id,
+                Client {
+                    tx,
+                    channels: HashSet::new(),
+                },
+            );
+        Subscription { id, rx }
+    }
+
+    pub fn disconnect(&self, id: u64) {
+        self.clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+
+    /// Subscribes or unsubscribes; `None` for an unknown channel.
+    pub fn set_subscribed(&self, id: u64, channel: &str, on: bool) -> Option<&'static str> {
+        let ch = channel_name(channel)?;
+        if let Some(c) = self
+            .clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&id)
+        {
+            if on {
+                c.channels.insert(ch);
+            } else {
+                c.channels.remove(ch);
+            }
+        }
+        Some(ch)
+    }
+
+    /// Sends to one client.
+    pub fn send_to(&self, id: u64, event: &str, data: &Value) {
+        self.deliver(encode(event, data), |cid, _| cid == id);
+    }
+
+    /// Sends to the subscribers of `channel`.
+    pub fn publish(&self, channel: &str, event: &str, data: &Value) {
+        let Some(ch) = channel_name(channel) else {
+            return;
+        };
+        self.deliver(encode(event, data), |_, c| c.channels.contains(ch));
+    }
+
+    /// Sends to every client.
+    pub fn broadcast(&self, event: &str, data: &Value) {
+        self.deliver(encode(event, data), |_, _| true);
+    }
+
+    fn deliver(&self, text: Arc<str>, to: impl Fn(u64, &Client) -> bool) {
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        let mut dropped = Vec::new();
+        for (id, c) in clients.iter() {
+            if !to(*id, c) {
+                continue;
+            }
+            match c.tx.try_send(Outgoing::Text(text.clone())) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => dropped.push(*id),
+                Err(mpsc::error::TrySendError::Closed(_)) => dropped.push(*id),
+            }
+        }
+        for id in dropped {
+            if let Some(c) = clients.remove(&id) {
+                tracing::warn!(client = id, "{DROPPED_SLOW}");
+                // The queue is full: the close notice goes through the writer's own path.
+                tokio::spawn(async move {
+                    let _ = c.tx.send(Outgoing::Close(DROPPED_SLOW)).await;
+                });
+            }
+        }
+    }
+
+    /// The payload of the original's `error:occurred` and `error:notified`.
+    pub fn publish_error(&self, status: u16, code: &str, message: &str, context: Option<&Value>) {
+        let data = json!({
+            "message": message,
+            "code": code,
+            "status": status,
+            "severity": if status >= 500 { "error" } else { "warning" },
+            "timestamp": now_ms(),
+            "context": context.map(sanitize).unwrap_or_else(|| json!({})),
+            "canAutoFix": false,
+        });
+        self.broadcast("error:occurred", &data);
+        self.publish("errors", "error:notified", &data);
+    }
+}
+
+/// Drops every key that could carry a secret, at any depth (the original's
+/// sanitising of error contexts).
+pub fn sanitize(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| !is_secret_key(k) && !k.to_ascii_lowercase().contains("envvars"))
+                .map(|(k, v)| (k.clone(), sanitize(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(sanitize).collect()),
+        other => other.clone(),
+    }
+}
+
+/// `GET /ws`: the live-events socket.
+pub async fn ws_handler(State(hub): State<Arc<Hub>>, upgrade: WebSocketUpgrade) -> Response {
+    upgrade
+        .max_message_size(64 << 10)
+        .on_upgrade(move |socket| serve_socket(hub, socket))
+}
+
+async fn serve_socket(hub: Arc<Hub>, socket: WebSocket) {
+    use futures_util::{SinkExt, StreamExt};
+    let mut sub = hub.connect();
+    let id = sub.id;
+    let (mut sink, mut stream) = socket.split();
+    let writer = tokio::spawn(async move {
+        while let Some(next) = sub.next().await {
+            let sent = match next {
+                Ok(text) => {
+                    sink.send(Message::Text(Utf8Bytes::from(text.as_ref())))
+                        .await
+                }
+                Err(reason) => {
+                    let _ = sink
+                        .send(Message::Close(Some(CloseFrame {
+                            code: 1008,
+                            reason: Utf8Bytes::from_static(reason),
+                        })))
+                        .await;
+                    return;
+                }
+            };
+            if sent.is_err() {
+                return;
+            }
+        }
+    });
+    while let Some(Ok(msg)) = stream.next().await {
+        match msg {
+            Message::Text(t) => handle_client_message(&hub, id, t.as_str()),
+            Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    hub.disconnect(id);
+    writer.abort();
+}
+
+/// `{ "event": "errors:subscribe" }` and friends. A bad message gets an error event, never a crash.
+fn handle_client_message(hub: &Hub, id: u64, text: &str) {
+    let parsed: Result<Value, _> = serde_json::from_str(text);
+    let Some(event) = parsed.as_ref().ok().and_then(|v| v.get("event")?.as_str()) else {
+        hub.send_to(
+            id,
+            "error",
+            &json!({ "message": "expected {\"event\": name, \"data\": ...}" }),
+        );
+        return;
+    };
+    if let Some((channel, verb)) = event.rsplit_once(':') {
+        let on = match verb {
+            "subscribe" => Some(true),
+            "unsubscribe" => Some(false),
+            _ => None,
+        };
+        if let Some(on) = on {
+            match hub.set_subscribed(id, channel, on) {
+                Some(_) => {
+                    let ack = format!("{channel}:{}", if on { "subscribed" } else { "unsubscribed" });
+                    hub.send_to(id, &ack, &json!({}));
+                }
+                None => hub.send_to(
+                    id,
+                    &format!("{event}:error"),
+                    &json!({ "message": format!("unknown channel \"{channel}\""), "channels": CHANNELS }),
+                ),
+            }
+            return;
+        }
+    }
+    hub.send_to(
+        id,
+        &format!("{event}:error"),
+        &json!({ "message": format!("unknown event \"{event}\"") }),
+    );
+}

@@ -1,0 +1,5 @@
+//! REST routes under `/api`, one module per area of the original.
+
+pub mod history;
+pub mod processes;
+pub mod settings;

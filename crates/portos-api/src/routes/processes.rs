@@ -1,0 +1,384 @@
+//! The endpoints the original backs with PM2, backed by our supervisor's
+//! control API over its Unix socket: process list, log tails and live logs,
+//! and start/stop/restart of the apps in `apps.json`.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use pb::supervisor_client::SupervisorClient;
+use portos_proto::supervisor::v1 as pb;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tokio_stream::StreamExt;
+use tonic::transport::Channel;
+
+use crate::AppState;
+use crate::error::{ApiError, now_ms};
+use crate::routes::history;
+
+/// How the api server reaches the supervisor.
+#[derive(Debug, Clone)]
+pub struct SupervisorLink {
+    pub socket: PathBuf,
+}
+
+impl SupervisorLink {
+    pub async fn client(&self) -> Result<SupervisorClient<Channel>, ApiError> {
+        let channel = tokio::time::timeout(
+            Duration::from_secs(2),
+            portos_proto::unix::connect(&self.socket),
+        )
+        .await
+        .map_err(|_| ApiError::unavailable("the supervisor did not answer within 2s"))?
+        .map_err(|_| {
+            ApiError::unavailable(format!(
+                "the supervisor is not running (no control socket at {})",
+                self.socket.display()
+            ))
+        })?;
+        Ok(SupervisorClient::new(channel))
+    }
+
+    pub async fn list(&self) -> Result<Vec<pb::Process>, ApiError> {
+        Ok(self
+            .client()
+            .await?
+            .list_processes(pb::ListProcessesRequest {})
+            .await
+            .map_err(status_error)?
+            .into_inner()
+            .processes)
+    }
+}
+
+fn status_error(s: tonic::Status) -> ApiError {
+    match s.code() {
+        tonic::Code::NotFound => ApiError::not_found(s.message().to_string()),
+        tonic::Code::InvalidArgument => ApiError::validation(s.message().to_string()),
+        _ => ApiError::unavailable(format!("supervisor: {}", s.message())),
+    }
+}
+
+/// The PM2 status word the original's clients know.
+fn pm2_status(state: i32) -> &'static str {
+    match pb::State::try_from(state).unwrap_or(pb::State::Unspecified) {
+        pb::State::Starting => "launching",
+        pb::State::Healthy | pb::State::Unhealthy => "online",
+        pb::State::Backoff => "waiting restart",
+        pb::State::Stopping => "stopping",
+        pb::State::Stopped => "stopped",
+        pb::State::Errored => "errored",
+        pb::State::Unspecified => "unknown",
+    }
+}
+
+fn state_name(state: i32) -> String {
+    pb::State::try_from(state)
+        .map(|s| {
+            s.as_str_name()
+                .trim_start_matches("STATE_")
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// A process in the original's summary shape, plus our richer fields.
+pub fn summary(p: &pb::Process) -> Value {
+    json!({
+        "name": p.name,
+        "status": pm2_status(p.state),
+        "pid": (p.pid != 0).then_some(p.pid),
+        "pm_id": Value::Null,
+        "cpu": p.cpu_percent,
+        "memory": p.memory_bytes,
+        "uptime": (p.pid != 0).then_some(p.uptime_ms),
+        "restarts": p.restarts,
+        "state": state_name(p.state),
+        "reason": p.reason,
+        "ports": p.ports.iter().map(|x| (x.label.clone(), json!(x.port))).collect::<Map<String, Value>>(),
+    })
+}
+
+/// `GET /api/logs/processes`.
+pub async fn list_processes(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let ps = app.supervisor.list().await?;
+    Ok(Json(Value::Array(ps.iter().map(summary).collect())))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LogsQuery {
+    lines: Option<String>,
+    follow: Option<String>,
+}
+
+fn valid_process_name(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "INVALID_PROCESS_NAME",
+            format!("invalid process name {name:?}"),
+        ))
+    }
+}
+
+fn lines_param(v: Option<&str>) -> u32 {
+    v.and_then(|s| s.parse::<u32>().ok())
+        .filter(|n| (1..=10_000).contains(n))
+        .unwrap_or(100)
+}
+
+fn stream_name(s: i32) -> &'static str {
+    if s == pb::Stream::Stderr as i32 {
+        "stderr"
+    } else {
+        "stdout"
+    }
+}
+
+/// `GET /api/logs/:processName` (`?follow=true` for server-sent events).
+pub async fn process_logs(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<LogsQuery>,
+) -> Result<Response, ApiError> {
+    valid_process_name(&name)?;
+    let lines = lines_param(q.lines.as_deref());
+    let follow = q.follow.as_deref() == Some("true");
+    let mut client = app.supervisor.client().await?;
+    let stream = client
+        .logs(pb::LogsRequest {
+            name: name.clone(),
+            tail: lines,
+            follow,
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    if !follow {
+        let mut text = String::new();
+        let mut stream = stream;
+        while let Some(line) = stream.next().await {
+            let l = line.map_err(status_error)?;
+            text.push_str(&l.timestamp);
+            text.push_str(": ");
+            text.push_str(&l.text);
+            text.push('\n');
+        }
+        return Ok(
+            Json(json!({ "processName": name, "lines": lines, "logs": text })).into_response(),
+        );
+    }
+    let connected = Event::default()
+        .event("connected")
+        .json_data(json!({ "processName": name, "timestamp": now_ms() }))
+        .unwrap_or_default();
+    let events = tokio_stream::once(Ok::<_, Infallible>(connected)).chain(stream.map(|item| {
+        Ok(match item {
+            Ok(l) => Event::default()
+                .event(stream_name(l.stream))
+                .json_data(json!({ "line": l.text, "timestamp": l.timestamp, "type": stream_name(l.stream) }))
+                .unwrap_or_default(),
+            Err(s) => Event::default().event("error").json_data(json!({ "error": s.message() })).unwrap_or_default(),
+        })
+    }));
+    let mut resp = Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response();
+    resp.headers_mut().insert(
+        "X-Accel-Buffering",
+        axum::http::HeaderValue::from_static("no"),
+    );
+    Ok(resp)
+}
+
+/// The apps of `apps.json`, as stored.
+async fn apps(app: &AppState) -> Result<Map<String, Value>, ApiError> {
+    let file: Map<String, Value> = app.store.load(portos_store::types::files::APPS).await?;
+    Ok(file
+        .get("apps")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default())
+}
+
+fn process_names(id: &str, a: &Value) -> Vec<String> {
+    a.get("pm2ProcessNames")
+        .and_then(Value::as_array)
+        .map(|v| {
+            v.iter()
+                .filter_map(|n| n.as_str().map(str::to_string))
+                .collect()
+        })
+        .filter(|v: &Vec<String>| !v.is_empty())
+        .unwrap_or_else(|| {
+            let name = a.get("name").and_then(Value::as_str).unwrap_or(id);
+            vec![
+                name.to_ascii_lowercase()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join("-"),
+            ]
+        })
+}
+
+fn overall(statuses: &BTreeMap<String, Value>) -> &'static str {
+    let st = |s: &str| statuses.values().any(|v| v["status"] == s);
+    if statuses.is_empty() || statuses.values().all(|v| v["status"] == "not_found") {
+        "not_started"
+    } else if st("online") {
+        "online"
+    } else if st("stopped") {
+        "stopped"
+    } else {
+        "unknown"
+    }
+}
+
+fn statuses_for(names: &[String], running: &[pb::Process]) -> BTreeMap<String, Value> {
+    names
+        .iter()
+        .map(|n| {
+            let s = running
+                .iter()
+                .find(|p| &p.name == n)
+                .map(summary)
+                .unwrap_or_else(|| json!({ "name": n, "status": "not_found", "pm2_env": null }));
+            (n.clone(), s)
+        })
+        .collect()
+}
+
+/// `GET /api/apps`.
+pub async fn list_apps(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let running = app.supervisor.list().await.unwrap_or_default();
+    let out: Vec<Value> = apps(&app)
+        .await?
+        .into_iter()
+        .map(|(id, a)| {
+            let statuses = statuses_for(&process_names(&id, &a), &running);
+            let mut v = a.clone();
+            v["id"] = json!(id);
+            v["overallStatus"] = json!(overall(&statuses));
+            v["pm2Status"] = json!(statuses);
+            v
+        })
+        .collect();
+    Ok(Json(Value::Array(out)))
+}
+
+/// `GET /api/apps/:id`.
+pub async fn get_app(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let all = apps(&app).await?;
+    let a = all
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("App not found"))?;
+    let running = app.supervisor.list().await.unwrap_or_default();
+    let mut v = a.clone();
+    v["id"] = json!(id);
+    v["pm2Status"] = json!(statuses_for(&process_names(&id, a), &running));
+    Ok(Json(v))
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum AppAction {
+    Start,
+    Stop,
+    Restart,
+}
+
+impl AppAction {
+    fn word(self) -> &'static str {
+        match self {
+            AppAction::Start => "start",
+            AppAction::Stop => "stop",
+            AppAction::Restart => "restart",
+        }
+    }
+}
+
+/// `POST /api/apps/:id/{start,stop,restart}`: each process through the supervisor.
+/// The api server's own process is acted on after the answer is sent, so the
+/// request is never cut off by its own restart.
+pub async fn act_on_app(
+    app: AppState,
+    id: String,
+    action: AppAction,
+) -> Result<Json<Value>, ApiError> {
+    let all = apps(&app).await?;
+    let a = all
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("App not found"))?;
+    let names = process_names(&id, a);
+    let me = std::env::var("PORTOS_PROCESS_NAME").ok();
+    let mut results = Map::new();
+    let mut deferred = Vec::new();
+    for n in &names {
+        if me.as_deref() == Some(n.as_str()) && !matches!(action, AppAction::Start) {
+            deferred.push(n.clone());
+            results.insert(n.clone(), json!({ "success": true, "pending": true }));
+            continue;
+        }
+        let outcome = control(&app, n, action).await;
+        results.insert(
+            n.clone(),
+            match outcome {
+                Ok(()) => json!({ "success": true }),
+                Err(e) => json!({ "success": false, "error": e.message }),
+            },
+        );
+    }
+    let all_ok = results.values().all(|r| r["success"] == true);
+    let app_name = a.get("name").and_then(Value::as_str).map(str::to_string);
+    history::record(
+        &app,
+        action.word(),
+        Some(&id),
+        app_name.as_deref(),
+        json!({ "processNames": names }),
+        all_ok,
+        None,
+    )
+    .await?;
+    app.hub.broadcast(
+        "apps:changed",
+        &json!({ "action": action.word(), "timestamp": now_ms() }),
+    );
+    for n in deferred {
+        let app = app.clone();
+        tokio::spawn(async move {
+            // Let the answer leave first.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let _ = control(&app, &n, action).await;
+        });
+    }
+    Ok(Json(json!({ "success": true, "results": results })))
+}
+
+async fn control(app: &AppState, name: &str, action: AppAction) -> Result<(), ApiError> {
+    let mut c = app.supervisor.client().await?;
+    let req = pb::ControlRequest {
+        name: name.to_string(),
+    };
+    match action {
+        AppAction::Start => c.start(req).await,
+        AppAction::Stop => c.stop(req).await,
+        AppAction::Restart => c.restart(req).await,
+    }
+    .map(drop)
+    .map_err(status_error)
+}

@@ -1,0 +1,37 @@
+//! `/api/settings`: free-form settings, merged on update, secrets masked on the way out.
+
+use axum::Json;
+use axum::extract::State;
+use portos_store::types::{Settings, files};
+use serde_json::Value;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::redact::redact_secrets;
+
+/// `GET /api/settings`.
+pub async fn get(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let s: Settings = app.store.load(files::SETTINGS).await?;
+    Ok(Json(redact_secrets(&Value::Object(s))))
+}
+
+/// `PUT /api/settings`: a shallow merge of the body's keys.
+pub async fn put(
+    State(app): State<AppState>,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let Value::Object(patch) = body else {
+        return Err(ApiError::validation("settings must be a JSON object"));
+    };
+    let merged = app
+        .store
+        .update(files::SETTINGS, |s: &mut Settings| {
+            for (k, v) in patch {
+                s.insert(k, v);
+            }
+            Ok::<Settings, ()>(s.clone())
+        })
+        .await?
+        .map_err(|()| ApiError::internal("settings update failed"))?;
+    Ok(Json(redact_secrets(&Value::Object(merged))))
+}
