@@ -63,7 +63,7 @@ impl AppState {
 
 /// The REST and WebSocket routes, with every layer.
 pub fn router(state: AppState) -> Router {
-    use routes::{history, processes, settings};
+    use routes::{files, history, processes, settings};
     let api = Router::new()
         .route("/history", get(history::list).delete(history::clear))
         .route("/history/stats", get(history::stats))
@@ -77,6 +77,10 @@ pub fn router(state: AppState) -> Router {
         .route("/apps/{id}/start", post(app_start))
         .route("/apps/{id}/stop", post(app_stop))
         .route("/apps/{id}/restart", post(app_restart))
+        .merge(file_routes("/uploads", files::UPLOADS))
+        .merge(file_routes("/screenshots", files::SCREENSHOTS))
+        .merge(file_routes("/attachments", files::ATTACHMENTS))
+        .route("/uploads", delete(files::clear_uploads))
         .fallback(not_found)
         .with_state(state.clone());
     Router::new()
@@ -96,6 +100,23 @@ pub fn router(state: AppState) -> Router {
             guard::check_host,
         ))
         .layer(TraceLayer::new_for_http())
+}
+
+/// List, create, download and delete for one file folder.
+fn file_routes(base: &str, folder: routes::files::Folder) -> Router<AppState> {
+    use axum::extract::{Path, Request};
+    use routes::files;
+    Router::new()
+        .route(
+            base,
+            get(move |s: State<AppState>| files::list(s, folder))
+                .post(move |s: State<AppState>, req: Request| files::create(s, folder, req)),
+        )
+        .route(
+            &format!("{base}/{{filename}}"),
+            get(move |s: State<AppState>, p: Path<String>| files::download(s, folder, p))
+                .delete(move |s: State<AppState>, p: Path<String>| files::remove(s, folder, p)),
+        )
 }
 
 async fn app_start(

@@ -429,3 +429,170 @@ async fn a_client_that_never_reads_is_dropped_and_the_others_keep_receiving() {
     assert_eq!(received, sent, "the reading client got every event");
     drop(slow);
 }
+
+const PNG_1X1: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+
+#[tokio::test]
+async fn uploads_round_trip_with_safe_names() {
+    use base64::Engine;
+    let s = start().await;
+    let data = base64::engine::general_purpose::STANDARD.encode(b"hello, world");
+    let (st, body) = s
+        .send(
+            reqwest::Method::POST,
+            "/api/uploads",
+            Some(&json!({"data": data, "filename": "../../etc/notes.txt"}).to_string()),
+        )
+        .await;
+    assert_eq!(st, 201, "{body}");
+    let stored = body["filename"].as_str().unwrap().to_string();
+    assert!(
+        stored.ends_with("-notes.txt") && !stored.contains('/'),
+        "{stored}"
+    );
+    assert_eq!(body["size"], 12);
+    assert_eq!(body["sizeFormatted"], "12 B");
+    assert!(s.data.path().join("uploads").join(&stored).is_file());
+
+    // Multipart too.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"a,b\n1,2\n".to_vec()).file_name("data.csv"),
+    );
+    let r = s
+        .http
+        .post(format!("{}/api/uploads", s.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let csv: Value = r.json().await.unwrap();
+    assert_eq!(csv["mimeType"], "text/csv; charset=utf-8");
+
+    let (_, list) = s.get("/api/uploads").await;
+    assert_eq!(list["count"], 2);
+    assert_eq!(list["totalSize"], 20);
+
+    let r = s
+        .http
+        .get(format!("{}/api/uploads/{stored}", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"hello, world");
+
+    for bad in ["..%2F..%2Fhistory.json", "%2E%2Eenv", "a%5Cb"] {
+        let (st, body) = s.get(&format!("/api/uploads/{bad}")).await;
+        assert!(st == 400 || st == 404, "{bad}: {st} {body}");
+        assert_ne!(st, 200);
+    }
+    let (st, body) = s.get("/api/uploads/..%2F..%2Fhistory.json").await;
+    assert_eq!(st, 400, "{body}");
+    assert_error_shape(&body, "INVALID_FILENAME");
+
+    let (st, body) = s
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/uploads/{stored}"),
+            None,
+        )
+        .await;
+    assert_eq!((st, body["success"].as_bool()), (200, Some(true)));
+    let (st, _) = s
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/uploads/{stored}"),
+            None,
+        )
+        .await;
+    assert_eq!(st, 404);
+    let (st, body) = s.send(reqwest::Method::DELETE, "/api/uploads", None).await;
+    assert_eq!(st, 400);
+    assert_error_shape(&body, "CONFIRMATION_REQUIRED");
+    let (st, body) = s
+        .send(reqwest::Method::DELETE, "/api/uploads?confirm=true", None)
+        .await;
+    assert_eq!((st, body["deleted"].as_u64()), (200, Some(1)));
+
+    let (st, body) = s
+        .send(
+            reqwest::Method::POST,
+            "/api/uploads",
+            Some(r#"{"filename": "x.txt"}"#),
+        )
+        .await;
+    assert_eq!(st, 400);
+    assert_error_shape(&body, "VALIDATION_ERROR");
+    let (st, body) = s
+        .send(
+            reqwest::Method::POST,
+            "/api/uploads",
+            Some(r#"{"data": "@@@@", "filename": "x.txt"}"#),
+        )
+        .await;
+    assert_eq!(st, 400, "{body}");
+}
+
+#[tokio::test]
+async fn screenshots_are_checked_by_their_bytes_and_attachments_by_extension() {
+    let s = start().await;
+    let (st, body) = s
+        .send(
+            reqwest::Method::POST,
+            "/api/screenshots",
+            Some(&json!({"data": PNG_1X1, "filename": "shot"}).to_string()),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["filename"], "shot.png");
+    let r = s
+        .http
+        .get(format!("{}/api/screenshots/shot.png", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "image/png");
+    let not_image = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        b"<svg onload=alert(1)>",
+    );
+    let (st, body) = s
+        .send(
+            reqwest::Method::POST,
+            "/api/screenshots",
+            Some(&json!({"data": not_image}).to_string()),
+        )
+        .await;
+    assert_eq!(st, 400);
+    assert_error_shape(&body, "INVALID_FILE_TYPE");
+
+    let (st, body) = s
+        .send(
+            reqwest::Method::POST,
+            "/api/attachments",
+            Some(&json!({"data": PNG_1X1, "filename": "run.exe"}).to_string()),
+        )
+        .await;
+    assert_eq!(st, 400);
+    assert_error_shape(&body, "INVALID_FILE_TYPE");
+    let (st, body) = s
+        .send(
+            reqwest::Method::POST,
+            "/api/attachments",
+            Some(&json!({"data": PNG_1X1, "filename": "pic.png"}).to_string()),
+        )
+        .await;
+    assert_eq!(st, 201, "{body}");
+    let (_, list) = s.get("/api/attachments").await;
+    assert_eq!(list["attachments"].as_array().unwrap().len(), 1);
+    assert!(
+        s.data
+            .path()
+            .join("cos/attachments")
+            .join(body["filename"].as_str().unwrap())
+            .is_file()
+    );
+}
