@@ -402,7 +402,7 @@ async fn list_dir(dir: &Path) -> Vec<Listed> {
             name,
         });
     }
-    out.sort_by(|a, b| b.created.cmp(&a.created));
+    out.sort_by_key(|f| std::cmp::Reverse(f.created));
     out
 }
 
