@@ -4,7 +4,10 @@ use std::{env, path::PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
-    let files = ["portos/supervisor/v1/supervisor.proto"];
+    let files = [
+        "portos/supervisor/v1/supervisor.proto",
+        "portos/api/v1/api.proto",
+    ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());
     }

@@ -228,7 +228,11 @@ fn all_six_come_up_healthy_and_answer_health_and_reflection() {
         r#"{"name": ""}"#,
     ]);
     assert_eq!(bad["error"]["code"], "INVALID_ARGUMENT", "{bad}");
-    let api = portos_e2e::python_grpc(&[&format!("127.0.0.1:{}", port(5554))]);
+    let api = portos_e2e::python_grpc(&[
+        &format!("127.0.0.1:{}", port(5554)),
+        "portos.api.v1.History",
+        "Stats",
+    ]);
     assert_eq!(api["health"], "SERVING");
     let services: Vec<&str> = api["services"]
         .as_array()
@@ -236,11 +240,18 @@ fn all_six_come_up_healthy_and_answer_health_and_reflection() {
         .iter()
         .filter_map(|s| s.as_str())
         .collect();
-    assert!(
-        services.contains(&"grpc.health.v1.Health")
-            && services.contains(&"grpc.reflection.v1.ServerReflection"),
-        "{services:?}"
+    assert_eq!(
+        services,
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+            "portos.api.v1.Events",
+            "portos.api.v1.History",
+        ],
+        "what the api server serves, and only that"
     );
+    assert!(api["response"].is_object(), "History/Stats answered: {api}");
 
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
@@ -251,6 +262,31 @@ fn all_six_come_up_healthy_and_answer_health_and_reflection() {
             & 0o777,
         0o600
     );
+
+    // The api server reads processes and logs from the supervisor.
+    let (code, body) = curl(&format!(
+        "http://127.0.0.1:{}/api/logs/processes",
+        port(5554)
+    ));
+    assert_eq!(code, 200, "{body}");
+    let procs: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let names: Vec<&str> = procs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 6, "{names:?}");
+    assert_eq!(procs[0]["status"], "online");
+    let (code, body) = curl(&format!(
+        "http://127.0.0.1:{}/api/logs/portos-ui?lines=20",
+        port(5554)
+    ));
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("portos-ui listening"), "{body}");
+    let (code, body) = curl(&format!("http://127.0.0.1:{}/api/apps", port(5554)));
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"overallStatus\":\"online\""), "{body}");
 
     // The data dir was seeded like the original's setup.
     let apps = portos_e2e::read(&stack.data.join("apps.json"));

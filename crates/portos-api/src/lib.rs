@@ -10,6 +10,7 @@
 
 pub mod error;
 pub mod events;
+pub mod grpc;
 pub mod guard;
 pub mod redact;
 pub mod routes;

@@ -19,9 +19,11 @@ fn main() -> ExitCode {
     portos_rt::main(INFO, |_ctx| async {
         let data_dir = PathBuf::from(portos_rt::env_or("PORTOS_DATA_DIR", "data"));
         let state = AppState::new(data_dir, HostPolicy::from_env());
+        let (grpc, grpc_names) = portos_api::grpc::routes(state.clone());
         Ok(App {
             rest: router(state),
-            ..App::default()
+            grpc: Some(grpc),
+            grpc_names,
         })
     })
 }

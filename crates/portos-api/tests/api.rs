@@ -596,3 +596,123 @@ async fn screenshots_are_checked_by_their_bytes_and_attachments_by_extension() {
             .is_file()
     );
 }
+
+#[tokio::test]
+async fn the_same_history_through_grpc_on_the_same_port() {
+    use portos_proto::api::v1 as pb;
+    let data = tempfile::tempdir().unwrap();
+    copy_dir(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data"),
+        data.path(),
+    );
+    let state = AppState::new(data.path().to_path_buf(), HostPolicy::new(Vec::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let info = portos_rt::ServiceInfo {
+        name: "portos-api",
+        description: "test",
+        default_host: "127.0.0.1",
+        default_port: 0,
+    };
+    let token = portos_rt::tokio_util::sync::CancellationToken::new();
+    let served = {
+        let state = state.clone();
+        let token = token.clone();
+        tokio::spawn(portos_rt::serve(
+            info,
+            listener,
+            token,
+            move |_ctx| async move {
+                let (grpc, grpc_names) = portos_api::grpc::routes(state.clone());
+                Ok(portos_rt::App {
+                    rest: router(state),
+                    grpc: Some(grpc),
+                    grpc_names,
+                })
+            },
+        ))
+    };
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut history = pb::history_client::HistoryClient::new(channel.clone());
+    let listed = history
+        .list(pb::ListHistoryRequest {
+            action: Some("start".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let rest: Value = reqwest::get(format!("http://{addr}/api/history?action=start"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.total as u64, rest["total"].as_u64().unwrap());
+    let ids: Vec<&str> = listed.entries.iter().map(|e| e.id.as_str()).collect();
+    let rest_ids: Vec<&str> = rest["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, rest_ids);
+    let stats = history
+        .stats(pb::HistoryStatsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((stats.total, stats.by_action["start"]), (3, 2));
+    assert!((stats.success_rate - 66.666).abs() < 0.01);
+    let missing = history
+        .delete(pb::DeleteHistoryRequest { id: "nope".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::NotFound);
+    let empty = history
+        .delete(pb::DeleteHistoryRequest { id: String::new() })
+        .await
+        .unwrap_err();
+    assert_eq!(empty.code(), tonic::Code::InvalidArgument);
+
+    // Live events as a gRPC stream: a failing REST request shows on `errors`.
+    let mut events = pb::events_client::EventsClient::new(channel.clone());
+    let bad = events
+        .subscribe(pb::SubscribeRequest {
+            channels: vec!["nosuch".into()],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    let mut stream = events
+        .subscribe(pb::SubscribeRequest {
+            channels: vec!["errors".into()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    reqwest::get(format!("http://{addr}/api/history?limit=x"))
+        .await
+        .unwrap();
+    let mut kinds = Vec::new();
+    while let Ok(Ok(Some(e))) =
+        tokio::time::timeout(Duration::from_millis(500), stream.message()).await
+    {
+        kinds.push(e.event.clone());
+        if e.event == "error:notified" {
+            let data: Value = serde_json::from_str(&e.data_json).unwrap();
+            assert_eq!(data["code"], "VALIDATION_ERROR");
+            break;
+        }
+    }
+    assert!(kinds.contains(&"error:notified".to_string()), "{kinds:?}");
+    token.cancel();
+    drop(stream);
+    drop(channel);
+    let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
+}

@@ -14,6 +14,13 @@ pub mod supervisor {
     }
 }
 
+/// `portos.api.v1`: the api server's gRPC face.
+pub mod api {
+    pub mod v1 {
+        tonic::include_proto!("portos.api.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every file under `proto/`, for reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("portos_descriptor");
 

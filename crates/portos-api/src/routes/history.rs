@@ -1,6 +1,6 @@
 //! `/api/history`: the action history, with filters and stats (the original's contract).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -29,76 +29,75 @@ fn number(name: &str, v: Option<&str>, default: usize) -> Result<usize, ApiError
     }
 }
 
-/// `GET /api/history`: newest first, filtered, paged.
-pub async fn list(
-    State(app): State<AppState>,
-    Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let limit = number("limit", q.limit.as_deref(), 100)?;
-    let offset = number("offset", q.offset.as_deref(), 0)?;
+/// What a history query asks for.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub limit: usize,
+    pub offset: usize,
+    pub action: Option<String>,
+    pub target: Option<String>,
+    pub success: Option<bool>,
+}
+
+/// Entries matching `f`, newest first: the total before paging, and the page.
+pub async fn query(app: &AppState, f: &Filter) -> Result<(usize, Vec<HistoryEntry>), ApiError> {
     let history: History = app.store.load(files::HISTORY).await?;
-    let filtered: Vec<&HistoryEntry> = history
+    let matching: Vec<HistoryEntry> = history
         .entries
-        .iter()
+        .into_iter()
         .rev()
-        .filter(|e| q.action.as_deref().is_none_or(|a| e.action == a))
+        .filter(|e| f.action.as_deref().is_none_or(|a| e.action == a))
         .filter(|e| {
-            q.target
+            f.target
                 .as_deref()
                 .is_none_or(|t| e.target.as_deref() == Some(t))
         })
-        .filter(|e| {
-            q.success
-                .as_deref()
-                .is_none_or(|s| e.success == (s == "true"))
-        })
+        .filter(|e| f.success.is_none_or(|s| e.success == s))
         .collect();
-    let page: Vec<&HistoryEntry> = filtered.iter().skip(offset).take(limit).copied().collect();
-    Ok(Json(json!({ "total": filtered.len(), "entries": page })))
+    let total = matching.len();
+    Ok((
+        total,
+        matching.into_iter().skip(f.offset).take(f.limit).collect(),
+    ))
 }
 
-/// `GET /api/history/stats`.
-pub async fn stats(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let history: History = app.store.load(files::HISTORY).await?;
-    let total = history.entries.len();
-    let mut by_action: BTreeMap<&str, usize> = BTreeMap::new();
-    for e in &history.entries {
-        *by_action.entry(e.action.as_str()).or_default() += 1;
+/// Counts over the whole history.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub total: usize,
+    pub by_action: BTreeMap<String, usize>,
+    pub succeeded: usize,
+    pub last24h: usize,
+}
+
+impl Stats {
+    pub fn success_percent(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            self.succeeded as f64 * 100.0 / self.total as f64
+        }
     }
-    let ok = history.entries.iter().filter(|e| e.success).count();
-    // The original's quirk, kept for its clients: a string with one decimal, or the number 0.
-    let success_rate = if total == 0 {
-        json!(0)
-    } else {
-        json!(format!("{:.1}", ok as f64 * 100.0 / total as f64))
-    };
-    let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
-    let last24h = history
-        .entries
-        .iter()
-        .filter(|e| humantime::parse_rfc3339_weak(&e.timestamp).is_ok_and(|t| t >= day_ago))
-        .count();
-    Ok(Json(json!({
-        "total": total,
-        "byAction": by_action,
-        "successRate": success_rate,
-        "recentActivity": [],
-        "last24h": last24h,
-    })))
 }
 
-/// `GET /api/history/actions`: distinct actions, sorted.
-pub async fn actions(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn compute_stats(app: &AppState) -> Result<Stats, ApiError> {
     let history: History = app.store.load(files::HISTORY).await?;
-    let set: BTreeSet<&str> = history.entries.iter().map(|e| e.action.as_str()).collect();
-    Ok(Json(json!(set)))
+    let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
+    let mut s = Stats {
+        total: history.entries.len(),
+        ..Stats::default()
+    };
+    for e in &history.entries {
+        *s.by_action.entry(e.action.clone()).or_default() += 1;
+        s.succeeded += usize::from(e.success);
+        s.last24h +=
+            usize::from(humantime::parse_rfc3339_weak(&e.timestamp).is_ok_and(|t| t >= day_ago));
+    }
+    Ok(s)
 }
 
-/// `DELETE /api/history/:id`.
-pub async fn delete_one(
-    State(app): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+/// Removes one entry; whether it was there.
+pub async fn delete(app: &AppState, id: &str) -> Result<bool, ApiError> {
     let removed = app
         .store
         .update(files::HISTORY, |h: &mut History| {
@@ -111,9 +110,77 @@ pub async fn delete_one(
             }
         })
         .await?;
-    Ok(Json(match removed {
-        Ok(()) => json!({ "deleted": true }),
-        Err(()) => json!({ "deleted": false, "error": "Entry not found" }),
+    Ok(removed.is_ok())
+}
+
+/// Removes everything, or the entries older than `days`.
+pub async fn clear_older_than(app: &AppState, days: Option<u64>) -> Result<(), ApiError> {
+    let cutoff =
+        days.map(|d| std::time::SystemTime::now() - std::time::Duration::from_secs(d * 86_400));
+    app.store
+        .update(files::HISTORY, |h: &mut History| {
+            match cutoff {
+                None => h.entries.clear(),
+                Some(c) => h.entries.retain(|e| {
+                    humantime::parse_rfc3339_weak(&e.timestamp).map_or(true, |t| t >= c)
+                }),
+            }
+            Ok::<(), ()>(())
+        })
+        .await?
+        .ok();
+    Ok(())
+}
+
+/// `GET /api/history`: newest first, filtered, paged.
+pub async fn list(
+    State(app): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let f = Filter {
+        limit: number("limit", q.limit.as_deref(), 100)?,
+        offset: number("offset", q.offset.as_deref(), 0)?,
+        action: q.action,
+        target: q.target,
+        success: q.success.map(|s| s == "true"),
+    };
+    let (total, entries) = query(&app, &f).await?;
+    Ok(Json(json!({ "total": total, "entries": entries })))
+}
+
+/// `GET /api/history/stats`.
+pub async fn stats(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let s = compute_stats(&app).await?;
+    // The original's quirk, kept for its clients: a string with one decimal, or the number 0.
+    let success_rate = if s.total == 0 {
+        json!(0)
+    } else {
+        json!(format!("{:.1}", s.success_percent()))
+    };
+    Ok(Json(json!({
+        "total": s.total,
+        "byAction": s.by_action,
+        "successRate": success_rate,
+        "recentActivity": [],
+        "last24h": s.last24h,
+    })))
+}
+
+/// `GET /api/history/actions`: distinct actions, sorted.
+pub async fn actions(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let s = compute_stats(&app).await?;
+    Ok(Json(json!(s.by_action.keys().collect::<Vec<_>>())))
+}
+
+/// `DELETE /api/history/:id`.
+pub async fn delete_one(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(if delete(&app, &id).await? {
+        json!({ "deleted": true })
+    } else {
+        json!({ "deleted": false, "error": "Entry not found" })
     }))
 }
 
@@ -136,20 +203,7 @@ pub async fn clear(
             ))
         })?),
     };
-    let cutoff =
-        days.map(|d| std::time::SystemTime::now() - std::time::Duration::from_secs(d * 86_400));
-    app.store
-        .update(files::HISTORY, |h: &mut History| {
-            match cutoff {
-                None => h.entries.clear(),
-                Some(c) => h.entries.retain(|e| {
-                    humantime::parse_rfc3339_weak(&e.timestamp).map_or(true, |t| t >= c)
-                }),
-            }
-            Ok::<(), ()>(())
-        })
-        .await?
-        .ok();
+    clear_older_than(&app, days).await?;
     Ok(Json(json!({ "cleared": true })))
 }
 
