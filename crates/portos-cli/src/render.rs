@@ -55,18 +55,7 @@ pub fn duration(d: Duration) -> String {
 
 /// `12.3 MiB`.
 pub fn bytes(b: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
+    portos_supervisor::human_bytes(b)
 }
 
 fn ports(p: &pb::Process) -> String {

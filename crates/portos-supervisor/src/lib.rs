@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use logs::{LogHub, LogLine, Stream};
 pub use model::{Event, EventKind, ExitStatus, Health, ProcessInfo, State};
+pub use process::human_bytes;
 
 use process::{Actor, Cmd, Shared};
 

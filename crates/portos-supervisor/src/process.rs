@@ -141,11 +141,7 @@ impl Actor {
                     let next = tokio::select! {
                         cmd = self.rx.recv() => match cmd {
                             None => return,
-                            Some(Cmd::Stop(reply)) => {
-                                self.set_stopped("stopped by request".into());
-                                let _ = reply.send(());
-                                Phase::Idle
-                            }
+                            Some(Cmd::Stop(reply)) => self.stop_idle(reply),
                             Some(Cmd::Start(reply) | Cmd::Restart(reply)) => {
                                 let _ = reply.send(());
                                 Phase::WaitingForDeps
@@ -160,11 +156,7 @@ impl Actor {
                 Phase::Backoff(until) => tokio::select! {
                     cmd = self.rx.recv() => match cmd {
                         None => return,
-                        Some(Cmd::Stop(reply)) => {
-                            self.set_stopped("stopped by request".into());
-                            let _ = reply.send(());
-                            Phase::Idle
-                        }
+                        Some(Cmd::Stop(reply)) => self.stop_idle(reply),
                         Some(Cmd::Start(reply) | Cmd::Restart(reply)) => {
                             self.update(|i| {
                                 i.unstable_restarts = 0;
@@ -623,6 +615,13 @@ impl Actor {
         Phase::Idle
     }
 
+    /// A stop while no child runs (waiting for dependencies, or in backoff).
+    fn stop_idle(&mut self, reply: oneshot::Sender<()>) -> Phase {
+        self.set_stopped("stopped by request".into());
+        let _ = reply.send(());
+        Phase::Idle
+    }
+
     fn set_stopped(&mut self, reason: String) {
         self.update(|i| {
             i.state = State::Stopped;
@@ -685,7 +684,8 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
 }
 
-pub(crate) fn human_bytes(b: u64) -> String {
+/// `12.3 MiB`: sizes as people read them.
+pub fn human_bytes(b: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = b as f64;
     let mut u = 0;
