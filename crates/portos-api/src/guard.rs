@@ -1,6 +1,11 @@
 //! Who may talk to the api server: a Host allow-list against DNS rebinding, and
 //! an optional bearer token from settings.
 //!
+//! The token, when set (`PORTOS_API_TOKEN`, or `security.apiToken` in
+//! `settings.json`), is required on every route and gRPC method but the probes
+//! (`/healthz`, `grpc.health.v1`): `Authorization: Bearer <token>`, or
+//! `?token=` on the WebSocket (browsers cannot set its headers).
+//!
 //! DNS rebinding needs a domain name that resolves to this machine, so a Host that
 //! is an IP literal is always fine (that is how a phone on the LAN reaches it);
 //! names must be `localhost`, this machine's name (also with `.local`), a Tailscale
@@ -92,6 +97,80 @@ pub async fn check_host(
         .into_response(),
         None => next.run(req).await,
     }
+}
+
+/// The bearer token every request must carry, when one is set.
+#[derive(Debug, Clone, Default)]
+pub struct TokenPolicy {
+    token: Option<String>,
+}
+
+impl TokenPolicy {
+    pub fn new(token: Option<String>) -> Self {
+        Self {
+            token: token.filter(|t| !t.is_empty()),
+        }
+    }
+
+    /// `PORTOS_API_TOKEN`, else `security.apiToken` of `settings.json`.
+    pub fn from_env_or_settings(settings: &serde_json::Map<String, serde_json::Value>) -> Self {
+        let from_settings = settings
+            .get("security")
+            .and_then(|s| s.get("apiToken"))
+            .and_then(|t| t.as_str())
+            .map(str::to_string);
+        Self::new(std::env::var("PORTOS_API_TOKEN").ok().or(from_settings))
+    }
+
+    fn accepts(&self, req: &Request) -> bool {
+        use subtle::ConstantTimeEq;
+        let Some(want) = &self.token else { return true };
+        let path = req.uri().path();
+        if path == "/healthz" || path.starts_with("/grpc.health.v1.Health/") {
+            return true;
+        }
+        let bearer = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::to_string);
+        let query = || {
+            req.uri().query().and_then(|q| {
+                q.split('&')
+                    .find_map(|kv| kv.strip_prefix("token="))
+                    .map(str::to_string)
+            })
+        };
+        bearer
+            .or_else(|| if path == "/ws" { query() } else { None })
+            .is_some_and(|given| bool::from(given.as_bytes().ct_eq(want.as_bytes())))
+    }
+}
+
+/// Refuses requests without the token (401 JSON, or gRPC `UNAUTHENTICATED`).
+pub async fn check_token(
+    State(policy): State<Arc<TokenPolicy>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if policy.accepts(&req) {
+        return next.run(req).await;
+    }
+    let grpc = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"));
+    if grpc {
+        return tonic::Status::unauthenticated("a bearer token is required").into_http();
+    }
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHORIZED",
+        "a bearer token is required: Authorization: Bearer <token>",
+    )
+    .into_response()
 }
 
 #[cfg(test)]

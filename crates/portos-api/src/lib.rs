@@ -46,12 +46,14 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     pub supervisor: Arc<SupervisorLink>,
     pub hosts: Arc<HostPolicy>,
+    pub tokens: Arc<guard::TokenPolicy>,
 }
 
 impl AppState {
     /// State over a data dir; the supervisor's socket is the data dir's.
-    pub fn new(data_dir: PathBuf, hosts: HostPolicy) -> Self {
+    pub fn new(data_dir: PathBuf, hosts: HostPolicy, tokens: guard::TokenPolicy) -> Self {
         Self {
+            tokens: Arc::new(tokens),
             supervisor: Arc::new(SupervisorLink {
                 socket: data_dir.join("supervisor.sock"),
             }),
@@ -96,11 +98,24 @@ pub fn router(state: AppState) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            // The path only: a query may carry a token.
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
+}
+
+/// The access checks around everything the api server serves (REST, `/ws`,
+/// gRPC, reflection): the Host allow-list, then the bearer token when one is set.
+pub fn guarded(state: &AppState, router: Router) -> Router {
+    router
+        .layer(middleware::from_fn_with_state(
+            state.tokens.clone(),
+            guard::check_token,
+        ))
         .layer(middleware::from_fn_with_state(
             state.hosts.clone(),
             guard::check_host,
         ))
-        .layer(TraceLayer::new_for_http())
 }
 
 /// List, create, download and delete for one file folder.

@@ -5,8 +5,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use portos_api::{AppState, guard::HostPolicy, router};
-use portos_rt::{App, ServiceInfo};
+use portos_api::guard::{HostPolicy, TokenPolicy};
+use portos_api::{AppState, guarded, router};
+use portos_rt::{App, RtError, ServiceInfo};
 
 const INFO: ServiceInfo = ServiceInfo {
     name: "portos-api",
@@ -18,12 +19,18 @@ const INFO: ServiceInfo = ServiceInfo {
 fn main() -> ExitCode {
     portos_rt::main(INFO, |_ctx| async {
         let data_dir = PathBuf::from(portos_rt::env_or("PORTOS_DATA_DIR", "data"));
-        let state = AppState::new(data_dir, HostPolicy::from_env());
+        let settings = portos_store::JsonStore::new(&data_dir)
+            .load::<portos_store::types::Settings>(portos_store::types::files::SETTINGS)
+            .await
+            .map_err(|e| RtError::Service(Box::new(e)))?;
+        let tokens = TokenPolicy::from_env_or_settings(&settings);
+        let state = AppState::new(data_dir, HostPolicy::from_env(), tokens);
         let (grpc, grpc_names) = portos_api::grpc::routes(state.clone());
         Ok(App {
-            rest: router(state),
+            rest: router(state.clone()),
             grpc: Some(grpc),
             grpc_names,
+            wrap: Some(Box::new(move |all| guarded(&state, all))),
         })
     })
 }

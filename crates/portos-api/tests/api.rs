@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use portos_api::{AppState, guard::HostPolicy, router};
+use portos_api::guard::{HostPolicy, TokenPolicy};
+use portos_api::{AppState, guarded, router};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -30,15 +31,23 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 async fn start() -> Server {
+    start_with(TokenPolicy::default()).await
+}
+
+async fn start_with(tokens: TokenPolicy) -> Server {
     let data = tempfile::tempdir().unwrap();
     copy_dir(
         &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data"),
         data.path(),
     );
-    let state = AppState::new(data.path().to_path_buf(), HostPolicy::new(Vec::new()));
+    let state = AppState::new(
+        data.path().to_path_buf(),
+        HostPolicy::new(Vec::new()),
+        tokens,
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = router(state.clone());
+    let app = guarded(&state, router(state.clone()));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Server {
         base: format!("http://{addr}"),
@@ -605,7 +614,11 @@ async fn the_same_history_through_grpc_on_the_same_port() {
         &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data"),
         data.path(),
     );
-    let state = AppState::new(data.path().to_path_buf(), HostPolicy::new(Vec::new()));
+    let state = AppState::new(
+        data.path().to_path_buf(),
+        HostPolicy::new(Vec::new()),
+        TokenPolicy::new(Some("t0ken-for-grpc".into())),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let info = portos_rt::ServiceInfo {
@@ -624,10 +637,12 @@ async fn the_same_history_through_grpc_on_the_same_port() {
             token,
             move |_ctx| async move {
                 let (grpc, grpc_names) = portos_api::grpc::routes(state.clone());
+                let guard_state = state.clone();
                 Ok(portos_rt::App {
                     rest: router(state),
                     grpc: Some(grpc),
                     grpc_names,
+                    wrap: Some(Box::new(move |all| guarded(&guard_state, all))),
                 })
             },
         ))
@@ -637,7 +652,43 @@ async fn the_same_history_through_grpc_on_the_same_port() {
         .connect()
         .await
         .unwrap();
-    let mut history = pb::history_client::HistoryClient::new(channel.clone());
+    let unauthenticated = pb::history_client::HistoryClient::new(channel.clone())
+        .stats(pb::HistoryStatsRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(unauthenticated.code(), tonic::Code::Unauthenticated);
+    let with_token = |mut req: tonic::Request<()>| {
+        req.metadata_mut()
+            .insert("authorization", "Bearer t0ken-for-grpc".parse().unwrap());
+        Ok(req)
+    };
+    let http = reqwest::Client::new();
+    let rest_get = |path: &str| {
+        http.get(format!("http://{addr}{path}"))
+            .bearer_auth("t0ken-for-grpc")
+            .send()
+    };
+    assert_eq!(
+        http.get(format!("http://{addr}/api/history"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(
+        http.get(format!("http://{addr}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200,
+        "probes stay open"
+    );
+    let mut history =
+        pb::history_client::HistoryClient::with_interceptor(channel.clone(), with_token);
     let listed = history
         .list(pb::ListHistoryRequest {
             action: Some("start".into()),
@@ -646,7 +697,7 @@ async fn the_same_history_through_grpc_on_the_same_port() {
         .await
         .unwrap()
         .into_inner();
-    let rest: Value = reqwest::get(format!("http://{addr}/api/history?action=start"))
+    let rest: Value = rest_get("/api/history?action=start")
         .await
         .unwrap()
         .json()
@@ -680,7 +731,7 @@ async fn the_same_history_through_grpc_on_the_same_port() {
     assert_eq!(empty.code(), tonic::Code::InvalidArgument);
 
     // Live events as a gRPC stream: a failing REST request shows on `errors`.
-    let mut events = pb::events_client::EventsClient::new(channel.clone());
+    let mut events = pb::events_client::EventsClient::with_interceptor(channel.clone(), with_token);
     let bad = events
         .subscribe(pb::SubscribeRequest {
             channels: vec!["nosuch".into()],
@@ -696,9 +747,7 @@ async fn the_same_history_through_grpc_on_the_same_port() {
         .unwrap()
         .into_inner();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    reqwest::get(format!("http://{addr}/api/history?limit=x"))
-        .await
-        .unwrap();
+    rest_get("/api/history?limit=x").await.unwrap();
     let mut kinds = Vec::new();
     while let Ok(Ok(Some(e))) =
         tokio::time::timeout(Duration::from_millis(500), stream.message()).await

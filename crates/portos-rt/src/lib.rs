@@ -116,6 +116,9 @@ pub struct App {
     pub grpc: Option<Routes>,
     /// Full names of the services in `grpc`, as reflection advertises them.
     pub grpc_names: Vec<&'static str>,
+    /// Applied last, around everything served on the port (REST, gRPC, health,
+    /// reflection): where a service puts its access checks.
+    pub wrap: Option<Box<dyn FnOnce(Router) -> Router + Send>>,
 }
 
 /// Reads a variable, or its default.
@@ -268,6 +271,10 @@ where
         .route("/", get(describe))
         .with_state((info, readiness));
     let router = grpc.into_axum_router().merge(frame).merge(app.rest);
+    let router = match app.wrap {
+        Some(wrap) => wrap(router),
+        None => router,
+    };
 
     tracing::info!(%addr, "{} listening", info.name);
     let graceful = shutdown.clone();

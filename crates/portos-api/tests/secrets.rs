@@ -1,0 +1,138 @@
+//! The real `portos-api` binary, logging at debug level, is sent secrets every
+//! way a client can send them; none of them appears in any answer or any log line.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const TOKEN: &str = "tok-9f8e7d6c5b4a39281706";
+const KEY_ON_DISK: &str = "sk-live-ONDISKONDISKONDISK4242";
+const KEY_SENT: &str = "sk-live-SENTSENTSENTSENT7777";
+
+#[tokio::test]
+async fn secrets_never_appear_in_answers_or_logs() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("settings.json"),
+        format!(r#"{{"openai": {{"apiKey": "{KEY_ON_DISK}"}}}}"#),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_portos-api"))
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("PORTOS_DATA_DIR", data.path())
+        .env("PORTOS_API_TOKEN", TOKEN)
+        .env("PORTOS_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let mut up = false;
+    for _ in 0..200 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(up, "the server came up");
+
+    let mut answers = String::new();
+    let r = http
+        .get(format!("{base}/api/settings"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401, "no token, no settings");
+    answers += &r.text().await.unwrap();
+    let r = http
+        .get(format!("{base}/api/settings"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    answers += &r.text().await.unwrap();
+    let r = http
+        .put(format!("{base}/api/settings"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({ "anthropic": { "apiKey": KEY_SENT } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    answers += &r.text().await.unwrap();
+    // A token in a query string, and a wrong one in a header.
+    answers += &http
+        .get(format!("{base}/api/history?token={TOKEN}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    answers += &http
+        .get(format!("{base}/api/history"))
+        .bearer_auth(KEY_SENT)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // The WebSocket takes the token in its query.
+    let (ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws?token={TOKEN}"))
+            .await
+            .unwrap();
+    drop(ws);
+    assert!(
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws?token=wrong"))
+            .await
+            .is_err()
+    );
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = server.wait().unwrap();
+    assert!(status.success());
+    let mut logs = String::new();
+    server
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    server
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(
+        logs.contains("/api/settings"),
+        "debug logs were written: {logs}"
+    );
+    for secret in [TOKEN, KEY_ON_DISK, KEY_SENT] {
+        assert!(
+            !answers.contains(secret),
+            "{secret} in an answer: {answers}"
+        );
+        assert!(!logs.contains(secret), "{secret} in the logs: {logs}");
+    }
+    let on_disk = std::fs::read_to_string(data.path().join("settings.json")).unwrap();
+    assert!(
+        on_disk.contains(KEY_SENT) && on_disk.contains(KEY_ON_DISK),
+        "kept on disk, in full"
+    );
+}
