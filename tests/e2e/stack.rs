@@ -275,6 +275,23 @@ fn all_six_come_up_healthy_and_answer_health_and_reflection() {
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("\"overallStatus\":\"online\""), "{body}");
 
+    // The OpenAPI document passes a validator we did not write.
+    let (code, doc) = curl(&format!("http://127.0.0.1:{}/api/openapi.json", port(5554)));
+    assert_eq!(code, 200);
+    let spec = stack.dir.path().join("openapi.json");
+    std::fs::write(&spec, doc).unwrap();
+    let out = std::process::Command::new(portos_e2e::python())
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // The data dir was seeded like the original's setup.
     let apps = portos_e2e::read(&stack.data.join("apps.json"));
     assert!(apps.contains("portos-default") && !apps.contains("__PORTOS_ROOT__"));

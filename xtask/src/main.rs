@@ -85,7 +85,7 @@ fn python_peer() -> Result<std::path::PathBuf> {
         Command::new(&python)
             .args([
                 "-c",
-                "import grpc, grpc_reflection, grpc_health, google.protobuf",
+                "import grpc, grpc_reflection, grpc_health, google.protobuf, openapi_spec_validator",
             ])
             .status()
             .is_ok_and(|s| s.success())

@@ -24,7 +24,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 use portos_store::JsonStore;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -32,7 +32,7 @@ use tower_http::trace::TraceLayer;
 pub use error::ApiError;
 use events::Hub;
 use guard::HostPolicy;
-use routes::processes::{AppAction, SupervisorLink};
+use routes::processes::SupervisorLink;
 
 /// The largest request body accepted (the original's JSON limit).
 pub const BODY_LIMIT: usize = 50 << 20;
@@ -64,30 +64,58 @@ impl AppState {
     }
 }
 
+/// The OpenAPI document's frame; the paths come from the handlers' annotations.
+#[derive(utoipa::OpenApi)]
+#[openapi(info(
+    title = "PortOS api",
+    description = "The api server of PortOS-rs: the original PortOS REST API, kept path for path."
+))]
+struct ApiDoc;
+
+/// The REST routes and the OpenAPI document built from the same list, so the
+/// document cannot miss a route.
+pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use routes::{files, history, processes, settings};
+    use utoipa::OpenApi;
+    use utoipa_axum::router::OpenApiRouter;
+    use utoipa_axum::routes;
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(history::list, history::clear))
+        .routes(routes!(history::stats))
+        .routes(routes!(history::actions))
+        .routes(routes!(history::delete_one))
+        .routes(routes!(settings::get, settings::put))
+        .routes(routes!(processes::list_processes))
+        .routes(routes!(processes::process_logs))
+        .routes(routes!(processes::list_apps))
+        .routes(routes!(processes::get_app))
+        .routes(routes!(apps::start))
+        .routes(routes!(apps::stop))
+        .routes(routes!(apps::restart))
+        .routes(routes!(
+            uploads::list,
+            uploads::create,
+            files::clear_uploads
+        ))
+        .routes(routes!(uploads::download, uploads::remove))
+        .routes(routes!(screenshots::list, screenshots::create))
+        .routes(routes!(screenshots::download, screenshots::remove))
+        .routes(routes!(attachments::list, attachments::create))
+        .routes(routes!(attachments::download, attachments::remove))
+        .route("/api/openapi.json", get(openapi_json))
+        .split_for_parts()
+}
+
+/// `GET /api/openapi.json`: the document, generated from the code.
+async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(api_routes().1)
+}
+
 /// The REST and WebSocket routes, with every layer.
 pub fn router(state: AppState) -> Router {
-    use routes::{files, history, processes, settings};
-    let api = Router::new()
-        .route("/history", get(history::list).delete(history::clear))
-        .route("/history/stats", get(history::stats))
-        .route("/history/actions", get(history::actions))
-        .route("/history/{id}", delete(history::delete_one))
-        .route("/settings", get(settings::get).put(settings::put))
-        .route("/logs/processes", get(processes::list_processes))
-        .route("/logs/{process}", get(processes::process_logs))
-        .route("/apps", get(processes::list_apps))
-        .route("/apps/{id}", get(processes::get_app))
-        .route("/apps/{id}/start", post(app_start))
-        .route("/apps/{id}/stop", post(app_stop))
-        .route("/apps/{id}/restart", post(app_restart))
-        .merge(file_routes("/uploads", files::UPLOADS))
-        .merge(file_routes("/screenshots", files::SCREENSHOTS))
-        .merge(file_routes("/attachments", files::ATTACHMENTS))
-        .route("/uploads", delete(files::clear_uploads))
-        .fallback(not_found)
-        .with_state(state.clone());
-    Router::new()
-        .nest("/api", api)
+    let (api, _) = api_routes();
+    api.route("/api/{*rest}", axum::routing::any(not_found))
+        .with_state(state.clone())
         .route("/ws", get(events::ws_handler).with_state(state.hub.clone()))
         .layer(middleware::from_fn_with_state(
             state.hub.clone(),
@@ -118,43 +146,91 @@ pub fn guarded(state: &AppState, router: Router) -> Router {
         ))
 }
 
-/// List, create, download and delete for one file folder.
-fn file_routes(base: &str, folder: routes::files::Folder) -> Router<AppState> {
-    use axum::extract::{Path, Request};
-    use routes::files;
-    Router::new()
-        .route(
-            base,
-            get(move |s: State<AppState>| files::list(s, folder))
-                .post(move |s: State<AppState>, req: Request| files::create(s, folder, req)),
-        )
-        .route(
-            &format!("{base}/{{filename}}"),
-            get(move |s: State<AppState>, p: Path<String>| files::download(s, folder, p))
-                .delete(move |s: State<AppState>, p: Path<String>| files::remove(s, folder, p)),
-        )
+/// `POST /api/apps/:id/{start,stop,restart}`.
+mod apps {
+    use axum::Json;
+    use axum::extract::{Path, State};
+    use serde_json::Value;
+
+    use crate::routes::processes::{AppAction, act_on_app};
+    use crate::{ApiError, AppState};
+
+    macro_rules! app_action {
+        ($fn:ident, $action:expr, $path:literal) => {
+            #[utoipa::path(post, path = $path, tag = "apps", operation_id = concat!(stringify!($fn), "App"), params(("id" = String, Path)),
+                responses((status = 200, description = "`{ success, results: { <process>: { success, error? } } }`"),
+                          (status = 404, description = "App not found")))]
+            pub async fn $fn(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+                act_on_app(app, id, $action).await
+            }
+        };
+    }
+    app_action!(start, AppAction::Start, "/api/apps/{id}/start");
+    app_action!(stop, AppAction::Stop, "/api/apps/{id}/stop");
+    app_action!(restart, AppAction::Restart, "/api/apps/{id}/restart");
 }
 
-async fn app_start(
-    State(app): State<AppState>,
-    axum::extract::Path(id): axum::extract::Path<String>,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    routes::processes::act_on_app(app, id, AppAction::Start).await
+/// Named handlers for one file folder (list, create, download, delete), so each
+/// has its place in the OpenAPI document.
+macro_rules! file_folder {
+    ($module:ident, $folder:path, $tag:literal, $base:literal, $item:literal) => {
+        mod $module {
+            use axum::Json;
+            use axum::extract::{Path, Request, State};
+            use axum::response::Response;
+            use serde_json::Value;
+
+            use crate::routes::files;
+            use crate::{ApiError, AppState};
+
+            #[utoipa::path(get, path = $base, tag = $tag, operation_id = concat!("list_", stringify!($module)), responses((status = 200, description = "the files, newest first")))]
+            pub async fn list(s: State<AppState>) -> Result<Json<Value>, ApiError> {
+                files::list(s, $folder).await
+            }
+
+            #[utoipa::path(post, path = $base, tag = $tag, operation_id = concat!("create_", stringify!($module)),
+                request_body(content = Object, description = "`{ data: <base64>, filename }` (uploads also take multipart with a `file` part)"),
+                responses((status = 200, description = "stored"), (status = 201, description = "stored"), (status = 400, description = "bad data, name, type or size")))]
+            pub async fn create(s: State<AppState>, req: Request) -> Result<Response, ApiError> {
+                files::create(s, $folder, req).await
+            }
+
+            #[utoipa::path(get, path = $item, tag = $tag, operation_id = concat!("download_", stringify!($module)), params(("filename" = String, Path)),
+                responses((status = 200, description = "the bytes"), (status = 400, description = "INVALID_FILENAME"), (status = 404, description = "no such file")))]
+            pub async fn download(s: State<AppState>, p: Path<String>) -> Result<Response, ApiError> {
+                files::download(s, $folder, p).await
+            }
+
+            #[utoipa::path(delete, path = $item, tag = $tag, operation_id = concat!("remove_", stringify!($module)), params(("filename" = String, Path)),
+                responses((status = 200, description = "`{ success, filename }`"), (status = 404, description = "no such file")))]
+            pub async fn remove(s: State<AppState>, p: Path<String>) -> Result<Json<Value>, ApiError> {
+                files::remove(s, $folder, p).await
+            }
+        }
+    };
 }
 
-async fn app_stop(
-    State(app): State<AppState>,
-    axum::extract::Path(id): axum::extract::Path<String>,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    routes::processes::act_on_app(app, id, AppAction::Stop).await
-}
-
-async fn app_restart(
-    State(app): State<AppState>,
-    axum::extract::Path(id): axum::extract::Path<String>,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    routes::processes::act_on_app(app, id, AppAction::Restart).await
-}
+file_folder!(
+    uploads,
+    crate::routes::files::UPLOADS,
+    "uploads",
+    "/api/uploads",
+    "/api/uploads/{filename}"
+);
+file_folder!(
+    screenshots,
+    crate::routes::files::SCREENSHOTS,
+    "screenshots",
+    "/api/screenshots",
+    "/api/screenshots/{filename}"
+);
+file_folder!(
+    attachments,
+    crate::routes::files::ATTACHMENTS,
+    "attachments",
+    "/api/attachments",
+    "/api/attachments/{filename}"
+);
 
 async fn not_found() -> ApiError {
     ApiError::not_found("Not found")

@@ -765,3 +765,40 @@ async fn the_same_history_through_grpc_on_the_same_port() {
     drop(channel);
     let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
 }
+
+#[tokio::test]
+async fn the_openapi_document_covers_every_route() {
+    let s = start().await;
+    let (st, doc) = s.get("/api/openapi.json").await;
+    assert_eq!(st, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, methods) in [
+        ("/api/history", &["get", "delete"][..]),
+        ("/api/history/stats", &["get"]),
+        ("/api/history/actions", &["get"]),
+        ("/api/history/{id}", &["delete"]),
+        ("/api/settings", &["get", "put"]),
+        ("/api/logs/processes", &["get"]),
+        ("/api/logs/{process}", &["get"]),
+        ("/api/apps", &["get"]),
+        ("/api/apps/{id}", &["get"]),
+        ("/api/apps/{id}/start", &["post"]),
+        ("/api/apps/{id}/stop", &["post"]),
+        ("/api/apps/{id}/restart", &["post"]),
+        ("/api/uploads", &["get", "post", "delete"]),
+        ("/api/uploads/{filename}", &["get", "delete"]),
+        ("/api/screenshots", &["get", "post"]),
+        ("/api/screenshots/{filename}", &["get", "delete"]),
+        ("/api/attachments", &["get", "post"]),
+        ("/api/attachments/{filename}", &["get", "delete"]),
+    ] {
+        let p = paths.get(path).unwrap_or_else(|| {
+            panic!("{path} missing from {:?}", paths.keys().collect::<Vec<_>>())
+        });
+        for m in methods {
+            assert!(p.get(*m).is_some(), "{m} {path}");
+        }
+    }
+    assert_eq!(paths.len(), 18, "{:?}", paths.keys().collect::<Vec<_>>());
+}

@@ -454,6 +454,7 @@ pub struct ConfirmQuery {
 }
 
 /// `DELETE /api/uploads?confirm=true`: every upload.
+#[utoipa::path(delete, operation_id = "clearUploads", path = "/api/uploads", tag = "uploads", params(("confirm" = Option<bool>, Query)), responses((status = 200, description = "`{ success, deleted, freedSpace, freedSpaceFormatted }`"), (status = 400, description = "CONFIRMATION_REQUIRED")))]
 pub async fn clear_uploads(
     State(app): State<AppState>,
     Query(q): Query<ConfirmQuery>,

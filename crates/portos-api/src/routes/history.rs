@@ -133,6 +133,7 @@ pub async fn clear_older_than(app: &AppState, days: Option<u64>) -> Result<(), A
 }
 
 /// `GET /api/history`: newest first, filtered, paged.
+#[utoipa::path(get, operation_id = "listHistory", path = "/api/history", tag = "history", params(("limit" = Option<u32>, Query, description = "default 100"), ("offset" = Option<u32>, Query), ("action" = Option<String>, Query), ("target" = Option<String>, Query), ("success" = Option<bool>, Query)), responses((status = 200, description = "`{ total, entries }`, newest first"), (status = 400, description = "a bad number")))]
 pub async fn list(
     State(app): State<AppState>,
     Query(q): Query<ListQuery>,
@@ -149,6 +150,7 @@ pub async fn list(
 }
 
 /// `GET /api/history/stats`.
+#[utoipa::path(get, operation_id = "historyStats", path = "/api/history/stats", tag = "history", responses((status = 200, description = "`{ total, byAction, successRate, recentActivity, last24h }`")))]
 pub async fn stats(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let s = compute_stats(&app).await?;
     // The original's quirk, kept for its clients: a string with one decimal, or the number 0.
@@ -167,12 +169,14 @@ pub async fn stats(State(app): State<AppState>) -> Result<Json<Value>, ApiError>
 }
 
 /// `GET /api/history/actions`: distinct actions, sorted.
+#[utoipa::path(get, operation_id = "historyActions", path = "/api/history/actions", tag = "history", responses((status = 200, description = "distinct actions, sorted")))]
 pub async fn actions(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let s = compute_stats(&app).await?;
     Ok(Json(json!(s.by_action.keys().collect::<Vec<_>>())))
 }
 
 /// `DELETE /api/history/:id`.
+#[utoipa::path(delete, operation_id = "deleteHistoryEntry", path = "/api/history/{id}", tag = "history", params(("id" = String, Path)), responses((status = 200, description = "`{ deleted }`")))]
 pub async fn delete_one(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -191,6 +195,7 @@ pub struct ClearQuery {
 }
 
 /// `DELETE /api/history`: everything, or entries older than `olderThanDays`.
+#[utoipa::path(delete, operation_id = "clearHistory", path = "/api/history", tag = "history", params(("olderThanDays" = Option<u32>, Query)), responses((status = 200, description = "`{ cleared: true }`")))]
 pub async fn clear(
     State(app): State<AppState>,
     Query(q): Query<ClearQuery>,

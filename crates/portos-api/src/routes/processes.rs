@@ -106,6 +106,7 @@ pub fn summary(p: &pb::Process) -> Value {
 }
 
 /// `GET /api/logs/processes`.
+#[utoipa::path(get, operation_id = "listProcesses", path = "/api/logs/processes", tag = "processes", responses((status = 200, description = "every supervised process"), (status = 503, description = "no supervisor")))]
 pub async fn list_processes(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let ps = app.supervisor.list().await?;
     Ok(Json(Value::Array(ps.iter().map(summary).collect())))
@@ -148,6 +149,7 @@ fn stream_name(s: i32) -> &'static str {
 }
 
 /// `GET /api/logs/:processName` (`?follow=true` for server-sent events).
+#[utoipa::path(get, operation_id = "processLogs", path = "/api/logs/{process}", tag = "processes", params(("process" = String, Path), ("lines" = Option<u32>, Query), ("follow" = Option<bool>, Query, description = "`true`: server-sent events")), responses((status = 200, description = "`{ processName, lines, logs }`, or an event stream"), (status = 400, description = "INVALID_PROCESS_NAME")))]
 pub async fn process_logs(
     State(app): State<AppState>,
     Path(name): Path<String>,
@@ -261,6 +263,7 @@ fn statuses_for(names: &[String], running: &[pb::Process]) -> BTreeMap<String, V
 }
 
 /// `GET /api/apps`.
+#[utoipa::path(get, operation_id = "listApps", path = "/api/apps", tag = "apps", responses((status = 200, description = "apps with `pm2Status` and `overallStatus`")))]
 pub async fn list_apps(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let running = app.supervisor.list().await.unwrap_or_default();
     let out: Vec<Value> = apps(&app)
@@ -279,6 +282,7 @@ pub async fn list_apps(State(app): State<AppState>) -> Result<Json<Value>, ApiEr
 }
 
 /// `GET /api/apps/:id`.
+#[utoipa::path(get, operation_id = "getApp", path = "/api/apps/{id}", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "the app with `pm2Status`"), (status = 404, description = "App not found")))]
 pub async fn get_app(
     State(app): State<AppState>,
     Path(id): Path<String>,

@@ -10,12 +10,14 @@ use crate::error::ApiError;
 use crate::redact::redact_secrets;
 
 /// `GET /api/settings`.
+#[utoipa::path(get, operation_id = "getSettings", path = "/api/settings", tag = "settings", responses((status = 200, description = "the settings, secrets masked")))]
 pub async fn get(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let s: Settings = app.store.load(files::SETTINGS).await?;
     Ok(Json(redact_secrets(&Value::Object(s))))
 }
 
 /// `PUT /api/settings`: a shallow merge of the body's keys.
+#[utoipa::path(put, operation_id = "updateSettings", path = "/api/settings", tag = "settings", request_body(content = Object, description = "keys to set (shallow merge)"), responses((status = 200, description = "the merged settings, secrets masked"), (status = 400, description = "not a JSON object")))]
 pub async fn put(
     State(app): State<AppState>,
     Json(body): Json<Value>,
