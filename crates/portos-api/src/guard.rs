@@ -99,6 +99,32 @@ pub async fn check_host(
     }
 }
 
+/// Cross-origin requests are allowed from the web UI only: an origin
+/// `http://<allowed host>:<ui port>` (`PORTOS_UI_PORT`, default 5555).
+pub fn cors(hosts: Arc<HostPolicy>) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let ui_port = std::env::var("PORTOS_UI_PORT").unwrap_or_else(|_| "5555".to_string());
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origin_allowed(&hosts, &ui_port, origin.to_str().unwrap_or_default())
+        }))
+        .allow_methods(tower_http::cors::Any)
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+}
+
+fn origin_allowed(hosts: &HostPolicy, ui_port: &str, origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let Some((host, port)) = rest.rsplit_once(':') else {
+        return false;
+    };
+    port == ui_port && hosts.allows(host)
+}
+
 /// The bearer token every request must carry, when one is set.
 #[derive(Debug, Clone, Default)]
 pub struct TokenPolicy {
@@ -176,6 +202,20 @@ pub async fn check_token(
 #[cfg(test)]
 mod tests {
     use super::HostPolicy;
+
+    #[test]
+    fn only_the_ui_origin_may_cross() {
+        let p = HostPolicy::new(Vec::new());
+        assert!(super::origin_allowed(&p, "5555", "http://localhost:5555"));
+        assert!(super::origin_allowed(&p, "5555", "http://192.168.1.9:5555"));
+        assert!(!super::origin_allowed(&p, "5555", "http://localhost:3000"));
+        assert!(!super::origin_allowed(
+            &p,
+            "5555",
+            "https://evil.example.com:5555"
+        ));
+        assert!(!super::origin_allowed(&p, "5555", "null"));
+    }
 
     #[test]
     fn names_and_addresses() {

@@ -140,6 +140,7 @@ pub fn guarded(state: &AppState, router: Router) -> Router {
             state.tokens.clone(),
             guard::check_token,
         ))
+        .layer(guard::cors(state.hosts.clone()))
         .layer(middleware::from_fn_with_state(
             state.hosts.clone(),
             guard::check_host,

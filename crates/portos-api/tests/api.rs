@@ -802,3 +802,31 @@ async fn the_openapi_document_covers_every_route() {
     }
     assert_eq!(paths.len(), 18, "{:?}", paths.keys().collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn cross_origin_requests_only_from_the_ui() {
+    let s = start().await;
+    for (origin, allowed) in [
+        ("http://localhost:5555", true),
+        ("http://evil.example.com", false),
+        ("http://localhost:8080", false),
+    ] {
+        let r = s
+            .http
+            .request(reqwest::Method::OPTIONS, format!("{}/api/history", s.base))
+            .header("origin", origin)
+            .header("access-control-request-method", "DELETE")
+            .send()
+            .await
+            .unwrap();
+        let header = r
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|h| h.to_str().unwrap().to_string());
+        assert_eq!(
+            header.as_deref() == Some(origin),
+            allowed,
+            "{origin}: {header:?}"
+        );
+    }
+}
