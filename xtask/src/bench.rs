@@ -363,9 +363,19 @@ fn measure_pm2(bin: &Path, dir: &Path) -> Result<Figures> {
             status_ms,
         })
     })();
+    let daemon = std::fs::read_to_string(home.join("pm2.pid"))
+        .ok()
+        .and_then(|p| p.trim().parse::<i32>().ok());
     let _ = pm2(&["kill"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
+    // `pm2 kill` can return before its daemon is gone: leave nothing behind.
+    if let Some(pid) = daemon {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
     result
 }

@@ -130,10 +130,11 @@ fn prepare_data_dir(config: &Config, data_dir: &Path) -> Outcome {
     Ok(())
 }
 
-/// One thread: the supervisor waits on pipes, signals and timers, and a single
-/// thread keeps its memory small and its wake-ups (exit → respawn) direct.
+/// Two workers: a flood of output on one child's pipes never delays the
+/// respawn of another.
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_current_thread()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Failure::state(format!("cannot start the runtime: {e}")))
