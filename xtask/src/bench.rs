@@ -61,18 +61,11 @@ pub fn supervisor() -> Result<()> {
     println!("measuring PM2 …");
     let theirs = measure_pm2(&pm2_bin, &work.path().join("pm2-run"))?;
 
-    let pm2_version = Command::new(&pm2_bin)
-        .arg("--version")
-        .env("PM2_HOME", work.path().join("pm2-run/home"))
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .last()
-                .unwrap_or_default()
-                .trim()
-                .to_string()
-        })
+    // From its package.json: any `pm2` command would start a new daemon.
+    let pm2_version = std::fs::read_to_string(pm2_dir.join("node_modules/pm2/package.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["version"].as_str().map(str::to_string))
         .unwrap_or_default();
     println!();
     println!(
