@@ -82,6 +82,11 @@ impl Server {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, Some(&body.to_string()))
+            .await
+    }
+
     async fn ws(
         &self,
     ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>
@@ -447,10 +452,9 @@ async fn uploads_round_trip_with_safe_names() {
     let s = start().await;
     let data = base64::engine::general_purpose::STANDARD.encode(b"hello, world");
     let (st, body) = s
-        .send(
-            reqwest::Method::POST,
+        .post_json(
             "/api/uploads",
-            Some(&json!({"data": data, "filename": "../../etc/notes.txt"}).to_string()),
+            &json!({"data": data, "filename": "../../etc/notes.txt"}),
         )
         .await;
     assert_eq!(st, 201, "{body}");
@@ -549,10 +553,9 @@ async fn uploads_round_trip_with_safe_names() {
 async fn screenshots_are_checked_by_their_bytes_and_attachments_by_extension() {
     let s = start().await;
     let (st, body) = s
-        .send(
-            reqwest::Method::POST,
+        .post_json(
             "/api/screenshots",
-            Some(&json!({"data": PNG_1X1, "filename": "shot"}).to_string()),
+            &json!({"data": PNG_1X1, "filename": "shot"}),
         )
         .await;
     assert_eq!(st, 200, "{body}");
@@ -569,29 +572,23 @@ async fn screenshots_are_checked_by_their_bytes_and_attachments_by_extension() {
         b"<svg onload=alert(1)>",
     );
     let (st, body) = s
-        .send(
-            reqwest::Method::POST,
-            "/api/screenshots",
-            Some(&json!({"data": not_image}).to_string()),
-        )
+        .post_json("/api/screenshots", &json!({"data": not_image}))
         .await;
     assert_eq!(st, 400);
     assert_error_shape(&body, "INVALID_FILE_TYPE");
 
     let (st, body) = s
-        .send(
-            reqwest::Method::POST,
+        .post_json(
             "/api/attachments",
-            Some(&json!({"data": PNG_1X1, "filename": "run.exe"}).to_string()),
+            &json!({"data": PNG_1X1, "filename": "run.exe"}),
         )
         .await;
     assert_eq!(st, 400);
     assert_error_shape(&body, "INVALID_FILE_TYPE");
     let (st, body) = s
-        .send(
-            reqwest::Method::POST,
+        .post_json(
             "/api/attachments",
-            Some(&json!({"data": PNG_1X1, "filename": "pic.png"}).to_string()),
+            &json!({"data": PNG_1X1, "filename": "pic.png"}),
         )
         .await;
     assert_eq!(st, 201, "{body}");
