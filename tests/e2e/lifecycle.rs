@@ -254,3 +254,21 @@ fn dependents_start_after_their_dependency_is_healthy() {
         "dependent waited for late to be healthy"
     );
 }
+
+#[test]
+fn starting_a_dependent_starts_what_it_depends_on() {
+    let config = sh_process("base", "exec sleep 1000", "min_uptime = \"100ms\"")
+        + &sh_process(
+            "top",
+            "exec sleep 1001",
+            "min_uptime = \"100ms\"\ndepends_on = [\"base\"]",
+        );
+    let stack = Stack::new(&config);
+    stack.ok(&["up", "-d"]);
+    stack.ok(&["stop", "all"]);
+    assert_eq!(stack.process("base")["state"], "stopped");
+    let out = stack.ok(&["start", "top"]);
+    assert!(out.contains("1 healthy"), "{out}");
+    assert_eq!(stack.process("base")["state"], "healthy");
+    assert_eq!(stack.process("top")["state"], "healthy");
+}
