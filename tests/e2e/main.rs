@@ -3,6 +3,7 @@
 
 mod bad_config;
 mod lifecycle;
+mod live_logs;
 mod logs;
 mod policies;
 mod stack;

@@ -16,6 +16,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::AppState;
 use crate::error::now_ms;
 use crate::redact::is_secret_key;
 
@@ -210,13 +211,25 @@ pub fn sanitize(v: &Value) -> Value {
 }
 
 /// `GET /ws`: the live-events socket.
-pub async fn ws_handler(State(hub): State<Arc<Hub>>, upgrade: WebSocketUpgrade) -> Response {
+pub async fn ws_handler(State(app): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
     upgrade
         .max_message_size(64 << 10)
-        .on_upgrade(move |socket| serve_socket(hub, socket))
+        .on_upgrade(move |socket| serve_socket(app, socket))
 }
 
-async fn serve_socket(hub: Arc<Hub>, socket: WebSocket) {
+/// What a client asked for beyond channel subscriptions.
+#[derive(Debug, PartialEq)]
+enum Request {
+    /// `logs:subscribe { processName, lines }`: one live log tail per client.
+    LogsSubscribe {
+        process: String,
+        lines: u32,
+    },
+    LogsUnsubscribe,
+}
+
+async fn serve_socket(app: AppState, socket: WebSocket) {
+    let hub = app.hub.clone();
     use futures_util::{SinkExt, StreamExt};
     let mut sub = hub.connect();
     let id = sub.id;
@@ -243,19 +256,42 @@ async fn serve_socket(hub: Arc<Hub>, socket: WebSocket) {
             }
         }
     });
+    let mut tail: Option<tokio::task::JoinHandle<()>> = None;
     while let Some(Ok(msg)) = stream.next().await {
         match msg {
-            Message::Text(t) => handle_client_message(&hub, id, t.as_str()),
+            Message::Text(t) => match handle_client_message(&hub, id, t.as_str()) {
+                Some(Request::LogsSubscribe { process, lines }) => {
+                    if let Some(old) = tail.take() {
+                        old.abort();
+                    }
+                    tail = Some(tokio::spawn(crate::routes::processes::stream_logs_to(
+                        app.clone(),
+                        id,
+                        process,
+                        lines,
+                    )));
+                }
+                Some(Request::LogsUnsubscribe) => {
+                    if let Some(old) = tail.take() {
+                        old.abort();
+                    }
+                    hub.send_to(id, "logs:unsubscribed", &json!({}));
+                }
+                None => {}
+            },
             Message::Close(_) => break,
             _ => {}
         }
+    }
+    if let Some(t) = tail {
+        t.abort();
     }
     hub.disconnect(id);
     writer.abort();
 }
 
 /// `{ "event": "errors:subscribe" }` and friends. A bad message gets an error event, never a crash.
-fn handle_client_message(hub: &Hub, id: u64, text: &str) {
+fn handle_client_message(hub: &Hub, id: u64, text: &str) -> Option<Request> {
     let parsed: Result<Value, _> = serde_json::from_str(text);
     let Some(event) = parsed.as_ref().ok().and_then(|v| v.get("event")?.as_str()) else {
         hub.send_to(
@@ -263,8 +299,19 @@ fn handle_client_message(hub: &Hub, id: u64, text: &str) {
             "error",
             &json!({ "message": "expected {\"event\": name, \"data\": ...}" }),
         );
-        return;
+        return None;
     };
+    let data = parsed
+        .as_ref()
+        .ok()
+        .and_then(|v| v.get("data"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    match event {
+        "logs:subscribe" => return logs_request(hub, id, &data),
+        "logs:unsubscribe" => return Some(Request::LogsUnsubscribe),
+        _ => {}
+    }
     if let Some((channel, verb)) = event.rsplit_once(':') {
         let on = match verb {
             "subscribe" => Some(true),
@@ -283,7 +330,7 @@ fn handle_client_message(hub: &Hub, id: u64, text: &str) {
                     &json!({ "message": format!("unknown channel \"{channel}\""), "channels": CHANNELS }),
                 ),
             }
-            return;
+            return None;
         }
     }
     hub.send_to(
@@ -291,4 +338,47 @@ fn handle_client_message(hub: &Hub, id: u64, text: &str) {
         &format!("{event}:error"),
         &json!({ "message": format!("unknown event \"{event}\"") }),
     );
+    None
+}
+
+/// Validates `logs:subscribe`'s payload like the original: `processName`
+/// (letters, digits, `.`, `_`, `-`) and `lines` 1-10000 (default 100).
+fn logs_request(hub: &Hub, id: u64, data: &Value) -> Option<Request> {
+    let mut details = Vec::new();
+    let process = data
+        .get("processName")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let valid = !process.is_empty()
+        && process.len() <= 100
+        && process
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !valid {
+        details.push(json!({ "path": "processName", "message": "a process name is required" }));
+    }
+    let lines = match data.get("lines") {
+        None | Some(Value::Null) => Some(100),
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (1..=10_000).contains(n))
+            .map(|n| n as u32),
+    };
+    if lines.is_none() {
+        details.push(
+            json!({ "path": "lines", "message": "lines must be a whole number from 1 to 10000" }),
+        );
+    }
+    match (valid, lines) {
+        (true, Some(lines)) => Some(Request::LogsSubscribe { process, lines }),
+        _ => {
+            hub.send_to(
+                id,
+                "logs:subscribe:error",
+                &json!({ "message": "Validation failed", "details": details }),
+            );
+            None
+        }
+    }
 }

@@ -116,7 +116,7 @@ pub fn router(state: AppState) -> Router {
     let (api, _) = api_routes();
     api.route("/api/{*rest}", axum::routing::any(not_found))
         .with_state(state.clone())
-        .route("/ws", get(events::ws_handler).with_state(state.hub.clone()))
+        .route("/ws", get(events::ws_handler).with_state(state.clone()))
         .layer(middleware::from_fn_with_state(
             state.hub.clone(),
             publish_errors,

@@ -386,3 +386,52 @@ async fn control(app: &AppState, name: &str, action: AppAction) -> Result<(), Ap
     .map(drop)
     .map_err(status_error)
 }
+
+/// Forwards one process's log lines to one live-events client, as the
+/// original's `logs:subscribed`, `logs:line`, `logs:error` and `logs:close`.
+pub async fn stream_logs_to(app: AppState, client: u64, process: String, lines: u32) {
+    let hub = app.hub.clone();
+    let fail = |e: String| {
+        hub.send_to(
+            client,
+            "logs:error",
+            &json!({ "error": e, "processName": process }),
+        );
+    };
+    let mut sup = match app.supervisor.client().await {
+        Ok(c) => c,
+        Err(e) => return fail(e.message),
+    };
+    let mut stream = match sup
+        .logs(pb::LogsRequest {
+            name: process.clone(),
+            tail: lines,
+            follow: true,
+        })
+        .await
+    {
+        Ok(s) => s.into_inner(),
+        Err(s) => return fail(status_error(s).message),
+    };
+    hub.send_to(
+        client,
+        "logs:subscribed",
+        &json!({ "processName": process, "timestamp": now_ms() }),
+    );
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(l) if !l.text.trim().is_empty() => hub.send_to(
+                client,
+                "logs:line",
+                &json!({ "line": l.text, "type": stream_name(l.stream), "timestamp": l.timestamp, "processName": process }),
+            ),
+            Ok(_) => {}
+            Err(s) => return fail(s.message().to_string()),
+        }
+    }
+    hub.send_to(
+        client,
+        "logs:close",
+        &json!({ "code": 0, "processName": process }),
+    );
+}
