@@ -274,6 +274,26 @@ fn all_six_come_up_healthy_and_answer_health_and_reflection() {
     let (code, body) = curl(&format!("http://127.0.0.1:{}/api/apps", port(5554)));
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("\"overallStatus\":\"online\""), "{body}");
+    let (code, body) = curl(&format!(
+        "http://127.0.0.1:{}/api/apps/portos-default/status",
+        port(5554)
+    ));
+    assert_eq!(code, 200, "{body}");
+    let st: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(st["portos-ui"]["status"], "online", "{st}");
+    let (code, body) = curl(&format!(
+        "http://127.0.0.1:{}/api/apps/portos-default/logs?process=portos-ui&lines=5",
+        port(5554)
+    ));
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("portos-ui listening"), "{body}");
+    let (code, body) = curl(&format!(
+        "http://127.0.0.1:{}/api/logs/app/portos-default?lines=5",
+        port(5554)
+    ));
+    assert_eq!(code, 200, "{body}");
+    let all: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(all["processes"].as_object().unwrap().len(), 6, "{all}");
 
     // The OpenAPI document passes a validator we did not write.
     let (code, doc) = curl(&format!("http://127.0.0.1:{}/api/openapi.json", port(5554)));

@@ -783,6 +783,9 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/apps/{id}/start", &["post"]),
         ("/api/apps/{id}/stop", &["post"]),
         ("/api/apps/{id}/restart", &["post"]),
+        ("/api/apps/{id}/status", &["get"]),
+        ("/api/apps/{id}/logs", &["get"]),
+        ("/api/logs/app/{id}", &["get"]),
         ("/api/uploads", &["get", "post", "delete"]),
         ("/api/uploads/{filename}", &["get", "delete"]),
         ("/api/screenshots", &["get", "post"]),
@@ -797,7 +800,7 @@ async fn the_openapi_document_covers_every_route() {
             assert!(p.get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 18, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 21, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 #[tokio::test]

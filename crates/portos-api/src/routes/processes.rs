@@ -169,15 +169,7 @@ pub async fn process_logs(
         .map_err(status_error)?
         .into_inner();
     if !follow {
-        let mut text = String::new();
-        let mut stream = stream;
-        while let Some(line) = stream.next().await {
-            let l = line.map_err(status_error)?;
-            text.push_str(&l.timestamp);
-            text.push_str(": ");
-            text.push_str(&l.text);
-            text.push('\n');
-        }
+        let text = collect_text(stream).await?;
         return Ok(
             Json(json!({ "processName": name, "lines": lines, "logs": text })).into_response(),
         );
@@ -434,4 +426,103 @@ pub async fn stream_logs_to(app: AppState, client: u64, process: String, lines: 
         "logs:close",
         &json!({ "code": 0, "processName": process }),
     );
+}
+
+/// A finished log stream as the original's text: `<stamp>: <line>` per line.
+async fn collect_text(mut stream: tonic::Streaming<pb::LogLine>) -> Result<String, ApiError> {
+    let mut text = String::new();
+    while let Some(line) = stream.next().await {
+        let l = line.map_err(status_error)?;
+        text.push_str(&l.timestamp);
+        text.push_str(": ");
+        text.push_str(&l.text);
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+/// The last `lines` lines of one process, as text.
+async fn log_text(app: &AppState, name: &str, lines: u32) -> Result<String, ApiError> {
+    let stream = app
+        .supervisor
+        .client()
+        .await?
+        .logs(pb::LogsRequest {
+            name: name.to_string(),
+            tail: lines,
+            follow: false,
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    collect_text(stream).await
+}
+
+async fn app_and_names(app: &AppState, id: &str) -> Result<(Value, Vec<String>), ApiError> {
+    let all = apps(app).await?;
+    let a = all
+        .get(id)
+        .ok_or_else(|| ApiError::not_found("App not found"))?;
+    Ok((a.clone(), process_names(id, a)))
+}
+
+/// `GET /api/apps/:id/status`: `{ <process>: summary }`.
+#[utoipa::path(get, operation_id = "appStatus", path = "/api/apps/{id}/status", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "`{ <process>: status }`"), (status = 404, description = "App not found")))]
+pub async fn app_status(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (_, names) = app_and_names(&app, &id).await?;
+    let running = app.supervisor.list().await.unwrap_or_default();
+    Ok(Json(json!(statuses_for(&names, &running))))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AppLogsQuery {
+    lines: Option<String>,
+    process: Option<String>,
+}
+
+/// `GET /api/apps/:id/logs`: one process's tail (the first by default).
+#[utoipa::path(get, operation_id = "appLogs", path = "/api/apps/{id}/logs", tag = "apps", params(("id" = String, Path), ("lines" = Option<u32>, Query), ("process" = Option<String>, Query)), responses((status = 200, description = "`{ processName, lines, logs }`"), (status = 400, description = "MISSING_PROCESS or INVALID_PROCESS_NAME"), (status = 404, description = "App not found")))]
+pub async fn app_logs(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<AppLogsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let (_, names) = app_and_names(&app, &id).await?;
+    let name = q
+        .process
+        .filter(|p| !p.is_empty())
+        .or_else(|| names.first().cloned())
+        .ok_or_else(|| ApiError::bad_request("MISSING_PROCESS", "No process name specified"))?;
+    valid_process_name(&name)?;
+    let lines = lines_param(q.lines.as_deref());
+    let logs = log_text(&app, &name, lines)
+        .await
+        .unwrap_or_else(|e| format!("Error retrieving logs: {}", e.message));
+    Ok(Json(
+        json!({ "processName": name, "lines": lines, "logs": logs }),
+    ))
+}
+
+/// `GET /api/logs/app/:appId`: every process of an app, `{ app, processes: { <name>: text } }`.
+#[utoipa::path(get, operation_id = "logsOfApp", path = "/api/logs/app/{id}", tag = "processes", params(("id" = String, Path), ("lines" = Option<u32>, Query)), responses((status = 200, description = "`{ app, processes }`"), (status = 404, description = "App not found")))]
+pub async fn logs_of_app(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<LogsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let (a, names) = app_and_names(&app, &id).await?;
+    let lines = lines_param(q.lines.as_deref());
+    let mut processes = Map::new();
+    for n in names {
+        let text = log_text(&app, &n, lines)
+            .await
+            .unwrap_or_else(|e| format!("Error: {}", e.message));
+        processes.insert(n, json!(text));
+    }
+    Ok(Json(
+        json!({ "app": a.get("name").cloned().unwrap_or(Value::Null), "processes": processes }),
+    ))
 }
