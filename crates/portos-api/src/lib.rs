@@ -75,6 +75,7 @@ struct ApiDoc;
 /// The REST routes and the OpenAPI document built from the same list, so the
 /// document cannot miss a route.
 pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use routes::apps as apps_registry;
     use routes::{files, history, processes, settings};
     use utoipa::OpenApi;
     use utoipa_axum::router::OpenApiRouter;
@@ -87,8 +88,14 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(settings::get, settings::put))
         .routes(routes!(processes::list_processes))
         .routes(routes!(processes::process_logs))
-        .routes(routes!(processes::list_apps))
-        .routes(routes!(processes::get_app))
+        .routes(routes!(processes::list_apps, apps_registry::create))
+        .routes(routes!(
+            processes::get_app,
+            apps_registry::update,
+            apps_registry::delete
+        ))
+        .routes(routes!(apps_registry::archive))
+        .routes(routes!(apps_registry::unarchive))
         .routes(routes!(processes::app_status))
         .routes(routes!(processes::app_logs))
         .routes(routes!(processes::logs_of_app))

@@ -778,8 +778,10 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/settings", &["get", "put"]),
         ("/api/logs/processes", &["get"]),
         ("/api/logs/{process}", &["get"]),
-        ("/api/apps", &["get"]),
-        ("/api/apps/{id}", &["get"]),
+        ("/api/apps", &["get", "post"]),
+        ("/api/apps/{id}", &["get", "put", "delete"]),
+        ("/api/apps/{id}/archive", &["post"]),
+        ("/api/apps/{id}/unarchive", &["post"]),
         ("/api/apps/{id}/start", &["post"]),
         ("/api/apps/{id}/stop", &["post"]),
         ("/api/apps/{id}/restart", &["post"]),
@@ -800,7 +802,7 @@ async fn the_openapi_document_covers_every_route() {
             assert!(p.get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 21, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 23, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 #[tokio::test]
@@ -829,4 +831,90 @@ async fn cross_origin_requests_only_from_the_ui() {
             "{origin}: {header:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn apps_are_created_updated_archived_and_deleted_like_the_original() {
+    let s = start().await;
+    let (st, body) = s.post_json("/api/apps", &json!({"name": "My Blog", "repoPath": "/src/blog", "uiPort": 3000, "processes": [{"name": "x"}], "extraField": 7})).await;
+    assert_eq!(st, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    assert_eq!(body["pm2ProcessNames"], json!(["my-blog"]));
+    assert_eq!(body["startCommands"], json!(["npm run dev"]));
+    assert_eq!(body["uiPort"], 3000);
+    assert_eq!(body["extraField"], 7);
+    assert!(
+        body.get("processes").is_none(),
+        "processes are not taken on create: {body}"
+    );
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(s.data.path().join("apps.json")).unwrap())
+            .unwrap();
+    assert!(
+        file["apps"]["portos-default"].is_object(),
+        "the others are kept"
+    );
+    assert!(
+        file["apps"][&id].get("id").is_none(),
+        "the id is the key, not a field"
+    );
+
+    let (st, body) = s
+        .post_json("/api/apps", &json!({"name": "", "uiPort": 70000}))
+        .await;
+    assert_eq!(st, 400);
+    assert_error_shape(&body, "VALIDATION_ERROR");
+    let paths: Vec<&str> = body["context"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["name", "repoPath", "uiPort"]);
+
+    let (st, body) = s
+        .send(
+            reqwest::Method::PUT,
+            &format!("/api/apps/{id}"),
+            Some(r#"{"description": "mine", "createdAt": "x", "id": "y"}"#),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(
+        (body["description"].as_str(), body["id"].as_str()),
+        (Some("mine"), Some(id.as_str()))
+    );
+    assert_ne!(body["createdAt"], "x");
+    let (st, _) = s
+        .send(reqwest::Method::PUT, "/api/apps/nope", Some("{}"))
+        .await;
+    assert_eq!(st, 404);
+
+    let (st, body) = s
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/apps/{id}/archive"),
+            None,
+        )
+        .await;
+    assert_eq!((st, body["archived"].as_bool()), (200, Some(true)));
+    let (st, body) = s
+        .send(
+            reqwest::Method::POST,
+            "/api/apps/portos-default/archive",
+            None,
+        )
+        .await;
+    assert_eq!(st, 403);
+    assert_error_shape(&body, "PROTECTED");
+    let (st, _) = s
+        .send(reqwest::Method::DELETE, "/api/apps/portos-default", None)
+        .await;
+    assert_eq!(st, 403);
+    let (st, _) = s
+        .send(reqwest::Method::DELETE, &format!("/api/apps/{id}"), None)
+        .await;
+    assert_eq!(st, 204);
+    let (st, _) = s.get(&format!("/api/apps/{id}")).await;
+    assert_eq!(st, 404);
 }

@@ -1,5 +1,6 @@
 //! REST routes under `/api`, one module per area of the original.
 
+pub mod apps;
 pub mod files;
 pub mod history;
 pub mod processes;
