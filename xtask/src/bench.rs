@@ -143,7 +143,7 @@ fn wait<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> R
 }
 
 /// kill -9 of the child, `KILLS` times; latency = the new child's stamp − the kill time.
-fn respawn_latency(stamp: &Path, pid_of: impl Fn() -> Option<i32>) -> Result<f64> {
+fn respawn_latency(stamp: &Path, pid_of: &dyn Fn() -> Option<i32>) -> Result<f64> {
     let mut samples = Vec::new();
     for _ in 0..KILLS {
         // Past min_uptime, so every kill is an ordinary crash, not a crash loop.
@@ -205,6 +205,42 @@ fn time_command(mut cmd: Command) -> Result<f64> {
     Ok(ms)
 }
 
+/// How one supervisor is driven, for the shared measuring procedure.
+struct Driver<'a> {
+    /// The file holding the supervisor daemon's pid.
+    pid_file: PathBuf,
+    /// The stamp file of the first idle child.
+    stamp: &'a Path,
+    /// The first idle child's pid once it runs again.
+    pid_of: &'a dyn Fn() -> Option<i32>,
+    /// The command that starts the flood, and the file its lines land in.
+    start_flood: Command,
+    flood_log: PathBuf,
+    /// The status command timed against the other's.
+    status: &'a dyn Fn() -> Command,
+}
+
+/// The four figures, measured the same way for both supervisors.
+fn measure(d: Driver<'_>) -> Result<Figures> {
+    std::thread::sleep(Duration::from_secs(3));
+    let daemon: i32 = std::fs::read_to_string(&d.pid_file)?.trim().parse()?;
+    let rss_bytes = rss_of(daemon)?;
+    let respawn_ms = respawn_latency(d.stamp, d.pid_of)?;
+    let (capture, lost) = capture_while(d.start_flood, &d.flood_log)?;
+    let status_ms = median(
+        (0..STATUS_RUNS)
+            .map(|_| time_command((d.status)()))
+            .collect::<Result<_>>()?,
+    );
+    Ok(Figures {
+        rss_bytes,
+        respawn_ms,
+        capture,
+        lost,
+        status_ms,
+    })
+}
+
 fn measure_portos(bin: &Path, dir: &Path) -> Result<Figures> {
     std::fs::create_dir_all(dir)?;
     let data = dir.join("data");
@@ -237,39 +273,23 @@ fn measure_portos(bin: &Path, dir: &Path) -> Result<Figures> {
     let mut up = portos(&["up", "-d"]);
     up.args(&names);
     time_command(up)?;
-    let result = (|| {
-        std::thread::sleep(Duration::from_secs(3));
-        let daemon: i32 = std::fs::read_to_string(data.join("supervisor.pid"))?
-            .trim()
-            .parse()?;
-        let rss_bytes = rss_of(daemon)?;
-        let status_json = || -> Option<serde_json::Value> {
-            let out = portos(&["status", "--json"]).output().ok()?;
-            serde_json::from_slice(&out.stdout).ok()
-        };
-        let pid_of = || -> Option<i32> {
-            let v = status_json()?;
-            let p = v.as_array()?.iter().find(|p| p["name"] == "idle0")?;
-            (p["state"] == "healthy").then_some(p["pid"].as_i64()? as i32)
-        };
-        let respawn_ms = respawn_latency(&stamps[0], pid_of)?;
-        let (capture, lost) = capture_while(
-            portos(&["start", "flood"]),
-            &data.join("logs/flood-out.log"),
-        )?;
-        let status_ms = median(
-            (0..STATUS_RUNS)
-                .map(|_| time_command(portos(&["status", "--json"])))
-                .collect::<Result<_>>()?,
-        );
-        Ok(Figures {
-            rss_bytes,
-            respawn_ms,
-            capture,
-            lost,
-            status_ms,
-        })
-    })();
+    let status_json = || -> Option<serde_json::Value> {
+        let out = portos(&["status", "--json"]).output().ok()?;
+        serde_json::from_slice(&out.stdout).ok()
+    };
+    let pid_of = || -> Option<i32> {
+        let v = status_json()?;
+        let p = v.as_array()?.iter().find(|p| p["name"] == "idle0")?;
+        (p["state"] == "healthy").then_some(p["pid"].as_i64()? as i32)
+    };
+    let result = measure(Driver {
+        pid_file: data.join("supervisor.pid"),
+        stamp: &stamps[0],
+        pid_of: &pid_of,
+        start_flood: portos(&["start", "flood"]),
+        flood_log: data.join("logs/flood-out.log"),
+        status: &|| portos(&["status", "--json"]),
+    });
     let _ = portos(&["down"]).stdout(Stdio::null()).status();
     result
 }
@@ -319,43 +339,25 @@ fn measure_pm2(bin: &Path, dir: &Path) -> Result<Figures> {
         c.arg(&idle_file);
         c
     })?;
-    let result = (|| {
-        std::thread::sleep(Duration::from_secs(3));
-        let daemon: i32 = std::fs::read_to_string(home.join("pm2.pid"))?
-            .trim()
-            .parse()?;
-        let rss_bytes = rss_of(daemon)?;
-        let pid_of = || -> Option<i32> {
-            let out = pm2(&["jlist"]).output().ok()?;
-            let text = String::from_utf8_lossy(&out.stdout);
-            let v: serde_json::Value = serde_json::from_str(&text[text.find('[')?..]).ok()?;
-            let p = v.as_array()?.iter().find(|p| p["name"] == "idle0")?;
-            (p["pm2_env"]["status"] == "online")
-                .then_some(p["pid"].as_i64()? as i32)
-                .filter(|p| *p > 0)
-        };
-        let respawn_ms = respawn_latency(&stamps[0], pid_of)?;
-        let (capture, lost) = capture_while(
-            {
-                let mut c = pm2(&["start"]);
-                c.arg(&flood_file);
-                c
-            },
-            &dir.join("flood-out.log"),
-        )?;
-        let status_ms = median(
-            (0..STATUS_RUNS)
-                .map(|_| time_command(pm2(&["jlist"])))
-                .collect::<Result<_>>()?,
-        );
-        Ok(Figures {
-            rss_bytes,
-            respawn_ms,
-            capture,
-            lost,
-            status_ms,
-        })
-    })();
+    let pid_of = || -> Option<i32> {
+        let out = pm2(&["jlist"]).output().ok()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let v: serde_json::Value = serde_json::from_str(&text[text.find('[')?..]).ok()?;
+        let p = v.as_array()?.iter().find(|p| p["name"] == "idle0")?;
+        (p["pm2_env"]["status"] == "online")
+            .then_some(p["pid"].as_i64()? as i32)
+            .filter(|p| *p > 0)
+    };
+    let mut start_flood = pm2(&["start"]);
+    start_flood.arg(&flood_file);
+    let result = measure(Driver {
+        pid_file: home.join("pm2.pid"),
+        stamp: &stamps[0],
+        pid_of: &pid_of,
+        start_flood,
+        flood_log: dir.join("flood-out.log"),
+        status: &|| pm2(&["jlist"]),
+    });
     let daemon = std::fs::read_to_string(home.join("pm2.pid"))
         .ok()
         .and_then(|p| p.trim().parse::<i32>().ok());

@@ -82,6 +82,14 @@ impl Server {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    async fn delete(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::DELETE, path, None).await
+    }
+
+    async fn post(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, None).await
+    }
+
     async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
         self.send(reqwest::Method::POST, path, Some(&body.to_string()))
             .await
@@ -145,16 +153,10 @@ async fn history_lists_filters_and_counts_like_the_original() {
     assert_eq!(actions, json!(["restart", "start"]));
 
     let (st, body) = s
-        .send(
-            reqwest::Method::DELETE,
-            "/api/history/0b7c5c1e-0003-4000-8000-000000000003",
-            None,
-        )
+        .delete("/api/history/0b7c5c1e-0003-4000-8000-000000000003")
         .await;
     assert_eq!((st, body), (200, json!({"deleted": true})));
-    let (st, body) = s
-        .send(reqwest::Method::DELETE, "/api/history/nope", None)
-        .await;
+    let (st, body) = s.delete("/api/history/nope").await;
     assert_eq!(
         (st, body),
         (200, json!({"deleted": false, "error": "Entry not found"}))
@@ -168,13 +170,7 @@ async fn history_lists_filters_and_counts_like_the_original() {
         json!({"keep": true})
     );
 
-    let (st, body) = s
-        .send(
-            reqwest::Method::DELETE,
-            "/api/history?olderThanDays=1",
-            None,
-        )
-        .await;
+    let (st, body) = s.delete("/api/history?olderThanDays=1").await;
     assert_eq!((st, body), (200, json!({"cleared": true})));
     assert_eq!(s.get("/api/history").await.1["total"], 0);
 }
@@ -230,7 +226,7 @@ async fn a_corrupt_data_file_is_named_and_left_untouched() {
         "{body}"
     );
     assert_eq!(body["context"]["kind"], "CORRUPT_DATA_FILE");
-    let (st, _) = s.send(reqwest::Method::DELETE, "/api/history", None).await;
+    let (st, _) = s.delete("/api/history").await;
     assert_eq!(st, 500);
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
@@ -506,28 +502,14 @@ async fn uploads_round_trip_with_safe_names() {
     assert_eq!(st, 400, "{body}");
     assert_error_shape(&body, "INVALID_FILENAME");
 
-    let (st, body) = s
-        .send(
-            reqwest::Method::DELETE,
-            &format!("/api/uploads/{stored}"),
-            None,
-        )
-        .await;
+    let (st, body) = s.delete(&format!("/api/uploads/{stored}")).await;
     assert_eq!((st, body["success"].as_bool()), (200, Some(true)));
-    let (st, _) = s
-        .send(
-            reqwest::Method::DELETE,
-            &format!("/api/uploads/{stored}"),
-            None,
-        )
-        .await;
+    let (st, _) = s.delete(&format!("/api/uploads/{stored}")).await;
     assert_eq!(st, 404);
-    let (st, body) = s.send(reqwest::Method::DELETE, "/api/uploads", None).await;
+    let (st, body) = s.delete("/api/uploads").await;
     assert_eq!(st, 400);
     assert_error_shape(&body, "CONFIRMATION_REQUIRED");
-    let (st, body) = s
-        .send(reqwest::Method::DELETE, "/api/uploads?confirm=true", None)
-        .await;
+    let (st, body) = s.delete("/api/uploads?confirm=true").await;
     assert_eq!((st, body["deleted"].as_u64()), (200, Some(1)));
 
     let (st, body) = s
@@ -890,30 +872,14 @@ async fn apps_are_created_updated_archived_and_deleted_like_the_original() {
         .await;
     assert_eq!(st, 404);
 
-    let (st, body) = s
-        .send(
-            reqwest::Method::POST,
-            &format!("/api/apps/{id}/archive"),
-            None,
-        )
-        .await;
+    let (st, body) = s.post(&format!("/api/apps/{id}/archive")).await;
     assert_eq!((st, body["archived"].as_bool()), (200, Some(true)));
-    let (st, body) = s
-        .send(
-            reqwest::Method::POST,
-            "/api/apps/portos-default/archive",
-            None,
-        )
-        .await;
+    let (st, body) = s.post("/api/apps/portos-default/archive").await;
     assert_eq!(st, 403);
     assert_error_shape(&body, "PROTECTED");
-    let (st, _) = s
-        .send(reqwest::Method::DELETE, "/api/apps/portos-default", None)
-        .await;
+    let (st, _) = s.delete("/api/apps/portos-default").await;
     assert_eq!(st, 403);
-    let (st, _) = s
-        .send(reqwest::Method::DELETE, &format!("/api/apps/{id}"), None)
-        .await;
+    let (st, _) = s.delete(&format!("/api/apps/{id}")).await;
     assert_eq!(st, 204);
     let (st, _) = s.get(&format!("/api/apps/{id}")).await;
     assert_eq!(st, 404);

@@ -26,27 +26,15 @@ fn selection(config: &Config, names: &[String]) -> Result<Vec<String>, Failure> 
     if names.is_empty() || names.iter().any(|n| n == "all") {
         return Ok(config.processes.iter().map(|p| p.name.clone()).collect());
     }
-    let mut want: BTreeSet<String> = BTreeSet::new();
-    let mut todo: Vec<String> = names.to_vec();
-    while let Some(n) = todo.pop() {
-        let Some(p) = config.process(&n) else {
-            let known: Vec<&str> = config.processes.iter().map(|p| p.name.as_str()).collect();
-            return Err(Failure::input(format!(
-                "no process named \"{n}\" in {} (known: {})",
-                config.path.display(),
-                known.join(", ")
-            )));
-        };
-        if want.insert(n) {
-            todo.extend(p.depends_on.iter().cloned());
-        }
+    if let Some(n) = names.iter().find(|n| config.process(n).is_none()) {
+        let known: Vec<&str> = config.processes.iter().map(|p| p.name.as_str()).collect();
+        return Err(Failure::input(format!(
+            "no process named \"{n}\" in {} (known: {})",
+            config.path.display(),
+            known.join(", ")
+        )));
     }
-    Ok(config
-        .start_order()
-        .into_iter()
-        .map(|p| p.name.clone())
-        .filter(|n| want.contains(n))
-        .collect())
+    Ok(config.with_dependencies(names))
 }
 
 /// Refuses to start when a selected port is taken, naming it and its owner in the table.

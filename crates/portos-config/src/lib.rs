@@ -126,6 +126,28 @@ impl Config {
         self.processes.iter().find(|p| p.name == name)
     }
 
+    /// `names` and everything they depend on, transitively, in start order.
+    /// Names not in the table are skipped; see [`Config::process`] to check them.
+    pub fn with_dependencies<S: AsRef<str>>(&self, names: &[S]) -> Vec<String> {
+        let mut want: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+        let mut i = 0;
+        while i < want.len() {
+            if let Some(p) = self.process(want[i]) {
+                for d in &p.depends_on {
+                    if !want.contains(&d.as_str()) {
+                        want.push(d);
+                    }
+                }
+            }
+            i += 1;
+        }
+        self.start_order()
+            .into_iter()
+            .filter(|p| want.contains(&p.name.as_str()))
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
     /// Processes in an order where each comes after all it depends on.
     pub fn start_order(&self) -> Vec<&ProcessSpec> {
         let index: HashMap<&str, &ProcessSpec> = self

@@ -59,6 +59,8 @@ fn defaults_mirror_pm2_and_values_are_read() {
     assert_eq!(b.env.get("PORT").map(String::as_str), Some("7002"));
     let order: Vec<_> = c.start_order().iter().map(|p| p.name.as_str()).collect();
     assert_eq!(order, ["a", "b"]);
+    assert_eq!(c.with_dependencies(&["b"]), ["a", "b"]);
+    assert_eq!(c.with_dependencies(&["a"]), ["a"]);
 }
 
 #[test]

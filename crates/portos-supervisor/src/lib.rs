@@ -231,7 +231,7 @@ impl Supervisor {
         match action {
             Action::Start => {
                 // What they depend on comes first (a running one ignores the start).
-                for n in &self.with_dependencies(&names) {
+                for n in &self.inner.config.with_dependencies(&names) {
                     self.ask(n, Cmd::Start).await?;
                 }
             }
@@ -245,29 +245,6 @@ impl Supervisor {
             Action::Restart => self.ask(&names[0], Cmd::Restart).await?,
         }
         names.iter().map(|n| self.get(n)).collect()
-    }
-
-    /// `names` and everything they depend on, transitively, in start order.
-    fn with_dependencies(&self, names: &[String]) -> Vec<String> {
-        let mut want: Vec<&str> = names.iter().map(String::as_str).collect();
-        let mut i = 0;
-        while i < want.len() {
-            if let Some(p) = self.inner.config.process(want[i]) {
-                for d in &p.depends_on {
-                    if !want.contains(&d.as_str()) {
-                        want.push(d);
-                    }
-                }
-            }
-            i += 1;
-        }
-        self.inner
-            .config
-            .start_order()
-            .into_iter()
-            .map(|p| p.name.clone())
-            .filter(|n| want.contains(&n.as_str()))
-            .collect()
     }
 
     /// Stops dependents before what they depend on.

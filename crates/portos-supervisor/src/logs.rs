@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -80,10 +80,6 @@ impl LogHub {
             tails: Mutex::new(Vec::new()),
             follow,
         })
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// The file a process's stream is written to.
@@ -329,6 +325,7 @@ impl RotatingFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn hub(dir: &Path, max_size: u64) -> Arc<LogHub> {
         Arc::new(
