@@ -22,16 +22,16 @@ pub fn routes(app: AppState) -> (tonic::service::Routes, Vec<&'static str>) {
     )
 }
 
-fn entry_to_proto(e: HistoryEntry) -> pb::HistoryEntry {
+fn entry_to_proto(e: &HistoryEntry) -> pb::HistoryEntry {
     pb::HistoryEntry {
-        id: e.id,
-        action: e.action,
-        target: e.target,
-        target_name: e.target_name,
+        id: e.id.clone(),
+        action: e.action.clone(),
+        target: e.target.clone(),
+        target_name: e.target_name.clone(),
         details_json: e.details.to_string(),
         success: e.success,
-        error: e.error,
-        timestamp: e.timestamp,
+        error: e.error.clone(),
+        timestamp: e.timestamp.clone(),
     }
 }
 
@@ -53,12 +53,12 @@ impl pb::history_server::History for HistoryRpc {
             target: r.target,
             success: r.success,
         };
-        let (total, entries) = history::query(&self.0, &f)
+        let page = history::query(&self.0, &f)
             .await
             .map_err(|e| e.to_status())?;
         Ok(Response::new(pb::ListHistoryResponse {
-            total: total as u32,
-            entries: entries.into_iter().map(entry_to_proto).collect(),
+            total: page.total as u32,
+            entries: page.entries().map(entry_to_proto).collect(),
         }))
     }
 

@@ -76,7 +76,7 @@ struct ApiDoc;
 /// document cannot miss a route.
 pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     use routes::apps as apps_registry;
-    use routes::{files, history, processes, settings};
+    use routes::{files, history, processes, providers, settings};
     use utoipa::OpenApi;
     use utoipa_axum::router::OpenApiRouter;
     use utoipa_axum::routes;
@@ -86,6 +86,7 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(history::actions))
         .routes(routes!(history::delete_one))
         .routes(routes!(settings::get, settings::put))
+        .routes(routes!(providers::list))
         .routes(routes!(processes::list_processes))
         .routes(routes!(processes::process_logs))
         .routes(routes!(processes::list_apps, apps_registry::create))

@@ -758,6 +758,7 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/history/actions", &["get"]),
         ("/api/history/{id}", &["delete"]),
         ("/api/settings", &["get", "put"]),
+        ("/api/providers", &["get"]),
         ("/api/logs/processes", &["get"]),
         ("/api/logs/{process}", &["get"]),
         ("/api/apps", &["get", "post"]),
@@ -784,7 +785,7 @@ async fn the_openapi_document_covers_every_route() {
             assert!(p.get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 23, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 24, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 #[tokio::test]
@@ -883,4 +884,49 @@ async fn apps_are_created_updated_archived_and_deleted_like_the_original() {
     assert_eq!(st, 204);
     let (st, _) = s.get(&format!("/api/apps/{id}")).await;
     assert_eq!(st, 404);
+}
+
+#[tokio::test]
+async fn providers_are_listed_in_file_order_without_their_secrets() {
+    let s = start().await;
+    let (st, body) = s.get("/api/providers").await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["activeProvider"], "claude-code");
+    let list = body["providers"].as_array().unwrap();
+    let ids: Vec<&str> = list.iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["claude-code", "lmstudio"]);
+    let text = body.to_string();
+    assert!(!text.contains("PROVIDERSECRET"), "{text}");
+    let (claude, lm) = (&list[0], &list[1]);
+    assert_eq!(claude["envVars"]["AWS_BEARER_TOKEN_BEDROCK"], "***");
+    assert_eq!(claude["envVars"]["CLAUDE_CODE_USE_BEDROCK"], "1");
+    assert_eq!(claude["hasApiKey"], false);
+    assert_eq!(claude["lastUsedBy"], "a field only the original knows");
+    assert_eq!(lm["hasApiKey"], true);
+    assert!(lm.get("apiKey").is_none(), "{lm}");
+    assert_eq!(
+        lm["endpoint"], "http://localhost:1234/v1",
+        "baseUrl is read as endpoint"
+    );
+    assert_eq!(lm["type"], "api");
+
+    // An edit by another program is seen on the next request.
+    let path = s.data.path().join("providers.json");
+    let edited = std::fs::read_to_string(&path).unwrap().replace(
+        "\"activeProvider\": \"claude-code\"",
+        "\"activeProvider\": \"lmstudio\"",
+    );
+    std::fs::write(&path, &edited).unwrap();
+    let (_, body) = s.get("/api/providers").await;
+    assert_eq!(body["activeProvider"], "lmstudio");
+
+    // A broken file: named, and left as it is.
+    std::fs::write(&path, "{\"providers\": {\"x\": {\"id\": 3}}}").unwrap();
+    let (st, body) = s.get("/api/providers").await;
+    assert_eq!(st, 500);
+    let msg = body["error"].as_str().unwrap();
+    assert!(
+        msg.contains("providers.json") && msg.contains("providers.x.id"),
+        "{msg}"
+    );
 }

@@ -1,6 +1,8 @@
 //! Typed JSON files in the data dir, read and written safely.
 
+use std::any::Any;
 use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -16,6 +18,40 @@ use crate::{StoreError, io_at, write_atomic};
 pub struct JsonStore {
     root: PathBuf,
     locks: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+    /// Parsed files for [`JsonStore::load_shared`], each with the identity of
+    /// the file it was read from.
+    parsed: Mutex<HashMap<PathBuf, Parsed>>,
+}
+
+/// One parsed file and the stamp of the file it came from.
+#[derive(Debug, Clone)]
+struct Parsed {
+    stamp: FileStamp,
+    value: Arc<dyn Any + Send + Sync>,
+}
+
+/// What tells one version of a file from another without reading it: an atomic
+/// write makes a new inode, an edit in place moves the change time or the size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl FileStamp {
+    fn of(m: &std::fs::Metadata) -> Self {
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        Self {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            mtime_ns: ns(m.mtime(), m.mtime_nsec()),
+            ctime_ns: ns(m.ctime(), m.ctime_nsec()),
+        }
+    }
 }
 
 impl JsonStore {
@@ -23,6 +59,7 @@ impl JsonStore {
         Self {
             root: root.into(),
             locks: Mutex::default(),
+            parsed: Mutex::default(),
         }
     }
 
@@ -59,11 +96,58 @@ impl JsonStore {
         bytes.map(|b| parse(&path, &b)).transpose()
     }
 
+    /// Reads `rel` like [`JsonStore::load`], shared: while the file is the one
+    /// last parsed (same inode, size, change and modification times, one `stat`),
+    /// the parsed value is handed out again without reading. Edits by other
+    /// programs are seen at once; writes through this store drop the entry.
+    /// For files read far more often than written (providers, history).
+    pub async fn load_shared<T>(&self, rel: &str) -> Result<Arc<T>, StoreError>
+    where
+        T: DeserializeOwned + Default + Send + Sync + 'static,
+    {
+        let path = self.path(rel);
+        // A stat of a local file: microseconds, not worth a blocking-pool hop.
+        let stamp = match std::fs::metadata(&path) {
+            Ok(m) => FileStamp::of(&m),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Arc::new(T::default()));
+            }
+            Err(e) => return Err(io_at(&path)(e)),
+        };
+        let hit = self
+            .parsed_map()
+            .get(&path)
+            .filter(|p| p.stamp == stamp)
+            .and_then(|p| p.value.clone().downcast::<T>().ok());
+        if let Some(value) = hit {
+            return Ok(value);
+        }
+        // Read after the stat: the bytes are this version or a newer one, so a
+        // stale stamp can only cause one more read later, never a stale value.
+        let value: Arc<T> = match read_bytes(path.clone()).await? {
+            Some(b) => Arc::new(parse(&path, &b)?),
+            None => Arc::new(T::default()),
+        };
+        self.parsed_map().insert(
+            path,
+            Parsed {
+                stamp,
+                value: value.clone(),
+            },
+        );
+        Ok(value)
+    }
+
+    fn parsed_map(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Parsed>> {
+        self.parsed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Replaces `rel` with `value`.
     pub async fn save<T: Serialize>(&self, rel: &str, value: &T) -> Result<(), StoreError> {
         let path = self.path(rel);
         let lock = self.lock_of(&path);
         let _guard = lock.lock().await;
+        self.parsed_map().remove(&path);
         write_json(path, value).await
     }
 
@@ -86,6 +170,7 @@ impl JsonStore {
         };
         match f(&mut value) {
             Ok(r) => {
+                self.parsed_map().remove(&path);
                 write_json(path, &value).await?;
                 Ok(Ok(r))
             }

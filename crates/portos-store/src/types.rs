@@ -41,6 +41,81 @@ pub struct HistoryEntry {
 /// `settings.json`: free-form settings, kept as written.
 pub type Settings = Map<String, Value>;
 
+/// `providers.json`: the AI providers, keyed by id, in the file's order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Providers {
+    #[serde(default)]
+    pub active_provider: Option<String>,
+    #[serde(default)]
+    pub providers: indexmap::IndexMap<String, Provider>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// How a provider is reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// A command run per prompt (Claude Code, Codex, Gemini CLI, …).
+    #[default]
+    Cli,
+    /// An OpenAI-compatible HTTP server (LM Studio, Ollama, …).
+    Api,
+}
+
+/// One provider, with the original's fields (absent ones written as the
+/// original writes them: `null`, `[]` or `{}`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Provider {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(rename = "type", default)]
+    pub kind: ProviderKind,
+    #[serde(default)]
+    pub command: Option<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// The API base URL; older files call it `baseUrl`.
+    #[serde(default, alias = "baseUrl")]
+    pub endpoint: Option<String>,
+    /// A secret: never answered nor logged in full.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    #[serde(default)]
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub default_model: Option<String>,
+    #[serde(default)]
+    pub light_model: Option<String>,
+    #[serde(default)]
+    pub medium_model: Option<String>,
+    #[serde(default)]
+    pub heavy_model: Option<String>,
+    #[serde(default)]
+    pub fallback_provider: Option<String>,
+    /// Milliseconds.
+    #[serde(default)]
+    pub timeout: Option<u64>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub env_vars: indexmap::IndexMap<String, String>,
+    /// Names in `env_vars` whose values are secrets.
+    #[serde(default)]
+    pub secret_env_vars: Vec<String>,
+    #[serde(default)]
+    pub headless_args: Vec<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn yes() -> bool {
+    true
+}
+
 /// File names of the data dir, relative to it.
 pub mod files {
     pub const HISTORY: &str = "history.json";

@@ -201,6 +201,51 @@ fn concurrent_updates_are_all_kept() {
     });
 }
 
+/// A shared read is served again while the file is unchanged, and follows every
+/// change: our own writes, another program's atomic replace, an edit in place
+/// of the same size, and a file turned corrupt (reported, not served stale).
+#[test]
+fn shared_reads_follow_every_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.json");
+    let store = JsonStore::new(dir.path());
+    let rt = rt();
+    let load = || rt.block_on(store.load_shared::<Map<String, Value>>("m.json"));
+
+    assert!(load().unwrap().is_empty(), "missing file is the default");
+    rt.block_on(store.save("m.json", &json!({"v": "a"})))
+        .unwrap();
+    let first = load().unwrap();
+    assert_eq!(first["v"], "a");
+    assert!(
+        Arc::ptr_eq(&first, &load().unwrap()),
+        "unchanged: no re-read"
+    );
+
+    rt.block_on(store.update("m.json", |m: &mut Map<String, Value>| {
+        m.insert("v".into(), json!("b"));
+        Ok::<(), ()>(())
+    }))
+    .unwrap()
+    .unwrap();
+    assert_eq!(load().unwrap()["v"], "b", "our own write");
+
+    let tmp = dir.path().join("other.tmp");
+    std::fs::write(&tmp, r#"{"v": "c"}"#).unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    assert_eq!(load().unwrap()["v"], "c", "another program's rename");
+
+    // Same size, in place: the change time moves (past the file system's
+    // timestamp granularity, a clock tick on ext4).
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(&path, r#"{"v": "d"}"#).unwrap();
+    assert_eq!(load().unwrap()["v"], "d", "an edit in place");
+
+    std::fs::write(&path, r#"{"v": "#).unwrap();
+    assert!(matches!(load(), Err(StoreError::Corrupt { .. })));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), r#"{"v": "#);
+}
+
 /// The child half of the crash test: writes forever, printing `ack N` after each
 /// write returns. Does nothing unless started by the parent half.
 #[test]

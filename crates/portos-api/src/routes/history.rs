@@ -1,11 +1,13 @@
 //! `/api/history`: the action history, with filters and stats (the original's contract).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use portos_store::types::{HISTORY_LIMIT, History, HistoryEntry, files};
-use serde::Deserialize;
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -39,26 +41,67 @@ pub struct Filter {
     pub success: Option<bool>,
 }
 
+/// One page of a history query: the entries matching, newest first, picked
+/// out of the shared parsed file without copying them.
+#[derive(Debug)]
+pub struct Page {
+    history: Arc<History>,
+    /// How many entries match, before paging.
+    pub total: usize,
+    picked: Vec<usize>,
+}
+
+impl Page {
+    pub fn entries(&self) -> impl Iterator<Item = &HistoryEntry> {
+        self.picked.iter().map(|&i| &self.history.entries[i])
+    }
+}
+
+/// The original's answer: `{ total, entries }`.
+impl Serialize for Page {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Entries<'a>(&'a Page);
+        impl Serialize for Entries<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.entries())
+            }
+        }
+        let mut st = s.serialize_struct("Page", 2)?;
+        st.serialize_field("total", &self.total)?;
+        st.serialize_field("entries", &Entries(self))?;
+        st.end()
+    }
+}
+
 /// Entries matching `f`, newest first: the total before paging, and the page.
-pub async fn query(app: &AppState, f: &Filter) -> Result<(usize, Vec<HistoryEntry>), ApiError> {
-    let history: History = app.store.load(files::HISTORY).await?;
-    let matching: Vec<HistoryEntry> = history
+pub async fn query(app: &AppState, f: &Filter) -> Result<Page, ApiError> {
+    let history: Arc<History> = app.store.load_shared(files::HISTORY).await?;
+    let matching = history
         .entries
-        .into_iter()
+        .iter()
+        .enumerate()
         .rev()
-        .filter(|e| f.action.as_deref().is_none_or(|a| e.action == a))
-        .filter(|e| {
+        .filter(|(_, e)| f.action.as_deref().is_none_or(|a| e.action == a))
+        .filter(|(_, e)| {
             f.target
                 .as_deref()
                 .is_none_or(|t| e.target.as_deref() == Some(t))
         })
-        .filter(|e| f.success.is_none_or(|s| e.success == s))
-        .collect();
-    let total = matching.len();
-    Ok((
+        .filter(|(_, e)| f.success.is_none_or(|s| e.success == s))
+        .map(|(i, _)| i);
+    let mut total = 0;
+    let mut picked = Vec::new();
+    for i in matching {
+        if total >= f.offset && picked.len() < f.limit {
+            picked.push(i);
+        }
+        total += 1;
+    }
+    Ok(Page {
+        history,
         total,
-        matching.into_iter().skip(f.offset).take(f.limit).collect(),
-    ))
+        picked,
+    })
 }
 
 /// Counts over the whole history.
@@ -81,7 +124,7 @@ impl Stats {
 }
 
 pub async fn compute_stats(app: &AppState) -> Result<Stats, ApiError> {
-    let history: History = app.store.load(files::HISTORY).await?;
+    let history: Arc<History> = app.store.load_shared(files::HISTORY).await?;
     let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
     let mut s = Stats {
         total: history.entries.len(),
@@ -137,7 +180,7 @@ pub async fn clear_older_than(app: &AppState, days: Option<u64>) -> Result<(), A
 pub async fn list(
     State(app): State<AppState>,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page>, ApiError> {
     let f = Filter {
         limit: number("limit", q.limit.as_deref(), 100)?,
         offset: number("offset", q.offset.as_deref(), 0)?,
@@ -145,8 +188,7 @@ pub async fn list(
         target: q.target,
         success: q.success.map(|s| s == "true"),
     };
-    let (total, entries) = query(&app, &f).await?;
-    Ok(Json(json!({ "total": total, "entries": entries })))
+    Ok(Json(query(&app, &f).await?))
 }
 
 /// `GET /api/history/stats`.

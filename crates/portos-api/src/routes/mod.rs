@@ -4,4 +4,5 @@ pub mod apps;
 pub mod files;
 pub mod history;
 pub mod processes;
+pub mod providers;
 pub mod settings;
