@@ -4,6 +4,8 @@
 //!   (the end-to-end tests drive the built binaries).
 //! - `cargo xtask bench supervisor`: our supervisor and PM2 side by side on the
 //!   same children; prints one table with ratios. Not a test.
+//! - `cargo xtask bench api`: the api server and the original's Express routes
+//!   under the same load (wrk) over the same data; requests/s and p99.
 //!
 //! Depends on no PortOS crate: it drives the binaries as a user would.
 
@@ -19,12 +21,15 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("supervisor") => bench::supervisor(),
+            Some("api") => bench::api(&args[2..]),
             other => Err(anyhow::anyhow!(
-                "unknown benchmark {other:?}; known: supervisor"
+                "unknown benchmark {other:?}; known: supervisor, api"
             )),
         },
         _ => {
-            eprintln!("usage: cargo xtask test [CARGO TEST ARGS] | cargo xtask bench supervisor");
+            eprintln!(
+                "usage: cargo xtask test [CARGO TEST ARGS] | cargo xtask bench supervisor | cargo xtask bench api [--duration SECS]"
+            );
             return ExitCode::from(2);
         }
     };

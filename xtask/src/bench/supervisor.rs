@@ -12,6 +12,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
+use super::median;
+
 const CHILDREN: usize = 6;
 const KILLS: usize = 20;
 const LINES: usize = 200_000;
@@ -37,23 +39,10 @@ struct Figures {
 }
 
 pub fn supervisor() -> Result<()> {
-    crate::cargo(&["build", "--release", "--workspace", "--bins"])?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::workspace_root().join("target"));
-    let portos_bin = target.join("release/portos");
+    let portos_bin = super::release_bins()?.join("portos");
     let work = tempfile::Builder::new().prefix("portos-bench").tempdir()?;
-    println!("installing PM2 5 from npm into {} …", work.path().display());
     let pm2_dir = work.path().join("pm2");
-    let npm = Command::new("npm")
-        .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
-        .arg(&pm2_dir)
-        .arg("pm2@5")
-        .status()
-        .context("running npm (is Node.js installed?)")?;
-    if !npm.success() {
-        bail!("npm install pm2@5 failed");
-    }
+    super::npm_install(&pm2_dir, &["pm2@5"])?;
     let pm2_bin = pm2_dir.join("node_modules/.bin/pm2");
 
     println!("measuring portos …");
@@ -62,11 +51,7 @@ pub fn supervisor() -> Result<()> {
     let theirs = measure_pm2(&pm2_bin, &work.path().join("pm2-run"))?;
 
     // From its package.json: any `pm2` command would start a new daemon.
-    let pm2_version = std::fs::read_to_string(pm2_dir.join("node_modules/pm2/package.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["version"].as_str().map(str::to_string))
-        .unwrap_or_default();
+    let pm2_version = super::npm_version(&pm2_dir, "pm2");
     println!();
     println!(
         "supervisor benchmark: {CHILDREN} idle `sh` children, same workloads (PM2 {pm2_version})"
@@ -108,11 +93,6 @@ fn now_ns() -> u128 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() { 0.0 } else { v[v.len() / 2] }
 }
 
 fn rss_of(pid: i32) -> Result<u64> {

@@ -1,0 +1,434 @@
+//! `cargo xtask bench api [--duration SECS] [--connections N] [--runs N]`:
+//! `portos-api` and the original's Express routes over the same data dir, under
+//! the same load, in one run.
+//!
+//! The peer is `xtask/bench/express-api.mjs`: the original server's middleware
+//! and its two routes, with the provider service of `portos-ai-toolkit` (the
+//! original's own module, installed from npm). The original server as a whole
+//! is not published on npm. Load comes from wrk (Debian's package, installed
+//! when missing). On a machine with two cores or more, each server is pinned to
+//! one core and wrk to another, so both servers get the same CPU.
+//!
+//! Figures per route: requests per second and p99 latency, each the median of
+//! `--runs` runs after a warm-up; the RSS of each server after the load. Before
+//! measuring, both answers are checked to hold the same providers and entries.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use super::median;
+
+/// The routes measured: a name for the table, the path and query.
+const ROUTES: [(&str, &str); 2] = [
+    ("GET /api/providers", "/api/providers"),
+    (
+        "history query (action filter, page of 20)",
+        "/api/history?action=restart&limit=20&offset=5",
+    ),
+];
+/// The peer's npm packages: the original's Express major, its cors, the toolkit.
+const PEER_PACKAGES: [&str; 3] = ["express@4", "cors@2", "portos-ai-toolkit@0.8"];
+/// `history.json` entries: the original keeps at most 500.
+const HISTORY_ENTRIES: usize = 500;
+
+struct Options {
+    duration: u64,
+    connections: u32,
+    runs: usize,
+}
+
+fn options(args: &[String]) -> Result<Options> {
+    let mut o = Options {
+        duration: 10,
+        connections: 50,
+        runs: 3,
+    };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+        let bad = || format!("{flag}: {value:?} is not a positive whole number");
+        match flag.as_str() {
+            "--duration" => o.duration = value.parse().ok().filter(|v| *v > 0).with_context(bad)?,
+            "--connections" => {
+                o.connections = value.parse().ok().filter(|v| *v > 0).with_context(bad)?
+            }
+            "--runs" => o.runs = value.parse().ok().filter(|v| *v > 0).with_context(bad)?,
+            _ => bail!("unknown option {flag:?}; known: --duration, --connections, --runs"),
+        }
+    }
+    Ok(o)
+}
+
+/// One route's figures for one server.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    rps: f64,
+    p99_ms: f64,
+}
+
+pub fn api(args: &[String]) -> Result<()> {
+    let opts = options(args)?;
+    ensure_wrk()?;
+    let api_bin = super::release_bins()?.join("portos-api");
+    let work = tempfile::Builder::new()
+        .prefix("portos-bench-api")
+        .tempdir()?;
+    let node = work.path().join("node");
+    super::npm_install(&node, &PEER_PACKAGES)?;
+    let harness = node.join("express-api.mjs");
+    std::fs::write(&harness, include_str!("../../bench/express-api.mjs"))?;
+
+    let data = work.path().join("data");
+    std::fs::create_dir_all(&data)?;
+    std::fs::copy(
+        node.join("node_modules/portos-ai-toolkit/src/defaults/providers.sample.json"),
+        data.join("providers.json"),
+    )
+    .context("the toolkit's sample providers")?;
+    std::fs::write(
+        data.join("history.json"),
+        serde_json::to_vec_pretty(&history())?,
+    )?;
+
+    let pin = Pinning::detect();
+    let ours = Server::start("portos-api", pin.server(&api_bin), |c, port| {
+        c.env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env("PORTOS_DATA_DIR", &data);
+    })?;
+    let theirs = Server::start("Express", pin.server(Path::new("node")), |c, port| {
+        c.arg(&harness).arg(&data).arg(port.to_string());
+    })?;
+
+    for (_, path) in ROUTES {
+        same_answers(
+            path,
+            &get_json(ours.port, path)?,
+            &get_json(theirs.port, path)?,
+        )?;
+    }
+
+    let mut rows = Vec::new();
+    for (name, path) in ROUTES {
+        let mut figures = Vec::new();
+        for server in [&ours, &theirs] {
+            println!("loading {} with {name} …", server.name);
+            figures.push(measure(&pin, &opts, server.port, path)?);
+        }
+        rows.push((name, figures[0], figures[1]));
+    }
+    let rss = [ours.rss_mib(), theirs.rss_mib()];
+    let versions = format!(
+        "Express {}, portos-ai-toolkit {}, Node.js {}",
+        super::npm_version(&node, "express"),
+        super::npm_version(&node, "portos-ai-toolkit"),
+        node_version()
+    );
+    drop((ours, theirs));
+
+    println!();
+    println!(
+        "api benchmark: wrk, {} connections, {} s × {} runs per route (medians); {}; {versions}",
+        opts.connections,
+        opts.duration,
+        opts.runs,
+        pin.describe()
+    );
+    println!("| route | Express req/s | portos req/s | ratio | Express p99 | portos p99 |");
+    println!("|---|---|---|---|---|---|");
+    for (name, ours, theirs) in rows {
+        println!(
+            "| {name} | {:.0} | {:.0} | {:.1}× | {:.2} ms | {:.2} ms |",
+            theirs.rps,
+            ours.rps,
+            ours.rps / theirs.rps.max(1e-9),
+            theirs.p99_ms,
+            ours.p99_ms
+        );
+    }
+    println!(
+        "| RSS after the load | {:.1} MiB | {:.1} MiB | | | |",
+        rss[1], rss[0]
+    );
+    Ok(())
+}
+
+/// 500 entries of five actions, one in ten failed, in the original's shape.
+fn history() -> Value {
+    let actions = ["start", "stop", "restart", "ai-run", "command"];
+    let entries: Vec<Value> = (0..HISTORY_ENTRIES)
+        .map(|i| {
+            let ok = i % 10 != 0;
+            json!({
+                "id": format!("00000000-0000-4000-8000-{i:012}"),
+                "action": actions[i % actions.len()],
+                "target": format!("app-{}", i % 7),
+                "targetName": format!("App number {}", i % 7),
+                "details": { "processes": [format!("app-{}-server", i % 7)], "attempt": i % 3 },
+                "success": ok,
+                "error": if ok { Value::Null } else { json!("process exited with code 1") },
+                "timestamp": format!("2026-11-{:02}T{:02}:{:02}:00.000Z", 1 + i / 24 % 28, i % 24, i % 60),
+            })
+        })
+        .collect();
+    json!({ "entries": entries })
+}
+
+/// Whether to pin, and where: servers on the last core, wrk on the others.
+struct Pinning {
+    cores: usize,
+}
+
+impl Pinning {
+    fn detect() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let taskset = Command::new("taskset")
+            .arg("-V")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        Self {
+            cores: if taskset { cores } else { 1 },
+        }
+    }
+
+    fn wrap(&self, cpus: String, program: &Path) -> Command {
+        if self.cores < 2 {
+            return Command::new(program);
+        }
+        let mut c = Command::new("taskset");
+        c.args(["-c", &cpus]).arg(program);
+        c
+    }
+
+    fn server(&self, program: &Path) -> Command {
+        self.wrap((self.cores - 1).to_string(), program)
+    }
+
+    fn load(&self) -> Command {
+        self.wrap(
+            format!("0-{}", self.cores.saturating_sub(2)),
+            Path::new("wrk"),
+        )
+    }
+
+    fn describe(&self) -> String {
+        if self.cores < 2 {
+            "nothing pinned (one core)".into()
+        } else {
+            format!(
+                "each server pinned to core {}, wrk to cores 0-{}",
+                self.cores - 1,
+                self.cores - 2
+            )
+        }
+    }
+}
+
+/// A server under test on a free loopback port; killed when dropped.
+struct Server {
+    name: &'static str,
+    port: u16,
+    child: Child,
+}
+
+impl Server {
+    fn start(
+        name: &'static str,
+        mut cmd: Command,
+        args: impl FnOnce(&mut Command, u16),
+    ) -> Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        args(&mut cmd, port);
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        let server = Self { name, port, child };
+        let start = Instant::now();
+        while get_json(port, "/api/providers").is_err() {
+            if start.elapsed() > Duration::from_secs(30) {
+                bail!("{name} did not answer on port {port} within 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(server)
+    }
+
+    fn rss_mib(&self) -> f64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))?
+                    .split_whitespace()
+                    .next()?
+                    .parse::<f64>()
+                    .ok()
+            })
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A GET over loopback with a plain HTTP/1.1 exchange; the body as JSON.
+fn get_json(port: u16, path: &str) -> Result<Value> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").context("no HTTP header")?;
+    if !head.starts_with("HTTP/1.1 200") {
+        bail!("GET {path}: {}", head.lines().next().unwrap_or_default());
+    }
+    // Chunked or not: the JSON is between the first `{` and the last `}`.
+    let json = &body[body.find('{').context("no JSON")?..=body.rfind('}').context("no JSON")?];
+    Ok(serde_json::from_str(json)?)
+}
+
+/// Both servers must answer the same providers (ids, no key) and the same
+/// page of entries, or the comparison would be of different work.
+fn same_answers(path: &str, ours: &Value, theirs: &Value) -> Result<()> {
+    let ids = |v: &Value, list: &str| -> Vec<String> {
+        v[list]
+            .as_array()
+            .map(|a| a.iter().map(|p| p["id"].to_string()).collect())
+            .unwrap_or_default()
+    };
+    let list = if path.starts_with("/api/providers") {
+        if ours["activeProvider"] != theirs["activeProvider"] {
+            bail!("{path}: the active provider differs");
+        }
+        "providers"
+    } else {
+        if ours["total"] != theirs["total"] {
+            bail!("{path}: total {} vs {}", ours["total"], theirs["total"]);
+        }
+        "entries"
+    };
+    let (a, b) = (ids(ours, list), ids(theirs, list));
+    if a.is_empty() || a != b {
+        bail!("{path}: the servers answer different {list}: {a:?} vs {b:?}");
+    }
+    if ours.to_string().contains("\"apiKey\"") {
+        bail!("{path}: our answer carries an apiKey");
+    }
+    Ok(())
+}
+
+/// A warm-up, then `runs` wrk runs; the medians.
+fn measure(pin: &Pinning, o: &Options, port: u16, path: &str) -> Result<Load> {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    wrk(pin, o.connections, 2, &url)?;
+    let runs: Vec<Load> = (0..o.runs)
+        .map(|_| wrk(pin, o.connections, o.duration, &url))
+        .collect::<Result<_>>()?;
+    Ok(Load {
+        rps: median(runs.iter().map(|r| r.rps).collect()),
+        p99_ms: median(runs.iter().map(|r| r.p99_ms).collect()),
+    })
+}
+
+fn wrk(pin: &Pinning, connections: u32, secs: u64, url: &str) -> Result<Load> {
+    let out = pin
+        .load()
+        .args(["-t1", "--latency"])
+        .arg(format!("-c{connections}"))
+        .arg(format!("-d{secs}s"))
+        .arg(url)
+        .output()
+        .context("running wrk")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!("wrk failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+    }
+    if let Some(line) = text
+        .lines()
+        .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+    {
+        bail!("{url}: {}", line.trim());
+    }
+    let rps = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .context("wrk printed no Requests/sec")?;
+    let p99_ms = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .and_then(|v| duration_ms(v.trim()))
+        .context("wrk printed no 99% latency")?;
+    Ok(Load { rps, p99_ms })
+}
+
+/// wrk's `812.00us`, `1.23ms`, `2.00s` in milliseconds.
+fn duration_ms(v: &str) -> Option<f64> {
+    let (num, scale) = if let Some(n) = v.strip_suffix("us") {
+        (n, 1e-3)
+    } else if let Some(n) = v.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = v.strip_suffix('s') {
+        (n, 1e3)
+    } else {
+        return None;
+    };
+    Some(num.parse::<f64>().ok()? * scale)
+}
+
+/// wrk from Debian's package when it is not on the PATH.
+fn ensure_wrk() -> Result<()> {
+    let present = || {
+        Command::new("wrk")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    };
+    if present() {
+        return Ok(());
+    }
+    println!("installing wrk with apt-get …");
+    let sudo = !nix::unistd::Uid::effective().is_root();
+    let mut cmd = Command::new(if sudo { "sudo" } else { "apt-get" });
+    if sudo {
+        cmd.arg("apt-get");
+    }
+    let status = cmd
+        .args(["install", "-y", "-qq", "wrk"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .context("running apt-get")?;
+    if !status.success() || !present() {
+        bail!("wrk is needed: install it (apt-get install wrk)");
+    }
+    Ok(())
+}
+
+fn node_version() -> String {
+    Command::new("node")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
