@@ -233,12 +233,34 @@ fn all_six_come_up_healthy_and_answer_health_and_reflection() {
             "grpc.health.v1.Health",
             "grpc.reflection.v1.ServerReflection",
             "grpc.reflection.v1alpha.ServerReflection",
+            "portos.api.v1.Apps",
             "portos.api.v1.Events",
+            "portos.api.v1.Files",
             "portos.api.v1.History",
+            "portos.api.v1.Providers",
+            "portos.api.v1.Settings",
         ],
         "what the api server serves, and only that"
     );
     assert!(api["response"].is_object(), "History/Stats answered: {api}");
+    // The apps over the real supervisor, from a client we did not write.
+    let apps = portos_e2e::python_grpc(&[
+        &format!("127.0.0.1:{}", port(5554)),
+        "portos.api.v1.Apps",
+        "List",
+    ]);
+    let listed = apps["response"]["apps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{apps}"));
+    let portos = listed
+        .iter()
+        .find(|a| a["id"] == "portos-default")
+        .unwrap_or_else(|| panic!("no portos-default in {apps}"));
+    assert_eq!(portos["overallStatus"], "online", "{portos}");
+    assert_eq!(
+        portos["processStatus"]["portos-server"], "online",
+        "{portos}"
+    );
 
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(

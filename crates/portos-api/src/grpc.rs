@@ -7,19 +7,42 @@ use portos_proto::api::v1 as pb;
 use portos_store::types::HistoryEntry;
 use tonic::{Request, Response, Status};
 
-use crate::AppState;
-use crate::routes::history;
+use crate::routes::{files, history, processes, providers, settings};
+use crate::{ApiError, AppState};
 
 /// Every gRPC service of the api server, and their names for reflection.
 pub fn routes(app: AppState) -> (tonic::service::Routes, Vec<&'static str>) {
     let routes = tonic::service::Routes::new(pb::history_server::HistoryServer::new(HistoryRpc(
         app.clone(),
     )))
-    .add_service(pb::events_server::EventsServer::new(EventsRpc(app)));
+    .add_service(pb::events_server::EventsServer::new(EventsRpc(app.clone())))
+    .add_service(pb::settings_server::SettingsServer::new(SettingsRpc(
+        app.clone(),
+    )))
+    .add_service(pb::providers_server::ProvidersServer::new(ProvidersRpc(
+        app.clone(),
+    )))
+    .add_service(pb::apps_server::AppsServer::new(AppsRpc(app.clone())))
+    .add_service(pb::files_server::FilesServer::new(FilesRpc(app)));
     (
         routes,
-        vec!["portos.api.v1.History", "portos.api.v1.Events"],
+        vec![
+            "portos.api.v1.History",
+            "portos.api.v1.Events",
+            "portos.api.v1.Settings",
+            "portos.api.v1.Providers",
+            "portos.api.v1.Apps",
+            "portos.api.v1.Files",
+        ],
     )
+}
+
+/// An error as a gRPC status, also published on the `errors` channel like
+/// every REST error.
+fn fail(app: &AppState, e: ApiError) -> Status {
+    app.hub
+        .publish_error(e.status.as_u16(), e.code, &e.message, e.context.as_ref());
+    e.to_status()
 }
 
 fn entry_to_proto(e: &HistoryEntry) -> pb::HistoryEntry {
@@ -55,7 +78,7 @@ impl pb::history_server::History for HistoryRpc {
         };
         let page = history::query(&self.0, &f)
             .await
-            .map_err(|e| e.to_status())?;
+            .map_err(|e| fail(&self.0, e))?;
         Ok(Response::new(pb::ListHistoryResponse {
             total: page.total as u32,
             entries: page.entries().map(entry_to_proto).collect(),
@@ -68,7 +91,7 @@ impl pb::history_server::History for HistoryRpc {
     ) -> Result<Response<pb::HistoryStats>, Status> {
         let s = history::compute_stats(&self.0)
             .await
-            .map_err(|e| e.to_status())?;
+            .map_err(|e| fail(&self.0, e))?;
         Ok(Response::new(pb::HistoryStats {
             total: s.total as u32,
             success_rate: s.success_percent(),
@@ -91,7 +114,7 @@ impl pb::history_server::History for HistoryRpc {
         }
         let deleted = history::delete(&self.0, &id)
             .await
-            .map_err(|e| e.to_status())?;
+            .map_err(|e| fail(&self.0, e))?;
         if !deleted {
             return Err(Status::not_found(format!("no history entry {id:?}")));
         }
@@ -105,7 +128,7 @@ impl pb::history_server::History for HistoryRpc {
         let days = req.into_inner().older_than_days.map(u64::from);
         history::clear_older_than(&self.0, days)
             .await
-            .map_err(|e| e.to_status())?;
+            .map_err(|e| fail(&self.0, e))?;
         Ok(Response::new(pb::ClearHistoryResponse {}))
     }
 }
@@ -158,5 +181,230 @@ impl pb::events_server::Events for EventsRpc {
         Ok(Response::new(Box::pin(
             tokio_stream::wrappers::ReceiverStream::new(rx),
         )))
+    }
+}
+
+/// `portos.api.v1.Settings`.
+#[derive(Debug, Clone)]
+pub struct SettingsRpc(AppState);
+
+#[tonic::async_trait]
+impl pb::settings_server::Settings for SettingsRpc {
+    async fn get(
+        &self,
+        _req: Request<pb::GetSettingsRequest>,
+    ) -> Result<Response<pb::SettingsDocument>, Status> {
+        let v = settings::read(&self.0)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        Ok(Response::new(pb::SettingsDocument {
+            json: v.to_string(),
+        }))
+    }
+
+    async fn update(
+        &self,
+        req: Request<pb::UpdateSettingsRequest>,
+    ) -> Result<Response<pb::SettingsDocument>, Status> {
+        let patch: serde_json::Value = serde_json::from_str(&req.into_inner().patch_json)
+            .map_err(|e| fail(&self.0, ApiError::validation(format!("patch_json: {e}"))))?;
+        let v = settings::merge(&self.0, patch)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        Ok(Response::new(pb::SettingsDocument {
+            json: v.to_string(),
+        }))
+    }
+}
+
+/// `portos.api.v1.Providers`.
+#[derive(Debug, Clone)]
+pub struct ProvidersRpc(AppState);
+
+fn provider_to_proto(p: &portos_store::types::Provider) -> pb::Provider {
+    use portos_store::types::ProviderKind;
+    pb::Provider {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        r#type: match p.kind {
+            ProviderKind::Cli => "cli",
+            ProviderKind::Api => "api",
+        }
+        .to_string(),
+        command: p.command.clone(),
+        args: p.args.clone(),
+        endpoint: p.endpoint.clone(),
+        has_api_key: providers::has_api_key(p),
+        models: p.models.clone(),
+        default_model: p.default_model.clone(),
+        light_model: p.light_model.clone(),
+        medium_model: p.medium_model.clone(),
+        heavy_model: p.heavy_model.clone(),
+        fallback_provider: p.fallback_provider.clone(),
+        timeout: p.timeout,
+        enabled: p.enabled,
+        env_vars: providers::shown_env_vars(p)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        secret_env_vars: p.secret_env_vars.clone(),
+        headless_args: p.headless_args.clone(),
+    }
+}
+
+#[tonic::async_trait]
+impl pb::providers_server::Providers for ProvidersRpc {
+    async fn list(
+        &self,
+        _req: Request<pb::ListProvidersRequest>,
+    ) -> Result<Response<pb::ListProvidersResponse>, Status> {
+        let file = providers::load(&self.0)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        Ok(Response::new(pb::ListProvidersResponse {
+            active_provider: file.active_provider.clone(),
+            providers: file.providers.values().map(provider_to_proto).collect(),
+        }))
+    }
+}
+
+/// `portos.api.v1.Apps`.
+#[derive(Debug, Clone)]
+pub struct AppsRpc(AppState);
+
+impl AppsRpc {
+    async fn act(
+        &self,
+        req: Request<pb::AppRequest>,
+        action: processes::AppAction,
+    ) -> Result<Response<pb::AppActionResponse>, Status> {
+        let id = req.into_inner().id;
+        if id.is_empty() {
+            return Err(fail(&self.0, ApiError::validation("id is required")));
+        }
+        let results = processes::act(self.0.clone(), id, action)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        Ok(Response::new(pb::AppActionResponse {
+            results: results
+                .into_iter()
+                .map(|(name, r)| {
+                    (
+                        name,
+                        pb::ProcessResult {
+                            success: r["success"] == true,
+                            error: r["error"].as_str().map(str::to_string),
+                            pending: r["pending"] == true,
+                        },
+                    )
+                })
+                .collect(),
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::apps_server::Apps for AppsRpc {
+    async fn list(
+        &self,
+        _req: Request<pb::ListAppsRequest>,
+    ) -> Result<Response<pb::ListAppsResponse>, Status> {
+        let views = processes::app_views(&self.0)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        Ok(Response::new(pb::ListAppsResponse {
+            apps: views
+                .into_iter()
+                .map(|v| pb::App {
+                    name: v.record["name"].as_str().unwrap_or_default().to_string(),
+                    archived: v.record["archived"] == true,
+                    overall_status: v.overall.to_string(),
+                    process_status: v
+                        .statuses
+                        .iter()
+                        .map(|(n, s)| {
+                            let status = s["status"].as_str().unwrap_or("unknown");
+                            (n.clone(), status.to_string())
+                        })
+                        .collect(),
+                    app_json: v.record.to_string(),
+                    id: v.id,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn start(
+        &self,
+        req: Request<pb::AppRequest>,
+    ) -> Result<Response<pb::AppActionResponse>, Status> {
+        self.act(req, processes::AppAction::Start).await
+    }
+
+    async fn stop(
+        &self,
+        req: Request<pb::AppRequest>,
+    ) -> Result<Response<pb::AppActionResponse>, Status> {
+        self.act(req, processes::AppAction::Stop).await
+    }
+
+    async fn restart(
+        &self,
+        req: Request<pb::AppRequest>,
+    ) -> Result<Response<pb::AppActionResponse>, Status> {
+        self.act(req, processes::AppAction::Restart).await
+    }
+}
+
+/// `portos.api.v1.Files`.
+#[derive(Debug, Clone)]
+pub struct FilesRpc(AppState);
+
+impl FilesRpc {
+    fn folder(&self, f: i32) -> Result<files::Folder, Status> {
+        match pb::Folder::try_from(f) {
+            Ok(pb::Folder::Uploads) => Ok(files::UPLOADS),
+            Ok(pb::Folder::Screenshots) => Ok(files::SCREENSHOTS),
+            Ok(pb::Folder::Attachments) => Ok(files::ATTACHMENTS),
+            _ => Err(fail(
+                &self.0,
+                ApiError::validation(format!(
+                    "folder must be FOLDER_UPLOADS, FOLDER_SCREENSHOTS or FOLDER_ATTACHMENTS, not {f}"
+                )),
+            )),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::files_server::Files for FilesRpc {
+    async fn list(
+        &self,
+        req: Request<pb::ListFilesRequest>,
+    ) -> Result<Response<pb::ListFilesResponse>, Status> {
+        let folder = self.folder(req.into_inner().folder)?;
+        let listed = files::listing(&self.0, folder).await;
+        Ok(Response::new(pb::ListFilesResponse {
+            files: listed
+                .into_iter()
+                .map(|f| pb::FileInfo {
+                    mime_type: files::mime_of(&f.name).to_string(),
+                    created_at: files::iso(f.created),
+                    size: f.size,
+                    filename: f.name,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn delete(
+        &self,
+        req: Request<pb::DeleteFileRequest>,
+    ) -> Result<Response<pb::DeleteFileResponse>, Status> {
+        let r = req.into_inner();
+        let folder = self.folder(r.folder)?;
+        let (_, size) = files::delete_file(&self.0, folder, &r.filename)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        Ok(Response::new(pb::DeleteFileResponse { size }))
     }
 }

@@ -709,6 +709,137 @@ async fn the_same_history_through_grpc_on_the_same_port() {
         .unwrap_err();
     assert_eq!(empty.code(), tonic::Code::InvalidArgument);
 
+    // Settings: the same masked document, and a merge seen by REST.
+    let mut settings =
+        pb::settings_client::SettingsClient::with_interceptor(channel.clone(), with_token);
+    let doc = settings
+        .get(pb::GetSettingsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!doc.json.contains("SECRETSECRET"), "{}", doc.json);
+    let rest: Value = rest_get("/api/settings")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&doc.json).unwrap(), rest);
+    settings
+        .update(pb::UpdateSettingsRequest {
+            patch_json: r#"{"theme": "from-grpc"}"#.into(),
+        })
+        .await
+        .unwrap();
+    let rest: Value = rest_get("/api/settings")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["theme"], "from-grpc");
+    for bad in ["[1, 2]", "{not json"] {
+        let e = settings
+            .update(pb::UpdateSettingsRequest {
+                patch_json: bad.into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{bad}: {e:?}");
+    }
+
+    // Providers: same order, no key, secret env values masked.
+    let listed =
+        pb::providers_client::ProvidersClient::with_interceptor(channel.clone(), with_token)
+            .list(pb::ListProvidersRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+    assert_eq!(listed.active_provider.as_deref(), Some("claude-code"));
+    let ids: Vec<&str> = listed.providers.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["claude-code", "lmstudio"]);
+    assert!(!format!("{listed:?}").contains("PROVIDERSECRET"));
+    assert!(listed.providers[1].has_api_key);
+    assert_eq!(
+        listed.providers[0].env_vars["AWS_BEARER_TOKEN_BEDROCK"],
+        "***"
+    );
+
+    // Files: an upload made over REST is listed and deleted over gRPC.
+    let up: Value = http
+        .post(format!("http://{addr}/api/uploads"))
+        .bearer_auth("t0ken-for-grpc")
+        .json(&json!({ "filename": "notes.txt", "data": "aGVsbG8=" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stored = up["filename"].as_str().unwrap().to_string();
+    let mut files = pb::files_client::FilesClient::with_interceptor(channel.clone(), with_token);
+    let listed = files
+        .list(pb::ListFilesRequest {
+            folder: pb::Folder::Uploads as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.files.len(), 1);
+    assert_eq!(
+        (listed.files[0].filename.as_str(), listed.files[0].size),
+        (stored.as_str(), 5)
+    );
+    let e = files
+        .delete(pb::DeleteFileRequest {
+            folder: pb::Folder::Uploads as i32,
+            filename: "../settings.json".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    assert!(data.path().join("settings.json").is_file());
+    let e = files
+        .list(pb::ListFilesRequest { folder: 0 })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    let gone = files
+        .delete(pb::DeleteFileRequest {
+            folder: pb::Folder::Uploads as i32,
+            filename: stored.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(gone.size, 5);
+    assert!(!data.path().join("uploads").join(&stored).exists());
+
+    // Apps: the same list as REST; an unknown id is NotFound.
+    let mut apps = pb::apps_client::AppsClient::with_interceptor(channel.clone(), with_token);
+    let listed = apps
+        .list(pb::ListAppsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let rest: Value = rest_get("/api/apps").await.unwrap().json().await.unwrap();
+    let rest_ids: Vec<&str> = rest
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    let ids: Vec<&str> = listed.apps.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, rest_ids);
+    assert!(!ids.is_empty());
+    let e = apps
+        .start(pb::AppRequest {
+            id: "no-such-app".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::NotFound);
+
     // Live events as a gRPC stream: a failing REST request shows on `errors`.
     let mut events = pb::events_client::EventsClient::with_interceptor(channel.clone(), with_token);
     let bad = events

@@ -6,8 +6,9 @@
 //! and its two routes, with the provider service of `portos-ai-toolkit` (the
 //! original's own module, installed from npm). The original server as a whole
 //! is not published on npm. Load comes from wrk (Debian's package, installed
-//! when missing). On a machine with two cores or more, each server is pinned to
-//! one core and wrk to another, so both servers get the same CPU.
+//! when missing). Two placements, each with fresh servers: the same CPU budget
+//! (each server pinned to one core, wrk to the others; when there are two cores
+//! or more) and the whole machine (nothing pinned, as on a dev machine).
 //!
 //! Figures per route: requests per second and p99 latency, each the median of
 //! `--runs` runs after a warm-up; the RSS of each server after the load. Before
@@ -96,66 +97,67 @@ pub fn api(args: &[String]) -> Result<()> {
         serde_json::to_vec_pretty(&history())?,
     )?;
 
-    let pin = Pinning::detect();
-    let ours = Server::start("portos-api", pin.server(&api_bin), |c, port| {
-        c.env("HOST", "127.0.0.1")
-            .env("PORT", port.to_string())
-            .env("PORTOS_DATA_DIR", &data);
-    })?;
-    let theirs = Server::start("Express", pin.server(Path::new("node")), |c, port| {
-        c.arg(&harness).arg(&data).arg(port.to_string());
-    })?;
-
-    for (_, path) in ROUTES {
-        same_answers(
-            path,
-            &get_json(ours.port, path)?,
-            &get_json(theirs.port, path)?,
-        )?;
-    }
-
-    let mut rows = Vec::new();
-    for (name, path) in ROUTES {
-        let mut figures = Vec::new();
-        for server in [&ours, &theirs] {
-            println!("loading {} with {name} …", server.name);
-            figures.push(measure(&pin, &opts, server.port, path)?);
-        }
-        rows.push((name, figures[0], figures[1]));
-    }
-    let rss = [ours.rss_mib(), theirs.rss_mib()];
     let versions = format!(
         "Express {}, portos-ai-toolkit {}, Node.js {}",
         super::npm_version(&node, "express"),
         super::npm_version(&node, "portos-ai-toolkit"),
         node_version()
     );
-    drop((ours, theirs));
+    let mut tables = Vec::new();
+    for place in Placement::all() {
+        println!("{} …", place.describe());
+        let ours = Server::start("portos-api", place.server(&api_bin), |c, port| {
+            c.env("HOST", "127.0.0.1")
+                .env("PORT", port.to_string())
+                .env("PORTOS_DATA_DIR", &data);
+        })?;
+        let theirs = Server::start("Express", place.server(Path::new("node")), |c, port| {
+            c.arg(&harness).arg(&data).arg(port.to_string());
+        })?;
+        for (_, path) in ROUTES {
+            same_answers(
+                path,
+                &get_json(ours.port, path)?,
+                &get_json(theirs.port, path)?,
+            )?;
+        }
+        let mut rows = Vec::new();
+        for (name, path) in ROUTES {
+            let mut figures = Vec::new();
+            for server in [&ours, &theirs] {
+                println!("  loading {} with {name} …", server.name);
+                figures.push(measure(&place, &opts, server.port, path)?);
+            }
+            rows.push((name, figures[0], figures[1]));
+        }
+        tables.push((place, rows, [ours.rss_mib(), theirs.rss_mib()]));
+    }
 
     println!();
     println!(
-        "api benchmark: wrk, {} connections, {} s × {} runs per route (medians); {}; {versions}",
-        opts.connections,
-        opts.duration,
-        opts.runs,
-        pin.describe()
+        "api benchmark: wrk, {} connections, {} s × {} runs per route (medians of req/s and of p99); {versions}",
+        opts.connections, opts.duration, opts.runs,
     );
-    println!("| route | Express req/s | portos req/s | ratio | Express p99 | portos p99 |");
-    println!("|---|---|---|---|---|---|");
-    for (name, ours, theirs) in rows {
+    for (place, rows, rss) in tables {
+        println!();
+        println!("{}:", place.describe());
+        println!("| route | Express req/s | portos req/s | ratio | Express p99 | portos p99 |");
+        println!("|---|---|---|---|---|---|");
+        for (name, ours, theirs) in rows {
+            println!(
+                "| {name} | {:.0} | {:.0} | {:.1}× | {:.2} ms | {:.2} ms |",
+                theirs.rps,
+                ours.rps,
+                ours.rps / theirs.rps.max(1e-9),
+                theirs.p99_ms,
+                ours.p99_ms
+            );
+        }
         println!(
-            "| {name} | {:.0} | {:.0} | {:.1}× | {:.2} ms | {:.2} ms |",
-            theirs.rps,
-            ours.rps,
-            ours.rps / theirs.rps.max(1e-9),
-            theirs.p99_ms,
-            ours.p99_ms
+            "| RSS after the load | {:.1} MiB | {:.1} MiB | | | |",
+            rss[1], rss[0]
         );
     }
-    println!(
-        "| RSS after the load | {:.1} MiB | {:.1} MiB | | | |",
-        rss[1], rss[0]
-    );
     Ok(())
 }
 
@@ -180,53 +182,60 @@ fn history() -> Value {
     json!({ "entries": entries })
 }
 
-/// Whether to pin, and where: servers on the last core, wrk on the others.
-struct Pinning {
-    cores: usize,
+/// Where the servers and wrk run. Each mode starts its own servers, since a
+/// server sizes its thread pool from the cores it may use when it starts.
+#[derive(Debug, Clone, Copy)]
+enum Placement {
+    /// The same CPU budget for both servers: the last core; wrk on the others.
+    Pinned { cores: usize },
+    /// The whole machine, shared with wrk, as on a dev machine.
+    Shared,
 }
 
-impl Pinning {
-    fn detect() -> Self {
+impl Placement {
+    /// Pinned (when there are two cores or more and taskset), then shared.
+    fn all() -> Vec<Self> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let taskset = Command::new("taskset")
             .arg("-V")
             .stdout(Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
-        Self {
-            cores: if taskset { cores } else { 1 },
+        let mut modes = Vec::new();
+        if cores >= 2 && taskset {
+            modes.push(Self::Pinned { cores });
         }
+        modes.push(Self::Shared);
+        modes
     }
 
-    fn wrap(&self, cpus: String, program: &Path) -> Command {
-        if self.cores < 2 {
-            return Command::new(program);
+    fn wrap(&self, cpus: impl FnOnce(usize) -> String, program: &Path) -> Command {
+        match *self {
+            Self::Shared => Command::new(program),
+            Self::Pinned { cores } => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", &cpus(cores)]).arg(program);
+                c
+            }
         }
-        let mut c = Command::new("taskset");
-        c.args(["-c", &cpus]).arg(program);
-        c
     }
 
     fn server(&self, program: &Path) -> Command {
-        self.wrap((self.cores - 1).to_string(), program)
+        self.wrap(|cores| (cores - 1).to_string(), program)
     }
 
     fn load(&self) -> Command {
-        self.wrap(
-            format!("0-{}", self.cores.saturating_sub(2)),
-            Path::new("wrk"),
-        )
+        self.wrap(|cores| format!("0-{}", cores - 2), Path::new("wrk"))
     }
 
     fn describe(&self) -> String {
-        if self.cores < 2 {
-            "nothing pinned (one core)".into()
-        } else {
-            format!(
-                "each server pinned to core {}, wrk to cores 0-{}",
-                self.cores - 1,
-                self.cores - 2
-            )
+        match *self {
+            Self::Pinned { cores } => format!(
+                "same CPU budget: each server pinned to core {}, wrk to cores 0-{}",
+                cores - 1,
+                cores - 2
+            ),
+            Self::Shared => "whole machine: servers and wrk unpinned".into(),
         }
     }
 }
@@ -337,7 +346,7 @@ fn same_answers(path: &str, ours: &Value, theirs: &Value) -> Result<()> {
 }
 
 /// A warm-up, then `runs` wrk runs; the medians.
-fn measure(pin: &Pinning, o: &Options, port: u16, path: &str) -> Result<Load> {
+fn measure(pin: &Placement, o: &Options, port: u16, path: &str) -> Result<Load> {
     let url = format!("http://127.0.0.1:{port}{path}");
     wrk(pin, o.connections, 2, &url)?;
     let runs: Vec<Load> = (0..o.runs)
@@ -349,7 +358,7 @@ fn measure(pin: &Pinning, o: &Options, port: u16, path: &str) -> Result<Load> {
     })
 }
 
-fn wrk(pin: &Pinning, connections: u32, secs: u64, url: &str) -> Result<Load> {
+fn wrk(pin: &Placement, connections: u32, secs: u64, url: &str) -> Result<Load> {
     let out = pin
         .load()
         .args(["-t1", "--latency"])

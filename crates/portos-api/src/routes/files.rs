@@ -356,15 +356,7 @@ pub async fn remove(
     folder: Folder,
     UrlPath(name): UrlPath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let name = requested_name(&name)?;
-    let path = folder_path(&app, folder).join(&name);
-    let size = tokio::fs::metadata(&path)
-        .await
-        .map_err(|_| ApiError::not_found(format!("{} not found", folder.noun)))?
-        .len();
-    tokio::fs::remove_file(&path)
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let (name, size) = delete_file(&app, folder, &name).await?;
     let mut out = json!({ "success": true, "filename": name });
     if folder.kind == Kind::Uploads {
         out["size"] = json!(size);
@@ -372,12 +364,37 @@ pub async fn remove(
     Ok(Json(out))
 }
 
-struct Listed {
-    name: String,
-    path: PathBuf,
-    size: u64,
-    created: SystemTime,
-    modified: SystemTime,
+/// Deletes one file, named as a client names it; its checked name and size.
+pub async fn delete_file(
+    app: &AppState,
+    folder: Folder,
+    name: &str,
+) -> Result<(String, u64), ApiError> {
+    let name = requested_name(name)?;
+    let path = folder_path(app, folder).join(&name);
+    let size = tokio::fs::metadata(&path)
+        .await
+        .map_err(|_| ApiError::not_found(format!("{} not found", folder.noun)))?
+        .len();
+    tokio::fs::remove_file(&path)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok((name, size))
+}
+
+/// One file of a folder.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub name: String,
+    pub path: PathBuf,
+    pub size: u64,
+    pub created: SystemTime,
+    pub modified: SystemTime,
+}
+
+/// The files of a folder, newest first (none when the folder is missing).
+pub async fn listing(app: &AppState, folder: Folder) -> Vec<Listed> {
+    list_dir(&folder_path(app, folder)).await
 }
 
 async fn list_dir(dir: &Path) -> Vec<Listed> {
@@ -406,7 +423,7 @@ async fn list_dir(dir: &Path) -> Vec<Listed> {
     out
 }
 
-fn iso(t: SystemTime) -> String {
+pub fn iso(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 

@@ -254,23 +254,46 @@ fn statuses_for(names: &[String], running: &[pb::Process]) -> BTreeMap<String, V
         .collect()
 }
 
-/// `GET /api/apps`.
-#[utoipa::path(get, operation_id = "listApps", path = "/api/apps", tag = "apps", responses((status = 200, description = "apps with `pm2Status` and `overallStatus`")))]
-pub async fn list_apps(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// One app as listed: the record with its id, and its processes' states.
+#[derive(Debug, Clone)]
+pub struct AppView {
+    pub id: String,
+    /// The record as REST answers it (`id`, `overallStatus`, `pm2Status` added).
+    pub record: Value,
+    pub statuses: BTreeMap<String, Value>,
+    pub overall: &'static str,
+}
+
+/// Every app with the state of its processes (one call to the supervisor).
+pub async fn app_views(app: &AppState) -> Result<Vec<AppView>, ApiError> {
     let running = app.supervisor.list().await.unwrap_or_default();
-    let out: Vec<Value> = apps(&app)
+    Ok(apps(app)
         .await?
         .into_iter()
         .map(|(id, a)| {
             let statuses = statuses_for(&process_names(&id, &a), &running);
-            let mut v = a.clone();
-            v["id"] = json!(id);
-            v["overallStatus"] = json!(overall(&statuses));
-            v["pm2Status"] = json!(statuses);
-            v
+            let overall = overall(&statuses);
+            let mut record = a;
+            record["id"] = json!(id);
+            record["overallStatus"] = json!(overall);
+            record["pm2Status"] = json!(statuses);
+            AppView {
+                id,
+                record,
+                statuses,
+                overall,
+            }
         })
-        .collect();
-    Ok(Json(Value::Array(out)))
+        .collect())
+}
+
+/// `GET /api/apps`.
+#[utoipa::path(get, operation_id = "listApps", path = "/api/apps", tag = "apps", responses((status = 200, description = "apps with `pm2Status` and `overallStatus`")))]
+pub async fn list_apps(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let views = app_views(&app).await?;
+    Ok(Json(Value::Array(
+        views.into_iter().map(|v| v.record).collect(),
+    )))
 }
 
 /// `GET /api/apps/:id`.
@@ -307,14 +330,25 @@ impl AppAction {
     }
 }
 
-/// `POST /api/apps/:id/{start,stop,restart}`: each process through the supervisor.
-/// The api server's own process is acted on after the answer is sent, so the
-/// request is never cut off by its own restart.
+/// `POST /api/apps/:id/{start,stop,restart}`.
 pub async fn act_on_app(
     app: AppState,
     id: String,
     action: AppAction,
 ) -> Result<Json<Value>, ApiError> {
+    let results = act(app, id, action).await?;
+    Ok(Json(json!({ "success": true, "results": results })))
+}
+
+/// Starts, stops or restarts each process of an app through the supervisor;
+/// per process `{ success, error?, pending? }`. The api server's own process
+/// is acted on after the answer is sent, so the request is never cut off by
+/// its own restart.
+pub async fn act(
+    app: AppState,
+    id: String,
+    action: AppAction,
+) -> Result<Map<String, Value>, ApiError> {
     let all = apps(&app).await?;
     let a = all
         .get(&id)
@@ -362,7 +396,7 @@ pub async fn act_on_app(
             let _ = control(&app, &n, action).await;
         });
     }
-    Ok(Json(json!({ "success": true, "results": results })))
+    Ok(results)
 }
 
 async fn control(app: &AppState, name: &str, action: AppAction) -> Result<(), ApiError> {

@@ -12,17 +12,18 @@ use crate::redact::redact_secrets;
 /// `GET /api/settings`.
 #[utoipa::path(get, operation_id = "getSettings", path = "/api/settings", tag = "settings", responses((status = 200, description = "the settings, secrets masked")))]
 pub async fn get(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let s: Settings = app.store.load(files::SETTINGS).await?;
-    Ok(Json(redact_secrets(&Value::Object(s))))
+    Ok(Json(read(&app).await?))
 }
 
-/// `PUT /api/settings`: a shallow merge of the body's keys.
-#[utoipa::path(put, operation_id = "updateSettings", path = "/api/settings", tag = "settings", request_body(content = Object, description = "keys to set (shallow merge)"), responses((status = 200, description = "the merged settings, secrets masked"), (status = 400, description = "not a JSON object")))]
-pub async fn put(
-    State(app): State<AppState>,
-    Json(body): Json<Value>,
-) -> Result<Json<Value>, ApiError> {
-    let Value::Object(patch) = body else {
+/// The settings, secrets masked.
+pub async fn read(app: &AppState) -> Result<Value, ApiError> {
+    let s: Settings = app.store.load(files::SETTINGS).await?;
+    Ok(redact_secrets(&Value::Object(s)))
+}
+
+/// Sets the keys of `patch` (a JSON object); the merged settings, secrets masked.
+pub async fn merge(app: &AppState, patch: Value) -> Result<Value, ApiError> {
+    let Value::Object(patch) = patch else {
         return Err(ApiError::validation("settings must be a JSON object"));
     };
     let merged = app
@@ -35,5 +36,14 @@ pub async fn put(
         })
         .await?
         .map_err(|()| ApiError::internal("settings update failed"))?;
-    Ok(Json(redact_secrets(&Value::Object(merged))))
+    Ok(redact_secrets(&Value::Object(merged)))
+}
+
+/// `PUT /api/settings`: a shallow merge of the body's keys.
+#[utoipa::path(put, operation_id = "updateSettings", path = "/api/settings", tag = "settings", request_body(content = Object, description = "keys to set (shallow merge)"), responses((status = 200, description = "the merged settings, secrets masked"), (status = 400, description = "not a JSON object")))]
+pub async fn put(
+    State(app): State<AppState>,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(merge(&app, body).await?))
 }
