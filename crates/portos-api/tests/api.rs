@@ -896,6 +896,10 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/apps/{id}", &["get", "put", "delete"]),
         ("/api/apps/{id}/archive", &["post"]),
         ("/api/apps/{id}/unarchive", &["post"]),
+        ("/api/apps/{id}/task-types", &["get"]),
+        ("/api/apps/{id}/task-types/{taskType}", &["put"]),
+        ("/api/apps/{id}/open-editor", &["post"]),
+        ("/api/apps/{id}/open-folder", &["post"]),
         ("/api/apps/{id}/start", &["post"]),
         ("/api/apps/{id}/stop", &["post"]),
         ("/api/apps/{id}/restart", &["post"]),
@@ -916,7 +920,7 @@ async fn the_openapi_document_covers_every_route() {
             assert!(p.get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 24, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 28, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 #[tokio::test]
@@ -1060,4 +1064,77 @@ async fn providers_are_listed_in_file_order_without_their_secrets() {
         msg.contains("providers.json") && msg.contains("providers.x.id"),
         "{msg}"
     );
+}
+
+#[tokio::test]
+async fn task_type_overrides_migrate_the_legacy_list_and_drop_inherited_entries() {
+    let s = start().await;
+    let (st, body) = s.get("/api/apps/legacy-blog/task-types").await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["appName"], "Blog");
+    assert_eq!(
+        body["taskTypeOverrides"],
+        json!({"security-audit": {"enabled": false}, "dependency-updates": {"enabled": false}})
+    );
+    let file = || -> Value {
+        serde_json::from_str(&std::fs::read_to_string(s.data.path().join("apps.json")).unwrap())
+            .unwrap()
+    };
+    assert!(
+        file()["apps"]["legacy-blog"]
+            .get("disabledTaskTypes")
+            .is_none(),
+        "the migration is saved"
+    );
+
+    async fn put(s: &Server, task: &str, body: &str) -> (u16, Value) {
+        let path = format!("/api/apps/legacy-blog/task-types/{task}");
+        s.send(reqwest::Method::PUT, &path, Some(body)).await
+    }
+    let (st, body) = put(&s, "security-audit", r#"{"enabled": true}"#).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(
+        (body["success"].as_bool(), body["enabled"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert!(
+        body["taskTypeOverrides"].get("security-audit").is_none(),
+        "enabled with no interval inherits: removed: {body}"
+    );
+    let (st, body) = put(&s, "code-review", r#"{"interval": "weekly"}"#).await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        body["taskTypeOverrides"]["code-review"],
+        json!({"interval": "weekly"})
+    );
+    let (_, body) = put(&s, "code-review", r#"{"interval": null}"#).await;
+    assert!(
+        body["taskTypeOverrides"].get("code-review").is_none(),
+        "{body}"
+    );
+    assert_eq!(
+        file()["apps"]["legacy-blog"]["taskTypeOverrides"],
+        json!({"dependency-updates": {"enabled": false}})
+    );
+
+    for (task, bad) in [
+        ("code-review", r#"{}"#),
+        ("code-review", r#"{"interval": "hourly"}"#),
+        ("code-review", r#"{"interval": 5}"#),
+        ("bad%20name", r#"{"enabled": false}"#),
+    ] {
+        let (st, body) = put(&s, task, bad).await;
+        assert_eq!(st, 400, "{task} {bad}: {body}");
+        assert_error_shape(&body, "VALIDATION_ERROR");
+    }
+    let (st, _) = s
+        .send(
+            reqwest::Method::PUT,
+            "/api/apps/nope/task-types/x",
+            Some(r#"{"enabled": false}"#),
+        )
+        .await;
+    assert_eq!(st, 404);
+    let (st, _) = s.get("/api/apps/nope/task-types").await;
+    assert_eq!(st, 404);
 }

@@ -258,3 +258,231 @@ pub async fn unarchive(
 ) -> Result<Json<Value>, ApiError> {
     set_archived(app, id, false).await
 }
+
+/// The original's legacy `disabledTaskTypes: [..]` becomes
+/// `taskTypeOverrides: { <type>: { enabled: false } }`; whether anything changed.
+fn migrate_task_types(a: &mut Value) -> bool {
+    let Some(obj) = a.as_object_mut() else {
+        return false;
+    };
+    if obj.contains_key("taskTypeOverrides") || !obj.contains_key("disabledTaskTypes") {
+        return false;
+    }
+    let legacy = obj.remove("disabledTaskTypes").unwrap_or_default();
+    let overrides: Map<String, Value> = legacy
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|t| (t.to_string(), json!({ "enabled": false })))
+        .collect();
+    obj.insert("taskTypeOverrides".into(), Value::Object(overrides));
+    true
+}
+
+/// `GET /api/apps/:id/task-types`: the app's task type overrides (a legacy
+/// `disabledTaskTypes` list is migrated first, and saved).
+#[utoipa::path(get, operation_id = "appTaskTypes", path = "/api/apps/{id}/task-types", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "`{ appId, appName, taskTypeOverrides }`"), (status = 404, description = "App not found")))]
+pub async fn task_types(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let file: Map<String, Value> = app.store.load(files::APPS).await?;
+    let mut a = file
+        .get("apps")
+        .and_then(|a| a.get(&id))
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("App not found"))?;
+    if migrate_task_types(&mut a.clone()) {
+        a = app
+            .store
+            .update(files::APPS, |file: &mut Map<String, Value>| {
+                let a = file
+                    .get_mut("apps")
+                    .and_then(|a| a.get_mut(&id))
+                    .ok_or_else(|| ApiError::not_found("App not found"))?;
+                migrate_task_types(a);
+                Ok::<Value, ApiError>(a.clone())
+            })
+            .await??;
+    }
+    Ok(Json(json!({
+        "appId": id,
+        "appName": a["name"],
+        "taskTypeOverrides": a.get("taskTypeOverrides").cloned().unwrap_or_else(|| json!({})),
+    })))
+}
+
+/// Intervals a task type may run at; `null` inherits the global one.
+const INTERVALS: &[&str] = &["rotation", "daily", "weekly", "once", "on-demand"];
+
+/// `PUT /api/apps/:id/task-types/:taskType`: `{ enabled?, interval? }`. An
+/// override that inherits everything (not disabled, no interval) is removed.
+#[utoipa::path(put, operation_id = "setAppTaskType", path = "/api/apps/{id}/task-types/{taskType}", tag = "apps", params(("id" = String, Path), ("taskType" = String, Path)), request_body(content = Object, description = "`{ enabled?: bool, interval?: rotation|daily|weekly|once|on-demand|null }`"), responses((status = 200, description = "`{ success, appId, taskType, enabled, interval, taskTypeOverrides }`"), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "App not found")))]
+pub async fn set_task_type(
+    State(app): State<AppState>,
+    Path((id, task_type)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let valid_name = !task_type.is_empty()
+        && task_type.len() <= 100
+        && task_type
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+    if !valid_name {
+        return Err(ApiError::validation(format!(
+            "task type {task_type:?} must be 1-100 letters, digits, '-', '_', '.' or ':'"
+        )));
+    }
+    let enabled = body.get("enabled").and_then(Value::as_bool);
+    let interval = body.get("interval");
+    if enabled.is_none() && interval.is_none() {
+        return Err(ApiError::validation(
+            "enabled (boolean) or interval (string|null) required",
+        ));
+    }
+    if let Some(i) = interval
+        && !(i.is_null() || i.as_str().is_some_and(|s| INTERVALS.contains(&s)))
+    {
+        return Err(ApiError::validation(format!(
+            "interval must be one of {} or null",
+            INTERVALS.join("|")
+        )));
+    }
+    let updated = edit(&app, &id, |a| {
+        migrate_task_types(a);
+        if !a["taskTypeOverrides"].is_object() {
+            a["taskTypeOverrides"] = json!({});
+        }
+        let overrides = &mut a["taskTypeOverrides"];
+        let mut o = overrides
+            .get(&task_type)
+            .filter(|o| o.is_object())
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        if let Some(e) = enabled {
+            o["enabled"] = json!(e);
+        }
+        if let Some(i) = interval {
+            o["interval"] = i.clone();
+        }
+        let inherits = o["enabled"] != false && o["interval"].as_str().is_none_or(str::is_empty);
+        if let Some(map) = overrides.as_object_mut() {
+            if inherits {
+                map.remove(&task_type);
+            } else {
+                map.insert(task_type.clone(), o);
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    change(&app, "update-task-types");
+    let mut out = json!({ "success": true, "appId": id, "taskType": task_type });
+    if let Some(e) = enabled {
+        out["enabled"] = json!(e);
+    }
+    if let Some(i) = interval {
+        out["interval"] = i.clone();
+    }
+    out["taskTypeOverrides"] = updated["taskTypeOverrides"].clone();
+    Ok(Json(out))
+}
+
+/// Editors `open-editor` may start (the first word of `editorCommand`).
+pub const EDITORS: &[&str] = &[
+    "code", "cursor", "zed", "subl", "atom", "vim", "nvim", "nano", "emacs", "idea", "pycharm",
+    "webstorm", "phpstorm", "rubymine", "goland", "clion", "rider", "studio",
+];
+/// Characters an editor argument may not hold: no shell runs it, and none
+/// should look like it could.
+const SHELL_CHARS: &[char] = &[
+    ';', '|', '&', '`', '$', '(', ')', '{', '}', '[', ']', '<', '>', '\\', '!', '#', '*', '?', '~',
+];
+
+/// The app's `repoPath`, which must be an existing folder.
+async fn repo_path(app: &AppState, id: &str) -> Result<(Value, String), ApiError> {
+    let file: Map<String, Value> = app.store.load(files::APPS).await?;
+    let a = file
+        .get("apps")
+        .and_then(|a| a.get(id))
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("App not found"))?;
+    let path = a["repoPath"].as_str().unwrap_or_default().to_string();
+    let is_dir = !path.is_empty() && tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_dir());
+    if !is_dir {
+        return Err(ApiError::bad_request(
+            "PATH_NOT_FOUND",
+            "App path does not exist",
+        ));
+    }
+    Ok((a, path))
+}
+
+/// Starts `program ARGS` in `dir`, detached: its own process group (so
+/// stopping the api server leaves it), no shell, no terminal. Reaped by tokio.
+fn spawn_detached(program: &str, args: &[&str], dir: &str) -> Result<(), ApiError> {
+    tokio::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .process_group(0)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(drop)
+        .map_err(|e| {
+            ApiError::bad_request(
+                "COMMAND_NOT_FOUND",
+                format!("cannot start {program:?}: {e}"),
+            )
+        })
+}
+
+/// `POST /api/apps/:id/open-editor`: the app's `editorCommand` (default
+/// `code .`) in its repo, if its first word is a known editor.
+#[utoipa::path(post, operation_id = "openAppEditor", path = "/api/apps/{id}/open-editor", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "`{ success, command, path }`"), (status = 400, description = "PATH_NOT_FOUND, INVALID_EDITOR (`context.allowedEditors`), INVALID_EDITOR_ARGS, COMMAND_NOT_FOUND"), (status = 404, description = "App not found")))]
+pub async fn open_editor(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (a, path) = repo_path(&app, &id).await?;
+    let command = a["editorCommand"].as_str().unwrap_or("code .").to_string();
+    let mut words = command.split_whitespace();
+    let editor = words.next().unwrap_or_default();
+    if !EDITORS.contains(&editor) {
+        return Err(ApiError::bad_request(
+            "INVALID_EDITOR",
+            format!("editor {editor:?} is not one PortOS starts"),
+        )
+        .with_context(json!({ "allowedEditors": EDITORS })));
+    }
+    let args: Vec<&str> = words.collect();
+    if let Some(bad) = args.iter().find(|a| a.contains(SHELL_CHARS)) {
+        return Err(ApiError::bad_request(
+            "INVALID_EDITOR_ARGS",
+            format!("editor argument {bad:?} holds a shell character"),
+        ));
+    }
+    spawn_detached(editor, &args, &path)?;
+    Ok(Json(
+        json!({ "success": true, "command": command, "path": path }),
+    ))
+}
+
+/// `POST /api/apps/:id/open-folder`: the repo in the desktop's file manager
+/// (`xdg-open`; `open` on macOS).
+#[utoipa::path(post, operation_id = "openAppFolder", path = "/api/apps/{id}/open-folder", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "`{ success, path }`"), (status = 400, description = "PATH_NOT_FOUND, COMMAND_NOT_FOUND"), (status = 404, description = "App not found")))]
+pub async fn open_folder(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (_, path) = repo_path(&app, &id).await?;
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    spawn_detached(opener, &[&path], &path)?;
+    Ok(Json(json!({ "success": true, "path": path })))
+}
