@@ -47,6 +47,8 @@ pub struct AppState {
     pub supervisor: Arc<SupervisorLink>,
     pub hosts: Arc<HostPolicy>,
     pub tokens: Arc<guard::TokenPolicy>,
+    /// Repos with an update running.
+    pub updating: Arc<routes::update::Updating>,
 }
 
 impl AppState {
@@ -60,6 +62,7 @@ impl AppState {
             store: Arc::new(JsonStore::new(data_dir)),
             hub: Arc::new(Hub::default()),
             hosts: Arc::new(hosts),
+            updating: Arc::default(),
         }
     }
 }
@@ -101,6 +104,7 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(apps_registry::set_task_type))
         .routes(routes!(apps_registry::open_editor))
         .routes(routes!(apps_registry::open_folder))
+        .routes(routes!(routes::update::update))
         .routes(routes!(processes::app_status))
         .routes(routes!(processes::app_logs))
         .routes(routes!(processes::logs_of_app))

@@ -900,6 +900,7 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/apps/{id}/task-types/{taskType}", &["put"]),
         ("/api/apps/{id}/open-editor", &["post"]),
         ("/api/apps/{id}/open-folder", &["post"]),
+        ("/api/apps/{id}/update", &["post"]),
         ("/api/apps/{id}/start", &["post"]),
         ("/api/apps/{id}/stop", &["post"]),
         ("/api/apps/{id}/restart", &["post"]),
@@ -920,7 +921,7 @@ async fn the_openapi_document_covers_every_route() {
             assert!(p.get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 28, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 29, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 #[tokio::test]
@@ -1136,5 +1137,127 @@ async fn task_type_overrides_migrate_the_legacy_list_and_drop_inherited_entries(
         .await;
     assert_eq!(st, 404);
     let (st, _) = s.get("/api/apps/nope/task-types").await;
+    assert_eq!(st, 404);
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn an_update_pulls_the_repo_and_reports_each_step() {
+    let s = start().await;
+    let work = tempfile::tempdir().unwrap();
+    let (upstream, checkout, author) = (
+        work.path().join("upstream.git"),
+        work.path().join("checkout"),
+        work.path().join("author"),
+    );
+    git(
+        work.path(),
+        &["init", "-q", "--bare", upstream.to_str().unwrap()],
+    );
+    git(
+        work.path(),
+        &[
+            "clone",
+            "-q",
+            upstream.to_str().unwrap(),
+            author.to_str().unwrap(),
+        ],
+    );
+    std::fs::write(author.join("README"), "one").unwrap();
+    git(&author, &["add", "."]);
+    git(&author, &["commit", "-qm", "one"]);
+    git(&author, &["push", "-q", "origin", "HEAD"]);
+    git(
+        work.path(),
+        &[
+            "clone",
+            "-q",
+            upstream.to_str().unwrap(),
+            checkout.to_str().unwrap(),
+        ],
+    );
+    std::fs::write(author.join("NEW"), "two").unwrap();
+    git(&author, &["add", "."]);
+    git(&author, &["commit", "-qm", "two"]);
+    git(&author, &["push", "-q", "origin", "HEAD"]);
+
+    let (_, created) = s
+        .post_json(
+            "/api/apps",
+            &json!({ "name": "Up", "repoPath": checkout, "pm2ProcessNames": [] }),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let mut ws = s.ws().await;
+    let (st, body) = s.post(&format!("/api/apps/{id}/update")).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["success"], true, "{body}");
+    assert_eq!(body["steps"][0]["step"], "git-pull");
+    assert_eq!(
+        body["steps"].as_array().unwrap().len(),
+        1,
+        "no package.json, no processes"
+    );
+    assert_eq!(
+        std::fs::read_to_string(checkout.join("NEW")).unwrap(),
+        "two"
+    );
+    let statuses: Vec<&str> = body["progress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["running", "done"]);
+    let mut live = Vec::new();
+    while let Ok(Some(Ok(Message::Text(t)))) =
+        tokio::time::timeout(Duration::from_millis(300), ws.next()).await
+    {
+        live.push(serde_json::from_str::<Value>(&t).unwrap()["event"].clone());
+    }
+    assert!(live.contains(&json!("apps:update:progress")), "{live:?}");
+    let (_, hist) = s.get("/api/history?action=update").await;
+    assert_eq!(hist["entries"][0]["target"], json!(id));
+    assert_eq!(hist["entries"][0]["success"], true);
+
+    // A failing step ends the update: not a git repo.
+    let plain = work.path().join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    let (_, created) = s
+        .post_json("/api/apps", &json!({ "name": "Plain", "repoPath": plain }))
+        .await;
+    let (st, body) = s
+        .post(&format!(
+            "/api/apps/{}/update",
+            created["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["success"], false);
+    let steps = body["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1, "nothing after the failing step: {body}");
+    assert_eq!(steps[0]["success"], false);
+    assert!(
+        steps[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a git repository"),
+        "{body}"
+    );
+
+    let (st, body) = s.post("/api/apps/legacy-blog/update").await;
+    assert_eq!(st, 400);
+    assert_error_shape(&body, "PATH_NOT_FOUND");
+    let (st, _) = s.post("/api/apps/nope/update").await;
     assert_eq!(st, 404);
 }

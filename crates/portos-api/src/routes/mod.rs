@@ -6,3 +6,4 @@ pub mod history;
 pub mod processes;
 pub mod providers;
 pub mod settings;
+pub mod update;

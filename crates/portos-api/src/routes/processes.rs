@@ -340,10 +340,8 @@ pub async fn act_on_app(
     Ok(Json(json!({ "success": true, "results": results })))
 }
 
-/// Starts, stops or restarts each process of an app through the supervisor;
-/// per process `{ success, error?, pending? }`. The api server's own process
-/// is acted on after the answer is sent, so the request is never cut off by
-/// its own restart.
+/// Starts, stops or restarts each process of an app ([`control_all`]), and
+/// records it in the history; per process `{ success, error?, pending? }`.
 pub async fn act(
     app: AppState,
     id: String,
@@ -354,24 +352,7 @@ pub async fn act(
         .get(&id)
         .ok_or_else(|| ApiError::not_found("App not found"))?;
     let names = process_names(&id, a);
-    let me = std::env::var("PORTOS_PROCESS_NAME").ok();
-    let mut results = Map::new();
-    let mut deferred = Vec::new();
-    for n in &names {
-        if me.as_deref() == Some(n.as_str()) && !matches!(action, AppAction::Start) {
-            deferred.push(n.clone());
-            results.insert(n.clone(), json!({ "success": true, "pending": true }));
-            continue;
-        }
-        let outcome = control(&app, n, action).await;
-        results.insert(
-            n.clone(),
-            match outcome {
-                Ok(()) => json!({ "success": true }),
-                Err(e) => json!({ "success": false, "error": e.message }),
-            },
-        );
-    }
+    let results = control_all(&app, &names, action).await;
     let all_ok = results.values().all(|r| r["success"] == true);
     let app_name = a.get("name").and_then(Value::as_str).map(str::to_string);
     history::record(
@@ -388,15 +369,40 @@ pub async fn act(
         "apps:changed",
         &json!({ "action": action.word(), "timestamp": now_ms() }),
     );
-    for n in deferred {
-        let app = app.clone();
-        tokio::spawn(async move {
-            // Let the answer leave first.
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            let _ = control(&app, &n, action).await;
-        });
-    }
     Ok(results)
+}
+
+/// Acts on each named process through the supervisor, in order; per process
+/// `{ success, error? }`. The api server's own process is acted on just after
+/// (`{ success, pending }`), so the answer is never cut off by its own restart.
+pub async fn control_all(
+    app: &AppState,
+    names: &[String],
+    action: AppAction,
+) -> Map<String, Value> {
+    let me = std::env::var("PORTOS_PROCESS_NAME").ok();
+    let mut results = Map::new();
+    for n in names {
+        if me.as_deref() == Some(n.as_str()) && !matches!(action, AppAction::Start) {
+            results.insert(n.clone(), json!({ "success": true, "pending": true }));
+            let (app, n) = (app.clone(), n.clone());
+            tokio::spawn(async move {
+                // Let the answer leave first.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let _ = control(&app, &n, action).await;
+            });
+            continue;
+        }
+        let outcome = control(app, n, action).await;
+        results.insert(
+            n.clone(),
+            match outcome {
+                Ok(()) => json!({ "success": true }),
+                Err(e) => json!({ "success": false, "error": e.message }),
+            },
+        );
+    }
+    results
 }
 
 async fn control(app: &AppState, name: &str, action: AppAction) -> Result<(), ApiError> {

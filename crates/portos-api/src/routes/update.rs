@@ -1,0 +1,252 @@
+//! `POST /api/apps/:id/update`: bring an app up to date as the original does:
+//! `git pull --rebase --autostash`, `npm install` where a package.json is
+//! (root, client, server), `npm run setup` when the root package has one, then
+//! a restart of its processes through the supervisor. No shell runs any step.
+//!
+//! Better than the original: a failing step ends the update with
+//! `success: false` and that step's message (the original answered 500), and
+//! each step's progress is also a live event (`apps:update:progress`).
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path as UrlPath, State};
+use portos_store::types::files;
+use serde_json::{Map, Value, json};
+
+use crate::AppState;
+use crate::error::{ApiError, now_ms};
+use crate::routes::history;
+use crate::routes::processes::{AppAction, control_all};
+
+/// How long one step may run.
+const STEP_TIMEOUT: Duration = Duration::from_secs(600);
+/// How much of a step's output is kept (its end).
+const OUTPUT_TAIL: usize = 64 << 10;
+
+/// Repos being updated now: a second update of one is refused, not queued.
+#[derive(Debug, Default)]
+pub struct Updating(Mutex<HashSet<String>>);
+
+/// Holds a repo's place in [`Updating`] until dropped.
+struct Claim<'a>(&'a Updating, String);
+
+impl Updating {
+    fn claim(&self, repo: &str) -> Option<Claim<'_>> {
+        let mut set = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        set.insert(repo.to_string())
+            .then(|| Claim(self, repo.to_string()))
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let mut set = (self.0).0.lock().unwrap_or_else(|e| e.into_inner());
+        set.remove(&self.1);
+    }
+}
+
+/// The steps done and the progress seen, as the original answers them.
+struct Report<'a> {
+    app: &'a AppState,
+    id: &'a str,
+    steps: Vec<Value>,
+    progress: Vec<Value>,
+}
+
+impl Report<'_> {
+    fn emit(&mut self, step: &str, status: &str, message: &str) {
+        let timestamp = now_ms();
+        self.progress.push(
+            json!({ "step": step, "status": status, "message": message, "timestamp": timestamp }),
+        );
+        self.app.hub.broadcast(
+            "apps:update:progress",
+            &json!({ "appId": self.id, "step": step, "status": status, "message": message, "timestamp": timestamp }),
+        );
+    }
+
+    /// Runs one step; `false` when it failed (recorded with its message).
+    async fn step(
+        &mut self,
+        step: &str,
+        running: &str,
+        run: impl Future<Output = Result<String, String>>,
+    ) -> bool {
+        self.emit(step, "running", running);
+        match run.await {
+            Ok(message) => {
+                self.emit(step, "done", &message);
+                self.steps
+                    .push(json!({ "step": step, "success": true, "message": message }));
+                true
+            }
+            Err(message) => {
+                self.emit(step, "error", &message);
+                self.steps
+                    .push(json!({ "step": step, "success": false, "message": message }));
+                false
+            }
+        }
+    }
+}
+
+/// Runs `program ARGS` in `dir`, no shell; its output's end, or why it failed.
+async fn run(program: &str, args: &[&str], dir: &Path) -> Result<String, String> {
+    let child = tokio::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = match tokio::time::timeout(STEP_TIMEOUT, child).await {
+        Err(_) => return Err(format!("{program} took longer than {STEP_TIMEOUT:?}")),
+        Ok(Err(e)) => return Err(format!("cannot start {program}: {e}")),
+        Ok(Ok(out)) => out,
+    };
+    let tail = |b: &[u8]| {
+        let text = String::from_utf8_lossy(&b[b.len().saturating_sub(OUTPUT_TAIL)..]);
+        text.trim().to_string()
+    };
+    let (stdout, stderr) = (tail(&out.stdout), tail(&out.stderr));
+    if out.status.success() {
+        Ok([stdout, stderr]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n"))
+    } else if stderr.is_empty() {
+        Err(format!(
+            "{program} {} failed ({})",
+            args.join(" "),
+            out.status
+        ))
+    } else {
+        Err(stderr)
+    }
+}
+
+/// Whether `dir/package.json` has a `scripts.setup`.
+async fn has_setup(dir: &Path) -> bool {
+    tokio::fs::read(dir.join("package.json"))
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .is_some_and(|p| p["scripts"]["setup"].is_string())
+}
+
+/// `POST /api/apps/:id/update`.
+#[utoipa::path(post, operation_id = "updateAppCode", path = "/api/apps/{id}/update", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "`{ success, steps: [{ step, success, message }], progress: [{ step, status, message, timestamp }] }`; a failing step ends the update with `success: false`; a second update of the same repo answers the `lock` step"), (status = 400, description = "PATH_NOT_FOUND"), (status = 404, description = "App not found")))]
+pub async fn update(
+    State(app): State<AppState>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    let file: Map<String, Value> = app.store.load(files::APPS).await?;
+    let a = file
+        .get("apps")
+        .and_then(|a| a.get(&id))
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("App not found"))?;
+    let repo = a["repoPath"].as_str().unwrap_or_default().to_string();
+    if repo.is_empty() || !tokio::fs::metadata(&repo).await.is_ok_and(|m| m.is_dir()) {
+        return Err(ApiError::bad_request(
+            "PATH_NOT_FOUND",
+            "App repo path does not exist",
+        ));
+    }
+    let Some(_claim) = app.updating.claim(&repo) else {
+        return Ok(Json(json!({
+            "success": false,
+            "steps": [{ "step": "lock", "success": false, "message": "Update already in progress" }],
+            "progress": [],
+        })));
+    };
+    let dir = Path::new(&repo);
+    let mut r = Report {
+        app: &app,
+        id: &id,
+        steps: Vec::new(),
+        progress: Vec::new(),
+    };
+    let mut ok = r
+        .step("git-pull", "Pulling latest changes...", async {
+            run("git", &["pull", "--rebase", "--autostash"], dir)
+                .await
+                .map(|m| if m.is_empty() { "Up to date".into() } else { m })
+        })
+        .await;
+    for sub in ["", "client", "server"] {
+        let sub_dir = dir.join(sub);
+        if !ok || !sub_dir.join("package.json").is_file() {
+            continue;
+        }
+        let label = if sub.is_empty() { "root" } else { sub };
+        ok = r
+            .step(
+                &format!("npm-install:{label}"),
+                &format!("Installing {label} dependencies..."),
+                async {
+                    run("npm", &["install"], &sub_dir)
+                        .await
+                        .map(|_| format!("{label} dependencies installed"))
+                },
+            )
+            .await;
+    }
+    if ok && has_setup(dir).await {
+        ok = r
+            .step("setup", "Running setup...", async {
+                run("npm", &["run", "setup"], dir)
+                    .await
+                    .map(|_| "Setup complete".to_string())
+            })
+            .await;
+    }
+    let names: Vec<String> = a["pm2ProcessNames"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n.as_str().map(str::to_string))
+        .collect();
+    if ok && !names.is_empty() {
+        ok = r
+            .step("restart", "Restarting app...", async {
+                let results = control_all(&app, &names, AppAction::Restart).await;
+                let failed: Vec<String> = results
+                    .iter()
+                    .filter(|(_, r)| r["success"] != true)
+                    .map(|(n, r)| format!("{n}: {}", r["error"].as_str().unwrap_or("failed")))
+                    .collect();
+                if failed.is_empty() {
+                    Ok(format!("Restarted {} process(es)", names.len()))
+                } else {
+                    Err(failed.join("; "))
+                }
+            })
+            .await;
+    }
+    let Report {
+        steps, progress, ..
+    } = r;
+    history::record(
+        &app,
+        "update",
+        Some(&id),
+        a["name"].as_str(),
+        json!({ "steps": steps }),
+        ok,
+        None,
+    )
+    .await?;
+    app.hub.broadcast(
+        "apps:changed",
+        &json!({ "action": "update", "timestamp": now_ms() }),
+    );
+    Ok(Json(
+        json!({ "success": ok, "steps": steps, "progress": progress }),
+    ))
+}
