@@ -13,6 +13,7 @@ pub mod events;
 pub mod grpc;
 pub mod guard;
 pub mod redact;
+pub mod rendered;
 pub mod routes;
 
 use std::path::PathBuf;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub tokens: Arc<guard::TokenPolicy>,
     /// Repos with an update running.
     pub updating: Arc<routes::update::Updating>,
+    /// Read answers kept per version of their data.
+    pub rendered: Arc<rendered::Rendered>,
 }
 
 impl AppState {
@@ -63,6 +66,7 @@ impl AppState {
             hub: Arc::new(Hub::default()),
             hosts: Arc::new(hosts),
             updating: Arc::default(),
+            rendered: Arc::default(),
         }
     }
 }

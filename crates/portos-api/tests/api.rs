@@ -156,6 +156,8 @@ async fn history_lists_filters_and_counts_like_the_original() {
         .delete("/api/history/0b7c5c1e-0003-4000-8000-000000000003")
         .await;
     assert_eq!((st, body), (200, json!({"deleted": true})));
+    // The same query again answers the new data, not a kept answer.
+    assert_eq!(s.get("/api/history").await.1["total"], 2);
     let (st, body) = s.delete("/api/history/nope").await;
     assert_eq!(
         (st, body),

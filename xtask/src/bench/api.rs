@@ -10,8 +10,10 @@
 //! (each server pinned to one core, wrk to the others; when there are two cores
 //! or more) and the whole machine (nothing pinned, as on a dev machine).
 //!
-//! Figures per route: requests per second and p99 latency, each the median of
-//! `--runs` runs after a warm-up; the RSS of each server after the load. Before
+//! Figures per route: requests per second, p99 latency and the server's CPU
+//! time per request (all its threads; the figure that does not depend on how
+//! hard one core of wrk can push), each the median of `--runs` runs after a
+//! warm-up; the RSS of each server after the load. Before
 //! measuring, both answers are checked to hold the same providers and entries.
 
 use std::io::{Read, Write};
@@ -71,6 +73,8 @@ fn options(args: &[String]) -> Result<Options> {
 struct Load {
     rps: f64,
     p99_ms: f64,
+    /// The server's CPU time (all its threads) per request answered.
+    cpu_us: f64,
 }
 
 pub fn api(args: &[String]) -> Result<()> {
@@ -126,7 +130,7 @@ pub fn api(args: &[String]) -> Result<()> {
             let mut figures = Vec::new();
             for server in [&ours, &theirs] {
                 println!("  loading {} with {name} …", server.name);
-                figures.push(measure(&place, &opts, server.port, path)?);
+                figures.push(measure(&place, &opts, server, path)?);
             }
             rows.push((name, figures[0], figures[1]));
         }
@@ -141,20 +145,25 @@ pub fn api(args: &[String]) -> Result<()> {
     for (place, rows, rss) in tables {
         println!();
         println!("{}:", place.describe());
-        println!("| route | Express req/s | portos req/s | ratio | Express p99 | portos p99 |");
-        println!("|---|---|---|---|---|---|");
+        println!(
+            "| route | Express req/s | portos req/s | ratio | Express p99 | portos p99 | Express CPU/req | portos CPU/req | ratio |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|");
         for (name, ours, theirs) in rows {
             println!(
-                "| {name} | {:.0} | {:.0} | {:.1}× | {:.2} ms | {:.2} ms |",
+                "| {name} | {:.0} | {:.0} | {:.1}× | {:.2} ms | {:.2} ms | {:.0} µs | {:.1} µs | {:.1}× |",
                 theirs.rps,
                 ours.rps,
                 ours.rps / theirs.rps.max(1e-9),
                 theirs.p99_ms,
-                ours.p99_ms
+                ours.p99_ms,
+                theirs.cpu_us,
+                ours.cpu_us,
+                theirs.cpu_us / ours.cpu_us.max(1e-9),
             );
         }
         println!(
-            "| RSS after the load | {:.1} MiB | {:.1} MiB | | | |",
+            "| RSS after the load | {:.1} MiB | {:.1} MiB | | | | | | |",
             rss[1], rss[0]
         );
     }
@@ -273,6 +282,22 @@ impl Server {
         Ok(server)
     }
 
+    /// CPU time the server has used so far (user + system, all threads).
+    fn cpu_seconds(&self) -> Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // After the command name in parentheses: fields 14 and 15 are utime, stime.
+        let rest = stat.rsplit_once(')').context("/proc stat")?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: f64 = fields
+            .get(11..13)
+            .context("/proc stat fields")?
+            .iter()
+            .map(|f| f.parse::<f64>().unwrap_or(0.0))
+            .sum();
+        let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)?.unwrap_or(100) as f64;
+        Ok(ticks / hz)
+    }
+
     fn rss_mib(&self) -> f64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .ok()
@@ -346,19 +371,30 @@ fn same_answers(path: &str, ours: &Value, theirs: &Value) -> Result<()> {
 }
 
 /// A warm-up, then `runs` wrk runs; the medians.
-fn measure(pin: &Placement, o: &Options, port: u16, path: &str) -> Result<Load> {
-    let url = format!("http://127.0.0.1:{port}{path}");
+fn measure(pin: &Placement, o: &Options, server: &Server, path: &str) -> Result<Load> {
+    let url = format!("http://127.0.0.1:{}{path}", server.port);
     wrk(pin, o.connections, 2, &url)?;
     let runs: Vec<Load> = (0..o.runs)
-        .map(|_| wrk(pin, o.connections, o.duration, &url))
+        .map(|_| {
+            let before = server.cpu_seconds()?;
+            let (rps, p99_ms, requests) = wrk(pin, o.connections, o.duration, &url)?;
+            let cpu = server.cpu_seconds()? - before;
+            Ok(Load {
+                rps,
+                p99_ms,
+                cpu_us: cpu * 1e6 / requests.max(1) as f64,
+            })
+        })
         .collect::<Result<_>>()?;
     Ok(Load {
         rps: median(runs.iter().map(|r| r.rps).collect()),
         p99_ms: median(runs.iter().map(|r| r.p99_ms).collect()),
+        cpu_us: median(runs.iter().map(|r| r.cpu_us).collect()),
     })
 }
 
-fn wrk(pin: &Placement, connections: u32, secs: u64, url: &str) -> Result<Load> {
+/// One wrk run: requests per second, p99 in ms, requests answered.
+fn wrk(pin: &Placement, connections: u32, secs: u64, url: &str) -> Result<(f64, f64, u64)> {
     let out = pin
         .load()
         .args(["-t1", "--latency"])
@@ -387,7 +423,13 @@ fn wrk(pin: &Placement, connections: u32, secs: u64, url: &str) -> Result<Load> 
         .find_map(|l| l.trim().strip_prefix("99%"))
         .and_then(|v| duration_ms(v.trim()))
         .context("wrk printed no 99% latency")?;
-    Ok(Load { rps, p99_ms })
+    // "  123456 requests in 5.00s, 551.23MB read"
+    let requests = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .context("wrk printed no request count")?;
+    Ok((rps, p99_ms, requests))
 }
 
 /// wrk's `812.00us`, `1.23ms`, `2.00s` in milliseconds.

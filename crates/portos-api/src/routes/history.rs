@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::response::Response;
 use portos_store::types::{HISTORY_LIMIT, History, HistoryEntry, files};
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize};
@@ -76,32 +77,39 @@ impl Serialize for Page {
 /// Entries matching `f`, newest first: the total before paging, and the page.
 pub async fn query(app: &AppState, f: &Filter) -> Result<Page, ApiError> {
     let history: Arc<History> = app.store.load_shared(files::HISTORY).await?;
-    let matching = history
-        .entries
-        .iter()
-        .enumerate()
-        .rev()
-        .filter(|(_, e)| f.action.as_deref().is_none_or(|a| e.action == a))
-        .filter(|(_, e)| {
-            f.target
-                .as_deref()
-                .is_none_or(|t| e.target.as_deref() == Some(t))
-        })
-        .filter(|(_, e)| f.success.is_none_or(|s| e.success == s))
-        .map(|(i, _)| i);
-    let mut total = 0;
-    let mut picked = Vec::new();
-    for i in matching {
-        if total >= f.offset && picked.len() < f.limit {
-            picked.push(i);
+    Ok(Page::of(history, f))
+}
+
+impl Page {
+    /// The page of `history` that `f` asks for.
+    pub fn of(history: Arc<History>, f: &Filter) -> Self {
+        let matching = history
+            .entries
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(|(_, e)| f.action.as_deref().is_none_or(|a| e.action == a))
+            .filter(|(_, e)| {
+                f.target
+                    .as_deref()
+                    .is_none_or(|t| e.target.as_deref() == Some(t))
+            })
+            .filter(|(_, e)| f.success.is_none_or(|s| e.success == s))
+            .map(|(i, _)| i);
+        let mut total = 0;
+        let mut picked = Vec::new();
+        for i in matching {
+            if total >= f.offset && picked.len() < f.limit {
+                picked.push(i);
+            }
+            total += 1;
         }
-        total += 1;
+        Page {
+            history,
+            total,
+            picked,
+        }
     }
-    Ok(Page {
-        history,
-        total,
-        picked,
-    })
 }
 
 /// Counts over the whole history.
@@ -180,7 +188,7 @@ pub async fn clear_older_than(app: &AppState, days: Option<u64>) -> Result<(), A
 pub async fn list(
     State(app): State<AppState>,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Page>, ApiError> {
+) -> Result<Response, ApiError> {
     let f = Filter {
         limit: number("limit", q.limit.as_deref(), 100)?,
         offset: number("offset", q.offset.as_deref(), 0)?,
@@ -188,7 +196,10 @@ pub async fn list(
         target: q.target,
         success: q.success.map(|s| s == "true"),
     };
-    Ok(Json(query(&app, &f).await?))
+    let history: Arc<History> = app.store.load_shared(files::HISTORY).await?;
+    app.rendered.json(&history, &format!("history {f:?}"), |h| {
+        Page::of(h.clone(), &f)
+    })
 }
 
 /// `GET /api/history/stats`.

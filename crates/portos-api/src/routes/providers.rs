@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
+use axum::response::Response;
 use portos_store::types::{Provider, ProviderKind, Providers, files};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -117,10 +117,10 @@ impl Serialize for ProviderList {
 
 /// `GET /api/providers`: every provider, in the file's order, secrets withheld.
 #[utoipa::path(get, operation_id = "listProviders", path = "/api/providers", tag = "providers", responses((status = 200, description = "`{ activeProvider, providers: [...] }`, with `hasApiKey` in place of `apiKey`")))]
-pub async fn list(State(app): State<AppState>) -> Result<Json<ProviderList>, ApiError> {
-    Ok(Json(ProviderList {
-        file: load(&app).await?,
-    }))
+pub async fn list(State(app): State<AppState>) -> Result<Response, ApiError> {
+    let file = load(&app).await?;
+    app.rendered
+        .json(&file, "providers", |f| ProviderList { file: f.clone() })
 }
 
 /// `providers.json`, shared.
