@@ -226,6 +226,10 @@ enum Request {
         lines: u32,
     },
     LogsUnsubscribe,
+    /// `app:update { appId }`: an app update reported to this client.
+    AppUpdate {
+        app_id: String,
+    },
 }
 
 async fn serve_socket(app: AppState, socket: WebSocket) {
@@ -277,6 +281,15 @@ async fn serve_socket(app: AppState, socket: WebSocket) {
                     }
                     hub.send_to(id, "logs:unsubscribed", &json!({}));
                 }
+                Some(Request::AppUpdate { app_id }) => {
+                    // Runs to its end even if the client leaves: an update
+                    // cut in the middle would leave the repo half done.
+                    tokio::spawn(crate::routes::update::update_for_client(
+                        app.clone(),
+                        id,
+                        app_id,
+                    ));
+                }
                 None => {}
             },
             Message::Close(_) => break,
@@ -310,6 +323,21 @@ fn handle_client_message(hub: &Hub, id: u64, text: &str) -> Option<Request> {
     match event {
         "logs:subscribe" => return logs_request(hub, id, &data),
         "logs:unsubscribe" => return Some(Request::LogsUnsubscribe),
+        "app:update" => {
+            return match data.get("appId").and_then(Value::as_str) {
+                Some(app_id) if !app_id.is_empty() => Some(Request::AppUpdate {
+                    app_id: app_id.to_string(),
+                }),
+                _ => {
+                    hub.send_to(
+                        id,
+                        "app:update:error",
+                        &json!({ "message": "Validation failed", "details": [{ "path": "appId", "message": "an app id is required" }] }),
+                    );
+                    None
+                }
+            };
+        }
         _ => {}
     }
     if let Some((channel, verb)) = event.rsplit_once(':') {

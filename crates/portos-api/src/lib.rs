@@ -149,10 +149,35 @@ pub fn router(state: AppState) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            // The path only: a query may carry a token.
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    // The path only: a query may carry a token.
+                    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+                })
+                // The one line per request is `log_request`'s.
+                .on_request(())
+                .on_response(())
+                .on_failure(()),
+        )
+}
+
+/// One line per request on the port (REST, `/ws`, gRPC), refused ones
+/// included: method, path (never the query: it may carry a token), status
+/// and time taken. Health probes are left out, or they would be most lines.
+async fn log_request(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    if path != "/healthz" && !path.starts_with("/grpc.health.v1.") {
+        tracing::info!(
+            "{method} {path} {} {:.1}ms",
+            resp.status().as_u16(),
+            started.elapsed().as_secs_f64() * 1e3
+        );
+    }
+    resp
 }
 
 /// The access checks around everything the api server serves (REST, `/ws`,
@@ -168,6 +193,7 @@ pub fn guarded(state: &AppState, router: Router) -> Router {
             state.hosts.clone(),
             guard::check_host,
         ))
+        .layer(middleware::from_fn(log_request))
 }
 
 /// `POST /api/apps/:id/{start,stop,restart}`.

@@ -61,7 +61,7 @@ impl Rendered {
                     .map_err(|e| ApiError::internal(format!("cannot encode the answer: {e}")))?;
                 let body = Bytes::from(bytes);
                 let mut entries = self.lock();
-                entries.retain(|e| !(e.key == key));
+                entries.retain(|e| e.key != key);
                 if entries.len() >= CAPACITY {
                     entries.pop_front();
                 }

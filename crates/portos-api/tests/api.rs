@@ -1200,7 +1200,6 @@ async fn an_update_pulls_the_repo_and_reports_each_step() {
         )
         .await;
     let id = created["id"].as_str().unwrap().to_string();
-    let mut ws = s.ws().await;
     let (st, body) = s.post(&format!("/api/apps/{id}/update")).await;
     assert_eq!(st, 200, "{body}");
     assert_eq!(body["success"], true, "{body}");
@@ -1221,13 +1220,50 @@ async fn an_update_pulls_the_repo_and_reports_each_step() {
         .map(|p| p["status"].as_str().unwrap())
         .collect();
     assert_eq!(statuses, ["running", "done"]);
+    // The same update asked by a live client: its steps come to it alone.
+    let mut ws = s.ws().await;
+    let mut other = s.ws().await;
+    let send = |v: Value| Message::Text(v.to_string().into());
+    ws.send(send(json!({"event": "app:update", "data": {"appId": id}})))
+        .await
+        .unwrap();
     let mut live = Vec::new();
     while let Ok(Some(Ok(Message::Text(t)))) =
-        tokio::time::timeout(Duration::from_millis(300), ws.next()).await
+        tokio::time::timeout(Duration::from_secs(10), ws.next()).await
     {
-        live.push(serde_json::from_str::<Value>(&t).unwrap()["event"].clone());
+        let v: Value = serde_json::from_str(&t).unwrap();
+        let done = v["event"] == "app:update:complete";
+        live.push(v);
+        if done {
+            break;
+        }
     }
-    assert!(live.contains(&json!("apps:update:progress")), "{live:?}");
+    let names: Vec<&str> = live.iter().filter_map(|v| v["event"].as_str()).collect();
+    assert_eq!(
+        names.iter().filter(|n| **n == "app:update:step").count(),
+        2,
+        "{names:?}"
+    );
+    let complete = live.last().unwrap();
+    assert_eq!(complete["event"], "app:update:complete", "{live:?}");
+    assert_eq!(complete["data"]["success"], true);
+    assert_eq!(complete["data"]["steps"][0]["step"], "git-pull");
+    while let Ok(Some(Ok(Message::Text(t)))) =
+        tokio::time::timeout(Duration::from_millis(200), other.next()).await
+    {
+        assert!(!t.contains("app:update"), "the other client saw {t}");
+    }
+    for (data, expected) in [
+        (json!({}), "Validation failed"),
+        (json!({"appId": "nope"}), "App not found"),
+    ] {
+        ws.send(send(json!({"event": "app:update", "data": data})))
+            .await
+            .unwrap();
+        let v = next_event(&mut ws).await.unwrap();
+        assert_eq!(v["event"], "app:update:error", "{v}");
+        assert_eq!(v["data"]["message"], expected, "{v}");
+    }
     let (_, hist) = s.get("/api/history?action=update").await;
     assert_eq!(hist["entries"][0]["target"], json!(id));
     assert_eq!(hist["entries"][0]["success"], true);

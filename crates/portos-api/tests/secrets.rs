@@ -119,9 +119,25 @@ async fn secrets_never_appear_in_answers_or_logs() {
         .unwrap()
         .read_to_string(&mut logs)
         .unwrap();
+    // One line per request, the refused ones too, with method, path and status.
+    for (line, times) in [
+        ("GET /api/settings 401", 1),
+        ("GET /api/settings 200", 1),
+        ("PUT /api/settings 200", 1),
+        // A token in the query counts only on /ws.
+        ("GET /api/history 401", 2),
+        ("GET /ws 101", 1),
+        ("GET /ws 401", 1),
+    ] {
+        assert_eq!(
+            logs.lines().filter(|l| l.contains(line)).count(),
+            times,
+            "{line:?} {times} time(s) in: {logs}"
+        );
+    }
     assert!(
-        logs.contains("/api/settings"),
-        "debug logs were written: {logs}"
+        !logs.lines().any(|l| l.contains("/healthz ")),
+        "probes are not logged: {logs}"
     );
     for secret in [TOKEN, KEY_ON_DISK, KEY_SENT] {
         assert!(

@@ -266,9 +266,10 @@ impl Server {
             .local_addr()?
             .port();
         args(&mut cmd, port);
+        // Both log as they do by default (ours a line per request), to nowhere.
         let child = cmd
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::null())
             .spawn()
             .with_context(|| format!("starting {name}"))?;
         let server = Self { name, port, child };

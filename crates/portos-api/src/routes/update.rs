@@ -3,9 +3,11 @@
 //! (root, client, server), `npm run setup` when the root package has one, then
 //! a restart of its processes through the supervisor. No shell runs any step.
 //!
-//! Better than the original: a failing step ends the update with
-//! `success: false` and that step's message (the original answered 500), and
-//! each step's progress is also a live event (`apps:update:progress`).
+//! The same update runs from REST (progress in the answer) and from a live
+//! client's `app:update { appId }` (progress as `app:update:step` events to
+//! that client, then `app:update:complete` or `app:update:error`), as the
+//! original offers both. Better than the original: a failing step ends the
+//! update with `success: false` and that step's message (it answered 500).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -50,23 +52,18 @@ impl Drop for Claim<'_> {
 }
 
 /// The steps done and the progress seen, as the original answers them.
-struct Report<'a> {
-    app: &'a AppState,
-    id: &'a str,
+struct Report<F> {
     steps: Vec<Value>,
     progress: Vec<Value>,
+    on_step: F,
 }
 
-impl Report<'_> {
+impl<F: FnMut(&Value)> Report<F> {
     fn emit(&mut self, step: &str, status: &str, message: &str) {
-        let timestamp = now_ms();
-        self.progress.push(
-            json!({ "step": step, "status": status, "message": message, "timestamp": timestamp }),
-        );
-        self.app.hub.broadcast(
-            "apps:update:progress",
-            &json!({ "appId": self.id, "step": step, "status": status, "message": message, "timestamp": timestamp }),
-        );
+        let event =
+            json!({ "step": step, "status": status, "message": message, "timestamp": now_ms() });
+        (self.on_step)(&event);
+        self.progress.push(event);
     }
 
     /// Runs one step; `false` when it failed (recorded with its message).
@@ -92,6 +89,14 @@ impl Report<'_> {
             }
         }
     }
+}
+
+/// What an update did.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub success: bool,
+    pub steps: Vec<Value>,
+    pub progress: Vec<Value>,
 }
 
 /// Runs `program ARGS` in `dir`, no shell; its output's end, or why it failed.
@@ -145,10 +150,41 @@ pub async fn update(
     State(app): State<AppState>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<Value>, ApiError> {
+    let o = perform(&app, &id, |_| {}).await?;
+    Ok(Json(
+        json!({ "success": o.success, "steps": o.steps, "progress": o.progress }),
+    ))
+}
+
+/// A live client's `app:update { appId }`: each progress event to it as
+/// `app:update:step`, then `app:update:complete { success, steps }`, or
+/// `app:update:error { message }` when the update cannot start.
+pub async fn update_for_client(app: AppState, client: u64, id: String) {
+    let hub = app.hub.clone();
+    match perform(&app, &id, |e| hub.send_to(client, "app:update:step", e)).await {
+        Ok(o) => hub.send_to(
+            client,
+            "app:update:complete",
+            &json!({ "success": o.success, "steps": o.steps }),
+        ),
+        Err(e) => hub.send_to(
+            client,
+            "app:update:error",
+            &json!({ "message": e.message, "code": e.code }),
+        ),
+    }
+}
+
+/// Updates app `id`; `on_step` sees each progress event as it happens.
+pub async fn perform(
+    app: &AppState,
+    id: &str,
+    on_step: impl FnMut(&Value),
+) -> Result<Outcome, ApiError> {
     let file: Map<String, Value> = app.store.load(files::APPS).await?;
     let a = file
         .get("apps")
-        .and_then(|a| a.get(&id))
+        .and_then(|a| a.get(id))
         .cloned()
         .ok_or_else(|| ApiError::not_found("App not found"))?;
     let repo = a["repoPath"].as_str().unwrap_or_default().to_string();
@@ -159,18 +195,19 @@ pub async fn update(
         ));
     }
     let Some(_claim) = app.updating.claim(&repo) else {
-        return Ok(Json(json!({
-            "success": false,
-            "steps": [{ "step": "lock", "success": false, "message": "Update already in progress" }],
-            "progress": [],
-        })));
+        return Ok(Outcome {
+            success: false,
+            steps: vec![
+                json!({ "step": "lock", "success": false, "message": "Update already in progress" }),
+            ],
+            progress: Vec::new(),
+        });
     };
     let dir = Path::new(&repo);
     let mut r = Report {
-        app: &app,
-        id: &id,
         steps: Vec::new(),
         progress: Vec::new(),
+        on_step,
     };
     let mut ok = r
         .step("git-pull", "Pulling latest changes...", async {
@@ -215,7 +252,7 @@ pub async fn update(
     if ok && !names.is_empty() {
         ok = r
             .step("restart", "Restarting app...", async {
-                let results = control_all(&app, &names, AppAction::Restart).await;
+                let results = control_all(app, &names, AppAction::Restart).await;
                 let failed: Vec<String> = results
                     .iter()
                     .filter(|(_, r)| r["success"] != true)
@@ -233,9 +270,9 @@ pub async fn update(
         steps, progress, ..
     } = r;
     history::record(
-        &app,
+        app,
         "update",
-        Some(&id),
+        Some(id),
         a["name"].as_str(),
         json!({ "steps": steps }),
         ok,
@@ -246,7 +283,9 @@ pub async fn update(
         "apps:changed",
         &json!({ "action": "update", "timestamp": now_ms() }),
     );
-    Ok(Json(
-        json!({ "success": ok, "steps": steps, "progress": progress }),
-    ))
+    Ok(Outcome {
+        success: ok,
+        steps,
+        progress,
+    })
 }
