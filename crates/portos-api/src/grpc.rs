@@ -206,8 +206,7 @@ impl pb::settings_server::Settings for SettingsRpc {
         &self,
         req: Request<pb::UpdateSettingsRequest>,
     ) -> Result<Response<pb::SettingsDocument>, Status> {
-        let patch: serde_json::Value = serde_json::from_str(&req.into_inner().patch_json)
-            .map_err(|e| fail(&self.0, ApiError::validation(format!("patch_json: {e}"))))?;
+        let patch = json_arg(&self.0, "patch_json", &req.into_inner().patch_json)?;
         let v = settings::merge(&self.0, patch)
             .await
             .map_err(|e| fail(&self.0, e))?;
@@ -265,6 +264,79 @@ impl pb::providers_server::Providers for ProvidersRpc {
             providers: file.providers.values().map(provider_to_proto).collect(),
         }))
     }
+
+    async fn get(
+        &self,
+        req: Request<pb::ProviderRequest>,
+    ) -> Result<Response<pb::Provider>, Status> {
+        let p = providers::get(&self.0, &req.into_inner().id)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        Ok(Response::new(provider_to_proto(&p)))
+    }
+
+    async fn create(
+        &self,
+        req: Request<pb::CreateProviderRequest>,
+    ) -> Result<Response<pb::Provider>, Status> {
+        let body = json_arg(&self.0, "provider_json", &req.into_inner().provider_json)?;
+        let p = providers::create_provider(&self.0, body)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        Ok(Response::new(provider_to_proto(&p)))
+    }
+
+    async fn update(
+        &self,
+        req: Request<pb::UpdateProviderRequest>,
+    ) -> Result<Response<pb::Provider>, Status> {
+        let r = req.into_inner();
+        let body = json_arg(&self.0, "changes_json", &r.changes_json)?;
+        let p = providers::update_provider(&self.0, &r.id, body)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        Ok(Response::new(provider_to_proto(&p)))
+    }
+
+    async fn delete(
+        &self,
+        req: Request<pb::ProviderRequest>,
+    ) -> Result<Response<pb::DeleteProviderResponse>, Status> {
+        providers::delete_provider(&self.0, &req.into_inner().id)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        Ok(Response::new(pb::DeleteProviderResponse {}))
+    }
+
+    async fn set_active(
+        &self,
+        req: Request<pb::ProviderRequest>,
+    ) -> Result<Response<pb::Provider>, Status> {
+        let p = providers::set_active(&self.0, &req.into_inner().id)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        Ok(Response::new(provider_to_proto(&p)))
+    }
+
+    async fn test(
+        &self,
+        req: Request<pb::ProviderRequest>,
+    ) -> Result<Response<pb::ProviderTestResult>, Status> {
+        let p = providers::get(&self.0, &req.into_inner().id)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        let result = providers::probe::probe(&self.0.http, &p).await;
+        Ok(Response::new(pb::ProviderTestResult {
+            success: result["success"] == true,
+            error: result["error"].as_str().map(str::to_string),
+            result_json: result.to_string(),
+        }))
+    }
+}
+
+/// A JSON argument of a gRPC request, or `InvalidArgument` naming it.
+fn json_arg(app: &AppState, name: &str, text: &str) -> Result<serde_json::Value, Status> {
+    serde_json::from_str(text).map_err(|e| fail(app, ApiError::validation(format!("{name}: {e}"))))
 }
 
 /// `portos.api.v1.Apps`.

@@ -52,6 +52,8 @@ pub struct AppState {
     pub updating: Arc<routes::update::Updating>,
     /// Read answers kept per version of their data.
     pub rendered: Arc<rendered::Rendered>,
+    /// The one HTTP client for outbound calls (providers).
+    pub http: reqwest::Client,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ impl AppState {
             hosts: Arc::new(hosts),
             updating: Arc::default(),
             rendered: Arc::default(),
+            http: reqwest::Client::new(),
         }
     }
 }
@@ -93,7 +96,14 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(history::actions))
         .routes(routes!(history::delete_one))
         .routes(routes!(settings::get, settings::put))
-        .routes(routes!(providers::list))
+        .routes(routes!(providers::list, providers::create))
+        .routes(routes!(providers::active, providers::put_active))
+        .routes(routes!(
+            providers::get_one,
+            providers::update,
+            providers::delete
+        ))
+        .routes(routes!(providers::test))
         .routes(routes!(processes::list_processes))
         .routes(routes!(processes::process_logs))
         .routes(routes!(processes::list_apps, apps_registry::create))

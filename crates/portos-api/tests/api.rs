@@ -766,6 +766,84 @@ async fn the_same_history_through_grpc_on_the_same_port() {
         listed.providers[0].env_vars["AWS_BEARER_TOKEN_BEDROCK"],
         "***"
     );
+    // The same changes as REST, through gRPC.
+    let mut prov =
+        pb::providers_client::ProvidersClient::with_interceptor(channel.clone(), with_token);
+    let made = prov
+        .create(pb::CreateProviderRequest {
+            provider_json: r#"{"name": "Via gRPC", "type": "cli", "command": "sh", "apiKey": "sk-GRPCSECRET-99999999"}"#.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((made.id.as_str(), made.has_api_key), ("via-grpc", true));
+    assert!(!format!("{made:?}").contains("GRPCSECRET"));
+    let rest: Value = rest_get("/api/providers/via-grpc")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["name"], "Via gRPC");
+    let changed = prov
+        .update(pb::UpdateProviderRequest {
+            id: "via-grpc".into(),
+            changes_json: r#"{"enabled": false}"#.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!changed.enabled && changed.has_api_key, "{changed:?}");
+    let active = prov
+        .set_active(pb::ProviderRequest {
+            id: "via-grpc".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(active.id, "via-grpc");
+    let tested = prov
+        .test(pb::ProviderRequest {
+            id: "via-grpc".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(tested.success, "sh is on PATH: {tested:?}");
+    let bad = prov
+        .create(pb::CreateProviderRequest {
+            provider_json: r#"{"name": "x"}"#.into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument, "{bad:?}");
+    let taken = prov
+        .create(pb::CreateProviderRequest {
+            provider_json: r#"{"name": "Via gRPC", "type": "cli"}"#.into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(taken.code(), tonic::Code::AlreadyExists, "{taken:?}");
+    let missing = prov
+        .get(pb::ProviderRequest { id: "nope".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::NotFound);
+    prov.delete(pb::ProviderRequest {
+        id: "via-grpc".into(),
+    })
+    .await
+    .unwrap();
+    let rest: Value = rest_get("/api/providers")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        rest["activeProvider"], "claude-code",
+        "deleting the active one moves it"
+    );
 
     // Files: an upload made over REST is listed and deleted over gRPC.
     let up: Value = http
@@ -891,7 +969,10 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/history/actions", &["get"]),
         ("/api/history/{id}", &["delete"]),
         ("/api/settings", &["get", "put"]),
-        ("/api/providers", &["get"]),
+        ("/api/providers", &["get", "post"]),
+        ("/api/providers/active", &["get", "put"]),
+        ("/api/providers/{id}", &["get", "put", "delete"]),
+        ("/api/providers/{id}/test", &["post"]),
         ("/api/logs/processes", &["get"]),
         ("/api/logs/{process}", &["get"]),
         ("/api/apps", &["get", "post"]),
@@ -923,7 +1004,7 @@ async fn the_openapi_document_covers_every_route() {
             assert!(p.get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 29, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 32, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 #[tokio::test]
@@ -1297,5 +1378,256 @@ async fn an_update_pulls_the_repo_and_reports_each_step() {
     assert_eq!(st, 400);
     assert_error_shape(&body, "PATH_NOT_FOUND");
     let (st, _) = s.post("/api/apps/nope/update").await;
+    assert_eq!(st, 404);
+}
+
+/// A static file server we did not write (`python3 -m http.server`) on a free
+/// loopback port, serving `dir`; killed when dropped.
+struct StaticServer(std::process::Child, u16);
+
+impl StaticServer {
+    fn start(dir: &Path) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-u",
+                "-m",
+                "http.server",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
+        let port = line
+            .split_whitespace()
+            .skip_while(|w| *w != "port")
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        StaticServer(child, port)
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn providers_are_created_changed_activated_probed_and_deleted() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = start().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (st, body) = s
+        .post_json(
+            "/api/providers",
+            &json!({"name": "My Local LLM", "type": "api", "endpoint": format!("http://127.0.0.1:{closed}/v1"),
+                    "apiKey": "sk-NEWPROVIDERSECRET-123456", "models": ["m1"]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{body}");
+    assert_eq!(body["id"], "my-local-llm");
+    assert_eq!(body["hasApiKey"], true);
+    assert_eq!(
+        (body["timeout"].as_u64(), body["enabled"].as_bool()),
+        (Some(300000), Some(true))
+    );
+    assert!(!body.to_string().contains("NEWPROVIDERSECRET"), "{body}");
+    let file = || std::fs::read_to_string(s.data.path().join("providers.json")).unwrap();
+    assert!(
+        file().contains("sk-NEWPROVIDERSECRET-123456"),
+        "the key is kept on disk"
+    );
+
+    let (st, body) = s
+        .post_json(
+            "/api/providers",
+            &json!({"name": "My Local LLM", "type": "api"}),
+        )
+        .await;
+    assert_eq!(st, 409, "{body}");
+    for (bad, field) in [
+        (json!({"name": "x", "type": "shell"}), "Type"),
+        (json!({"name": "", "type": "cli"}), "Name"),
+        (json!({"name": "x", "type": "cli", "timeout": 5}), "timeout"),
+        (
+            json!({"name": "x", "type": "cli", "models": "all"}),
+            "models",
+        ),
+        (
+            json!({"name": "x", "type": "api", "endpoint": "file:///etc/passwd"}),
+            "endpoint",
+        ),
+        (json!({"name": "x", "type": "cli", "id": "../up"}), "id"),
+        (json!(["not", "an", "object"]), "object"),
+    ] {
+        let (st, body) = s.post_json("/api/providers", &bad).await;
+        assert_eq!(st, 400, "{bad}: {body}");
+        assert_error_shape(&body, "VALIDATION_ERROR");
+        assert!(
+            body["error"].as_str().unwrap().contains(field),
+            "{bad}: {body}"
+        );
+    }
+
+    // Changing other fields keeps the key; a secret sent back as *** keeps its value.
+    let (st, body) = s
+        .send(
+            reqwest::Method::PUT,
+            "/api/providers/my-local-llm",
+            Some(r#"{"name": "Renamed", "id": "hijack"}"#),
+        )
+        .await;
+    assert_eq!(
+        (st, body["name"].as_str(), body["id"].as_str()),
+        (200, Some("Renamed"), Some("my-local-llm"))
+    );
+    assert!(file().contains("sk-NEWPROVIDERSECRET-123456"));
+    let (st, body) = s
+        .send(
+            reqwest::Method::PUT,
+            "/api/providers/claude-code",
+            Some(r#"{"envVars": {"AWS_BEARER_TOKEN_BEDROCK": "***", "CLAUDE_CODE_USE_BEDROCK": "0"}}"#),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    assert!(
+        file().contains("bedrock-PROVIDERSECRET-0001"),
+        "the secret env value is kept"
+    );
+    assert!(file().contains("\"CLAUDE_CODE_USE_BEDROCK\": \"0\""));
+    let (st, _) = s
+        .send(
+            reqwest::Method::PUT,
+            "/api/providers/my-local-llm",
+            Some(r#"{"apiKey": ""}"#),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert!(
+        !file().contains("sk-NEWPROVIDERSECRET-123456"),
+        "\"\" clears the key"
+    );
+    let (st, _) = s
+        .send(reqwest::Method::PUT, "/api/providers/nope", Some("{}"))
+        .await;
+    assert_eq!(st, 404);
+
+    // Active.
+    let (st, body) = s
+        .send(
+            reqwest::Method::PUT,
+            "/api/providers/active",
+            Some(r#"{"id": "my-local-llm"}"#),
+        )
+        .await;
+    assert_eq!((st, body["id"].as_str()), (200, Some("my-local-llm")));
+    assert_eq!(s.get("/api/providers/active").await.1["id"], "my-local-llm");
+    let (st, _) = s
+        .send(reqwest::Method::PUT, "/api/providers/active", Some("{}"))
+        .await;
+    assert_eq!(st, 400);
+    let (st, _) = s
+        .send(
+            reqwest::Method::PUT,
+            "/api/providers/active",
+            Some(r#"{"id": "nope"}"#),
+        )
+        .await;
+    assert_eq!(st, 404);
+
+    // Probes: an API server that is down, one that answers (a static file
+    // server we did not write), a CLI that answers, a CLI that is missing.
+    let (_, body) = s.post("/api/providers/my-local-llm/test").await;
+    assert_eq!(body["success"], false, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("API not reachable"),
+        "{body}"
+    );
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir(site.path().join("v1")).unwrap();
+    std::fs::write(
+        site.path().join("v1/models"),
+        r#"{"object": "list", "data": [{"id": "smollm2"}, {"id": "qwen"}]}"#,
+    )
+    .unwrap();
+    let files = StaticServer::start(site.path());
+    s.send(
+        reqwest::Method::PUT,
+        "/api/providers/my-local-llm",
+        Some(&json!({"endpoint": format!("http://127.0.0.1:{}/v1/", files.1)}).to_string()),
+    )
+    .await;
+    let (_, body) = s.post("/api/providers/my-local-llm/test").await;
+    assert_eq!(body["success"], true, "{body}");
+    assert_eq!(body["models"], json!(["smollm2", "qwen"]));
+
+    let script = site.path().join("fake-agent");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n[ \"$1\" = --version ] && echo 'fake-agent 1.2.3' && exit 0\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (st, _) = s
+        .post_json(
+            "/api/providers",
+            &json!({"name": "Fake", "type": "cli", "command": script}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let (_, body) = s.post("/api/providers/fake/test").await;
+    assert_eq!(
+        (body["success"].as_bool(), body["version"].as_str()),
+        (Some(true), Some("fake-agent 1.2.3")),
+        "{body}"
+    );
+    s.send(
+        reqwest::Method::PUT,
+        "/api/providers/fake",
+        Some(r#"{"command": "no-such-command-anywhere; rm -rf /"}"#),
+    )
+    .await;
+    let (_, body) = s.post("/api/providers/fake/test").await;
+    assert_eq!(body["success"], false);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("not found in PATH"),
+        "{body}"
+    );
+    let (st, _) = s.post("/api/providers/nope/test").await;
+    assert_eq!(st, 404);
+
+    // Deleting the active one makes the first left active.
+    let (st, _) = s.delete("/api/providers/my-local-llm").await;
+    assert_eq!(st, 204);
+    assert_eq!(
+        s.get("/api/providers").await.1["activeProvider"],
+        "claude-code"
+    );
+    let (st, _) = s.delete("/api/providers/my-local-llm").await;
+    assert_eq!(st, 404);
+    let (st, _) = s.get("/api/providers/my-local-llm").await;
     assert_eq!(st, 404);
 }

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use portos_store::types::{Provider, ProviderKind, Providers, files};
 use serde::Serialize;
@@ -126,4 +128,98 @@ pub async fn list(State(app): State<AppState>) -> Result<Response, ApiError> {
 /// `providers.json`, shared.
 pub async fn load(app: &AppState) -> Result<Arc<Providers>, ApiError> {
     Ok(app.store.load_shared(files::PROVIDERS).await?)
+}
+
+mod edit;
+pub mod probe;
+
+pub use edit::{
+    create as create_provider, delete as delete_provider, set_active, update as update_provider,
+};
+
+/// One provider as clients see it, as a JSON value.
+pub fn public_json(p: &Provider) -> Value {
+    serde_json::to_value(PublicProvider::from(p)).unwrap_or(Value::Null)
+}
+
+/// Provider `id`, or 404.
+pub async fn get(app: &AppState, id: &str) -> Result<Provider, ApiError> {
+    load(app)
+        .await?
+        .providers
+        .get(id)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("Provider not found"))
+}
+
+/// `GET /api/providers/active`: the active provider, or `null`.
+#[utoipa::path(get, operation_id = "activeProvider", path = "/api/providers/active", tag = "providers", responses((status = 200, description = "the active provider (secrets withheld), or null")))]
+pub async fn active(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let file = load(&app).await?;
+    Ok(Json(
+        file.active_provider
+            .as_ref()
+            .and_then(|id| file.providers.get(id))
+            .map_or(Value::Null, public_json),
+    ))
+}
+
+/// `PUT /api/providers/active`: `{ id }`.
+#[utoipa::path(put, operation_id = "setActiveProvider", path = "/api/providers/active", tag = "providers", request_body(content = Object, description = "`{ id }`"), responses((status = 200, description = "the provider now active"), (status = 400, description = "Provider ID required"), (status = 404, description = "Provider not found")))]
+pub async fn put_active(
+    State(app): State<AppState>,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let id = body["id"].as_str().unwrap_or_default();
+    Ok(Json(public_json(&set_active(&app, id).await?)))
+}
+
+/// `GET /api/providers/:id`.
+#[utoipa::path(get, operation_id = "getProvider", path = "/api/providers/{id}", tag = "providers", params(("id" = String, Path)), responses((status = 200, description = "the provider, secrets withheld"), (status = 404, description = "Provider not found")))]
+pub async fn get_one(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(public_json(&get(&app, &id).await?)))
+}
+
+/// `POST /api/providers`: 201 with the provider, secrets withheld (the
+/// original answered the key itself here).
+#[utoipa::path(post, operation_id = "createProvider", path = "/api/providers", tag = "providers", request_body(content = Object, description = "`{ name, type: cli|api, id?, command?, args?, endpoint?, apiKey?, models?, … }`"), responses((status = 201, description = "the provider, secrets withheld"), (status = 400, description = "VALIDATION_ERROR"), (status = 409, description = "the id is taken")))]
+pub async fn create(
+    State(app): State<AppState>,
+    Json(body): Json<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let p = create_provider(&app, body).await?;
+    Ok((StatusCode::CREATED, Json(public_json(&p))))
+}
+
+/// `PUT /api/providers/:id`: a shallow merge; secrets kept unless replaced.
+#[utoipa::path(put, operation_id = "updateProvider", path = "/api/providers/{id}", tag = "providers", params(("id" = String, Path)), request_body(content = Object, description = "fields to change; no `apiKey` keeps the key, `***` keeps a secret env value"), responses((status = 200, description = "the provider, secrets withheld"), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "Provider not found")))]
+pub async fn update(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(public_json(&update_provider(&app, &id, body).await?)))
+}
+
+/// `DELETE /api/providers/:id`: 204; the next one becomes active if it was.
+#[utoipa::path(delete, operation_id = "deleteProvider", path = "/api/providers/{id}", tag = "providers", params(("id" = String, Path)), responses((status = 204, description = "deleted"), (status = 404, description = "Provider not found")))]
+pub async fn delete(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    delete_provider(&app, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/providers/:id/test`.
+#[utoipa::path(post, operation_id = "testProvider", path = "/api/providers/{id}/test", tag = "providers", params(("id" = String, Path)), responses((status = 200, description = "`{ success, error? }` with `path`, `version` (CLI) or `endpoint`, `models` (API)"), (status = 404, description = "Provider not found")))]
+pub async fn test(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let p = get(&app, &id).await?;
+    Ok(Json(probe::probe(&app.http, &p).await))
 }
