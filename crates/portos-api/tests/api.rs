@@ -1243,36 +1243,24 @@ async fn an_update_pulls_the_repo_and_reports_each_step() {
         work.path().join("checkout"),
         work.path().join("author"),
     );
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    git(work.path(), &["init", "-q", "--bare", &path(&upstream)]);
     git(
         work.path(),
-        &["init", "-q", "--bare", upstream.to_str().unwrap()],
+        &["clone", "-q", &path(&upstream), &path(&author)],
     );
+    let publish = |file: &str, text: &str| {
+        std::fs::write(author.join(file), text).unwrap();
+        git(&author, &["add", "."]);
+        git(&author, &["commit", "-qm", file]);
+        git(&author, &["push", "-q", "origin", "HEAD"]);
+    };
+    publish("README", "one");
     git(
         work.path(),
-        &[
-            "clone",
-            "-q",
-            upstream.to_str().unwrap(),
-            author.to_str().unwrap(),
-        ],
+        &["clone", "-q", &path(&upstream), &path(&checkout)],
     );
-    std::fs::write(author.join("README"), "one").unwrap();
-    git(&author, &["add", "."]);
-    git(&author, &["commit", "-qm", "one"]);
-    git(&author, &["push", "-q", "origin", "HEAD"]);
-    git(
-        work.path(),
-        &[
-            "clone",
-            "-q",
-            upstream.to_str().unwrap(),
-            checkout.to_str().unwrap(),
-        ],
-    );
-    std::fs::write(author.join("NEW"), "two").unwrap();
-    git(&author, &["add", "."]);
-    git(&author, &["commit", "-qm", "two"]);
-    git(&author, &["push", "-q", "origin", "HEAD"]);
+    publish("NEW", "two");
 
     let (_, created) = s
         .post_json(

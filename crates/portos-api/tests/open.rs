@@ -2,9 +2,10 @@
 //! binary, with stand-ins for the editor and `xdg-open` first on its PATH that
 //! write down where and how they were started.
 
+mod binary;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -47,29 +48,11 @@ async fn editors_and_folders_open_without_a_shell() {
     )
     .unwrap();
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     // Only our stand-ins and the basic tools: no real editor can be found.
-    let mut server = Command::new(env!("CARGO_BIN_EXE_portos-api"))
-        .env("HOST", "127.0.0.1")
-        .env("PORT", port.to_string())
-        .env("PORTOS_DATA_DIR", &data)
-        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let api = binary::start(&data, &[("PATH", &path)], false).await;
+    let (mut server, base) = (api.child, api.base);
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    for _ in 0..200 {
-        if http.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
     let post = |id: &str, what: &str| {
         let url = format!("{base}/api/apps/{id}/{what}");
         let http = http.clone();

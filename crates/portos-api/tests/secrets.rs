@@ -1,9 +1,9 @@
 //! The real `portos-api` binary, logging at debug level, is sent secrets every
 //! way a client can send them; none of them appears in any answer or any log line.
 
+mod binary;
+
 use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
 const TOKEN: &str = "tok-9f8e7d6c5b4a39281706";
 const KEY_ON_DISK: &str = "sk-live-ONDISKONDISKONDISK4242";
@@ -17,32 +17,15 @@ async fn secrets_never_appear_in_answers_or_logs() {
         format!(r#"{{"openai": {{"apiKey": "{KEY_ON_DISK}"}}}}"#),
     )
     .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_portos-api"))
-        .env("HOST", "127.0.0.1")
-        .env("PORT", port.to_string())
-        .env("PORTOS_DATA_DIR", data.path())
-        .env("PORTOS_API_TOKEN", TOKEN)
-        .env("PORTOS_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let api = binary::start(
+        data.path(),
+        &[("PORTOS_API_TOKEN", TOKEN), ("PORTOS_LOG", "debug")],
+        true,
+    )
+    .await;
+    let (mut server, base) = (api.child, api.base);
+    let ws_base = base.replacen("http://", "ws://", 1);
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let mut up = false;
-    for _ in 0..200 {
-        if http.get(format!("{base}/healthz")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(up, "the server came up");
 
     let mut answers = String::new();
     let r = http
@@ -88,13 +71,12 @@ async fn secrets_never_appear_in_answers_or_logs() {
         .await
         .unwrap();
     // The WebSocket takes the token in its query.
-    let (ws, _) =
-        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws?token={TOKEN}"))
-            .await
-            .unwrap();
+    let (ws, _) = tokio_tungstenite::connect_async(format!("{ws_base}/ws?token={TOKEN}"))
+        .await
+        .unwrap();
     drop(ws);
     assert!(
-        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws?token=wrong"))
+        tokio_tungstenite::connect_async(format!("{ws_base}/ws?token=wrong"))
             .await
             .is_err()
     );

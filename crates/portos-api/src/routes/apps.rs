@@ -400,8 +400,13 @@ const SHELL_CHARS: &[char] = &[
     ';', '|', '&', '`', '$', '(', ')', '{', '}', '[', ']', '<', '>', '\\', '!', '#', '*', '?', '~',
 ];
 
-/// The app's `repoPath`, which must be an existing folder.
-async fn repo_path(app: &AppState, id: &str) -> Result<(Value, String), ApiError> {
+/// App `id` and its `repoPath`, which must be an existing folder (else a 400
+/// `PATH_NOT_FOUND` with `missing` as its message).
+pub async fn with_repo(
+    app: &AppState,
+    id: &str,
+    missing: &'static str,
+) -> Result<(Value, String), ApiError> {
     let file: Map<String, Value> = app.store.load(files::APPS).await?;
     let a = file
         .get("apps")
@@ -411,10 +416,7 @@ async fn repo_path(app: &AppState, id: &str) -> Result<(Value, String), ApiError
     let path = a["repoPath"].as_str().unwrap_or_default().to_string();
     let is_dir = !path.is_empty() && tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_dir());
     if !is_dir {
-        return Err(ApiError::bad_request(
-            "PATH_NOT_FOUND",
-            "App path does not exist",
-        ));
+        return Err(ApiError::bad_request("PATH_NOT_FOUND", missing));
     }
     Ok((a, path))
 }
@@ -446,7 +448,7 @@ pub async fn open_editor(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (a, path) = repo_path(&app, &id).await?;
+    let (a, path) = with_repo(&app, &id, "App path does not exist").await?;
     let command = a["editorCommand"].as_str().unwrap_or("code .").to_string();
     let mut words = command.split_whitespace();
     let editor = words.next().unwrap_or_default();
@@ -477,7 +479,7 @@ pub async fn open_folder(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (_, path) = repo_path(&app, &id).await?;
+    let (_, path) = with_repo(&app, &id, "App path does not exist").await?;
     let opener = if cfg!(target_os = "macos") {
         "open"
     } else {

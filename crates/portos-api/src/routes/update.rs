@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path as UrlPath, State};
-use portos_store::types::files;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::{ApiError, now_ms};
+use crate::routes::apps::with_repo;
 use crate::routes::history;
 use crate::routes::processes::{AppAction, control_all};
 
@@ -181,19 +181,7 @@ pub async fn perform(
     id: &str,
     on_step: impl FnMut(&Value),
 ) -> Result<Outcome, ApiError> {
-    let file: Map<String, Value> = app.store.load(files::APPS).await?;
-    let a = file
-        .get("apps")
-        .and_then(|a| a.get(id))
-        .cloned()
-        .ok_or_else(|| ApiError::not_found("App not found"))?;
-    let repo = a["repoPath"].as_str().unwrap_or_default().to_string();
-    if repo.is_empty() || !tokio::fs::metadata(&repo).await.is_ok_and(|m| m.is_dir()) {
-        return Err(ApiError::bad_request(
-            "PATH_NOT_FOUND",
-            "App repo path does not exist",
-        ));
-    }
+    let (a, repo) = with_repo(app, id, "App repo path does not exist").await?;
     let Some(_claim) = app.updating.claim(&repo) else {
         return Ok(Outcome {
             success: false,
