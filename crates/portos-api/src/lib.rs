@@ -118,6 +118,7 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(apps_registry::set_task_type))
         .routes(routes!(apps_registry::open_editor))
         .routes(routes!(apps_registry::open_folder))
+        .routes(routes!(apps_registry::refresh_config))
         .routes(routes!(routes::update::update))
         .routes(routes!(processes::app_status))
         .routes(routes!(processes::app_logs))

@@ -984,6 +984,7 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/apps/{id}/open-editor", &["post"]),
         ("/api/apps/{id}/open-folder", &["post"]),
         ("/api/apps/{id}/update", &["post"]),
+        ("/api/apps/{id}/refresh-config", &["post"]),
         ("/api/apps/{id}/start", &["post"]),
         ("/api/apps/{id}/stop", &["post"]),
         ("/api/apps/{id}/restart", &["post"]),
@@ -1004,7 +1005,7 @@ async fn the_openapi_document_covers_every_route() {
             assert!(p.get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 32, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 33, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 #[tokio::test]
@@ -1618,4 +1619,93 @@ async fn providers_are_created_changed_activated_probed_and_deleted() {
     assert_eq!(st, 404);
     let (st, _) = s.get("/api/providers/my-local-llm").await;
     assert_eq!(st, 404);
+}
+
+#[tokio::test]
+async fn refresh_config_reads_the_ecosystem_file_with_node() {
+    let s = start().await;
+    let repo = tempfile::tempdir().unwrap();
+    let (_, created) = s
+        .post_json(
+            "/api/apps",
+            &json!({ "name": "Blog", "repoPath": repo.path() }),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let refresh = format!("/api/apps/{id}/refresh-config");
+
+    let (st, body) = s.post(&refresh).await;
+    assert_eq!(
+        (st, body["updated"].as_bool()),
+        (200, Some(false)),
+        "no file: {body}"
+    );
+
+    // Computed values, which a reading of the source text cannot follow.
+    std::fs::write(
+        repo.path().join("ecosystem.config.cjs"),
+        r#"const BASE = 4000;
+module.exports = { apps: [
+  { name: 'blog-api', script: 'server.js', env: { PORT: BASE + 1, PM2_HOME: '/tmp/pm2-blog' } },
+  { name: 'blog-ui', script: 'vite', env: { PORT: String(BASE) } },
+  { name: 'blog-browser', script: 'b.js', env: { PORT: BASE + 7, CDP_PORT: BASE + 6 } },
+  { name: 'blog-worker', script: 'w.js', ports: { metrics: 9100 } },
+  { name: 'blog-cron', script: 'c.js' },
+] };
+"#,
+    )
+    .unwrap();
+    let (st, body) = s.post(&refresh).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["updated"], true);
+    assert_eq!(
+        body["processes"],
+        json!([
+            { "name": "blog-api", "port": 4001, "ports": { "api": 4001 } },
+            { "name": "blog-ui", "port": 4000, "ports": { "ui": 4000 } },
+            { "name": "blog-browser", "port": 4006, "ports": { "cdp": 4006, "health": 4007 } },
+            { "name": "blog-worker", "port": 9100, "ports": { "metrics": 9100 } },
+            { "name": "blog-cron", "port": null, "ports": {} },
+        ])
+    );
+    let app = &body["app"];
+    assert_eq!(
+        app["pm2ProcessNames"],
+        json!([
+            "blog-api",
+            "blog-ui",
+            "blog-browser",
+            "blog-worker",
+            "blog-cron"
+        ])
+    );
+    assert_eq!(
+        (app["apiPort"].as_u64(), app["pm2Home"].as_str()),
+        (Some(4001), Some("/tmp/pm2-blog"))
+    );
+    let (_, body) = s.post(&refresh).await;
+    assert_eq!(
+        body["updated"], false,
+        "nothing changed the second time: {body}"
+    );
+    assert_eq!(body["processes"].as_array().unwrap().len(), 5);
+
+    std::fs::write(
+        repo.path().join("ecosystem.config.cjs"),
+        "module.exports = {",
+    )
+    .unwrap();
+    let (st, body) = s.post(&refresh).await;
+    assert_eq!(st, 400, "{body}");
+    assert_error_shape(&body, "ECOSYSTEM_UNREADABLE");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("ecosystem.config.cjs"),
+        "{body}"
+    );
+    let (st, body) = s.post("/api/apps/legacy-blog/refresh-config").await;
+    assert_eq!(st, 400);
+    assert_error_shape(&body, "PATH_NOT_FOUND");
 }
