@@ -230,6 +230,10 @@ enum Request {
     AppUpdate {
         app_id: String,
     },
+    /// `detect:start { path }`: what the app in a folder looks like.
+    Detect {
+        path: String,
+    },
 }
 
 async fn serve_socket(app: AppState, socket: WebSocket) {
@@ -281,6 +285,13 @@ async fn serve_socket(app: AppState, socket: WebSocket) {
                     }
                     hub.send_to(id, "logs:unsubscribed", &json!({}));
                 }
+                Some(Request::Detect { path }) => {
+                    tokio::spawn(crate::routes::detect::detect_for_client(
+                        app.clone(),
+                        id,
+                        path,
+                    ));
+                }
                 Some(Request::AppUpdate { app_id }) => {
                     // Runs to its end even if the client leaves: an update
                     // cut in the middle would leave the repo half done.
@@ -323,6 +334,21 @@ fn handle_client_message(hub: &Hub, id: u64, text: &str) -> Option<Request> {
     match event {
         "logs:subscribe" => return logs_request(hub, id, &data),
         "logs:unsubscribe" => return Some(Request::LogsUnsubscribe),
+        "detect:start" => {
+            return match data.get("path").and_then(Value::as_str) {
+                Some(path) if !path.is_empty() => Some(Request::Detect {
+                    path: path.to_string(),
+                }),
+                _ => {
+                    hub.send_to(
+                        id,
+                        "detect:start:error",
+                        &json!({ "message": "Validation failed", "details": [{ "path": "path", "message": "a folder path is required" }] }),
+                    );
+                    None
+                }
+            };
+        }
         "app:update" => {
             return match data.get("appId").and_then(Value::as_str) {
                 Some(app_id) if !app_id.is_empty() => Some(Request::AppUpdate {

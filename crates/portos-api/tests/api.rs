@@ -1709,3 +1709,124 @@ module.exports = { apps: [
     assert_eq!(st, 400);
     assert_error_shape(&body, "PATH_NOT_FOUND");
 }
+
+#[tokio::test]
+async fn detection_reports_each_step_to_the_asking_client() {
+    let s = start().await;
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::write(
+        repo.path().join("package.json"),
+        r#"{"name": "shop", "scripts": {"dev": "vite"}, "dependencies": {"express": "4"}, "devDependencies": {"vite": "7"}}"#,
+    )
+    .unwrap();
+    std::fs::write(repo.path().join(".env"), "PORT=4100\nVITE_PORT=4101\n").unwrap();
+    std::fs::write(
+        repo.path().join("ecosystem.config.cjs"),
+        "module.exports = { apps: [{ name: 'shop-api', env: { PORT: 4100 } }, { name: 'shop-ui', env: { PORT: 4101 } }] };",
+    )
+    .unwrap();
+    std::fs::write(repo.path().join("README.md"), "# Shop\n\nA small shop.\n").unwrap();
+    let mut ws = s.ws().await;
+    let mut other = s.ws().await;
+    let send = |v: Value| Message::Text(v.to_string().into());
+    ws.send(send(
+        json!({"event": "detect:start", "data": {"path": repo.path()}}),
+    ))
+    .await
+    .unwrap();
+    let mut steps = Vec::new();
+    let complete = loop {
+        let v = tokio::time::timeout(Duration::from_secs(10), next_event_blocking(&mut ws))
+            .await
+            .expect("detection finished");
+        if v["event"] == "detect:complete" {
+            break v["data"].clone();
+        }
+        assert_eq!(v["event"], "detect:step", "{v}");
+        steps.push(format!(
+            "{}:{}",
+            v["data"]["step"].as_str().unwrap(),
+            v["data"]["status"].as_str().unwrap()
+        ));
+    };
+    let done: Vec<&str> = steps
+        .iter()
+        .filter(|s| !s.ends_with(":running"))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        done,
+        [
+            "validate:done",
+            "files:done",
+            "package:done",
+            "config:done",
+            "pm2:done",
+            "readme:done"
+        ],
+        "{steps:?}"
+    );
+    assert_eq!(complete["success"], true);
+    let r = &complete["result"];
+    assert_eq!(
+        (r["name"].as_str(), r["type"].as_str()),
+        (Some("shop"), Some("vite+express"))
+    );
+    assert_eq!(
+        (r["apiPort"].as_u64(), r["uiPort"].as_u64()),
+        (Some(4100), Some(4101))
+    );
+    assert_eq!(r["startCommands"], json!(["npm run dev"]));
+    assert_eq!(r["pm2ProcessNames"], json!(["shop-api", "shop-ui"]));
+    assert_eq!(r["description"], "A small shop.");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), other.next())
+            .await
+            .is_err(),
+        "the other client hears nothing"
+    );
+
+    for (path, error) in [
+        (repo.path().join("missing"), "Directory does not exist"),
+        (repo.path().join("package.json"), "Path is not a directory"),
+    ] {
+        ws.send(send(
+            json!({"event": "detect:start", "data": {"path": path}}),
+        ))
+        .await
+        .unwrap();
+        let complete = loop {
+            let v = next_event_blocking(&mut ws).await;
+            if v["event"] == "detect:complete" {
+                break v;
+            }
+        };
+        assert_eq!(
+            (
+                complete["data"]["success"].as_bool(),
+                complete["data"]["error"].as_str()
+            ),
+            (Some(false), Some(error))
+        );
+    }
+    ws.send(send(json!({"event": "detect:start", "data": {}})))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_event_blocking(&mut ws).await["event"],
+        "detect:start:error"
+    );
+}
+
+/// The next text event, however long it takes.
+async fn next_event_blocking(
+    ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+) -> Value {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => return serde_json::from_str(t.as_str()).unwrap(),
+            Some(Ok(_)) => continue,
+            other => panic!("the socket ended: {other:?}"),
+        }
+    }
+}

@@ -498,7 +498,7 @@ const c = (m && m.default) || m;
 process.stdout.write(JSON.stringify({ apps: Array.isArray(c && c.apps) ? c.apps : [] }));";
 
 /// The ecosystem file of a repo, if it has one.
-fn ecosystem_file(repo: &std::path::Path) -> Option<std::path::PathBuf> {
+pub fn ecosystem_file(repo: &std::path::Path) -> Option<std::path::PathBuf> {
     [
         "ecosystem.config.cjs",
         "ecosystem.config.js",
@@ -582,7 +582,7 @@ fn process_of(app: &Value) -> Option<Value> {
 
 /// The processes of `file`, read by Node.js (in the repo, 10 s at most), and
 /// the `PM2_HOME` one of them sets.
-async fn read_ecosystem(
+pub async fn read_ecosystem(
     repo: &std::path::Path,
     file: &std::path::Path,
 ) -> Result<(Vec<Value>, Option<String>), ApiError> {

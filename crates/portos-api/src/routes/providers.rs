@@ -134,7 +134,8 @@ mod edit;
 pub mod probe;
 
 pub use edit::{
-    create as create_provider, delete as delete_provider, set_active, update as update_provider,
+    create as create_provider, delete as delete_provider, id_from_name, set_active,
+    update as update_provider,
 };
 
 /// One provider as clients see it, as a JSON value.
