@@ -335,34 +335,12 @@ fn handle_client_message(hub: &Hub, id: u64, text: &str) -> Option<Request> {
         "logs:subscribe" => return logs_request(hub, id, &data),
         "logs:unsubscribe" => return Some(Request::LogsUnsubscribe),
         "detect:start" => {
-            return match data.get("path").and_then(Value::as_str) {
-                Some(path) if !path.is_empty() => Some(Request::Detect {
-                    path: path.to_string(),
-                }),
-                _ => {
-                    hub.send_to(
-                        id,
-                        "detect:start:error",
-                        &json!({ "message": "Validation failed", "details": [{ "path": "path", "message": "a folder path is required" }] }),
-                    );
-                    None
-                }
-            };
+            return required(hub, id, event, &data, "path", "a folder path is required")
+                .map(|path| Request::Detect { path });
         }
         "app:update" => {
-            return match data.get("appId").and_then(Value::as_str) {
-                Some(app_id) if !app_id.is_empty() => Some(Request::AppUpdate {
-                    app_id: app_id.to_string(),
-                }),
-                _ => {
-                    hub.send_to(
-                        id,
-                        "app:update:error",
-                        &json!({ "message": "Validation failed", "details": [{ "path": "appId", "message": "an app id is required" }] }),
-                    );
-                    None
-                }
-            };
+            return required(hub, id, event, &data, "appId", "an app id is required")
+                .map(|app_id| Request::AppUpdate { app_id });
         }
         _ => {}
     }
@@ -393,6 +371,29 @@ fn handle_client_message(hub: &Hub, id: u64, text: &str) -> Option<Request> {
         &json!({ "message": format!("unknown event \"{event}\"") }),
     );
     None
+}
+
+/// A non-empty string field of an event's payload; when missing, the original's
+/// `<event>:error { message: "Validation failed", details }` to the sender.
+fn required(
+    hub: &Hub,
+    id: u64,
+    event: &str,
+    data: &Value,
+    field: &str,
+    message: &str,
+) -> Option<String> {
+    match data.get(field).and_then(Value::as_str) {
+        Some(v) if !v.is_empty() => Some(v.to_string()),
+        _ => {
+            hub.send_to(
+                id,
+                &format!("{event}:error"),
+                &json!({ "message": "Validation failed", "details": [{ "path": field, "message": message }] }),
+            );
+            None
+        }
+    }
 }
 
 /// Validates `logs:subscribe`'s payload like the original: `processName`
