@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "portos/supervisor/v1/supervisor.proto",
         "portos/api/v1/api.proto",
+        "portos/runner/v1/runner.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

@@ -21,6 +21,13 @@ pub mod api {
     }
 }
 
+/// `portos.runner.v1`: the chief-of-staff runner's API.
+pub mod runner {
+    pub mod v1 {
+        tonic::include_proto!("portos.runner.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every file under `proto/`, for reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("portos_descriptor");
 

@@ -119,6 +119,9 @@ pub struct App {
     /// Applied last, around everything served on the port (REST, gRPC, health,
     /// reflection): where a service puts its access checks.
     pub wrap: Option<Box<dyn FnOnce(Router) -> Router + Send>>,
+    /// Awaited once the server has stopped, before the process exits: where a
+    /// service finishes its own work on the way out (the runner stops its agents).
+    pub drain: Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 /// Reads a variable, or its default.
@@ -275,6 +278,7 @@ where
         Some(wrap) => wrap(router),
         None => router,
     };
+    let drain = app.drain;
 
     tracing::info!(%addr, "{} listening", info.name);
     let graceful = shutdown.clone();
@@ -288,6 +292,9 @@ where
     tokio::select! {
         r = server => r.map_err(RtError::Serve)?,
         () = deadline => tracing::warn!("grace period over; closing remaining connections"),
+    }
+    if let Some(drain) = drain {
+        drain.await;
     }
     tracing::info!("{} stopped", info.name);
     Ok(())

@@ -1,12 +1,12 @@
-//! `portos-runner`: the chief-of-staff runner (127.0.0.1:5558), which spawns and tracks AI agents.
-//!
-//! For now it carries its frame only (settings, shutdown, gRPC health and
-//! reflection, `/healthz`); its own routes arrive with later work.
-//! Must not depend on: the supervisor or any other service crate.
+//! `portos-runner`: the chief-of-staff runner (127.0.0.1:5558). A thin shell
+//! over the library: settings from the environment, the service frame from
+//! `portos-rt`, and on the way out every running agent stopped.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use portos_rt::{App, ServiceInfo};
+use portos_rt::{App, RtError, ServiceInfo};
+use portos_runner::{DEFAULT_GRACE, Runner};
 
 const INFO: ServiceInfo = ServiceInfo {
     name: "portos-runner",
@@ -16,5 +16,19 @@ const INFO: ServiceInfo = ServiceInfo {
 };
 
 fn main() -> ExitCode {
-    portos_rt::main(INFO, |_ctx| async { Ok(App::default()) })
+    portos_rt::main(INFO, |_ctx| async {
+        let data_dir = PathBuf::from(portos_rt::env_or("PORTOS_DATA_DIR", "data"));
+        let runner = Runner::open(data_dir)
+            .await
+            .map_err(|e| RtError::Service(Box::new(e)))?;
+        let (grpc, grpc_names) = portos_runner::grpc::routes(runner.clone());
+        Ok(App {
+            grpc: Some(grpc),
+            grpc_names,
+            drain: Some(Box::pin(
+                async move { runner.stop_all(DEFAULT_GRACE).await },
+            )),
+            ..App::default()
+        })
+    })
 }
