@@ -6,4 +6,5 @@ mod lifecycle;
 mod live_logs;
 mod logs;
 mod policies;
+mod runner;
 mod stack;

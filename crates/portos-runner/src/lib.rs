@@ -179,7 +179,8 @@ impl Runner {
                     s.stats.failed += 1;
                     ended.push((id.clone(), r.clone()));
                 }
-                Ok::<_, ()>(ended)
+                // Nothing to record: leave the file as it is.
+                if ended.is_empty() { Err(()) } else { Ok(ended) }
             })
             .await?
             .unwrap_or_default();
