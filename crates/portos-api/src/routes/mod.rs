@@ -6,5 +6,6 @@ pub mod files;
 pub mod history;
 pub mod processes;
 pub mod providers;
+pub mod runs;
 pub mod settings;
 pub mod update;

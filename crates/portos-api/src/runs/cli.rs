@@ -1,0 +1,204 @@
+//! A CLI run: executed by the chief-of-staff runner (its gRPC API), never by
+//! the api server itself, so an api server restart does not cut it. The
+//! arguments are the original's (by provider id); the prompt goes on stdin.
+
+use std::time::Duration;
+
+use portos_proto::runner::v1 as pb;
+use portos_store::types::Provider;
+use tokio_util::sync::CancellationToken;
+
+use super::Attempt;
+use super::analyze::{Analysis, analyze};
+
+/// Where the runner listens (`PORTOS_RUNNER_URL`, else 127.0.0.1:5558).
+pub fn runner_url() -> String {
+    std::env::var("PORTOS_RUNNER_URL").unwrap_or_else(|_| "http://127.0.0.1:5558".into())
+}
+
+pub async fn client() -> Result<pb::runner_client::RunnerClient<tonic::transport::Channel>, String>
+{
+    let url = runner_url();
+    let endpoint = tonic::transport::Endpoint::from_shared(url.clone())
+        .map_err(|e| format!("bad runner address {url:?}: {e}"))?
+        .connect_timeout(Duration::from_secs(3));
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| format!("the runner at {url} is not reachable: {e}"))?;
+    Ok(pb::runner_client::RunnerClient::new(channel))
+}
+
+/// The original's argument list by provider id.
+pub fn args_for(p: &Provider) -> Vec<String> {
+    let mut args = p.args.clone();
+    match p.id.as_str() {
+        "codex" => {
+            args.push("exec".into());
+            if let Some(m) = &p.default_model {
+                args.extend(["--model".into(), m.clone()]);
+            }
+            args.push("-".into());
+        }
+        "gemini-cli" => {}
+        _ => args.extend(["-p".into(), "-".into()]),
+    }
+    args
+}
+
+/// The runner's agent id for a run.
+pub fn agent_id(run_id: &str, hop: usize) -> String {
+    if hop == 0 {
+        format!("run-{run_id}")
+    } else {
+        format!("run-{run_id}-{hop}")
+    }
+}
+
+/// Runs `prompt` on a CLI provider through the runner, from `from` bytes of
+/// its output on (0 for a new run; more when the api server re-attaches).
+#[allow(clippy::too_many_arguments)]
+pub async fn run(
+    agent: &str,
+    provider: &Provider,
+    prompt: &str,
+    workspace: Option<&str>,
+    spawn: bool,
+    cancel: &CancellationToken,
+    timeout: Duration,
+    on_text: &mut (dyn FnMut(&str) + Send),
+) -> Attempt {
+    let mut runner = match client().await {
+        Ok(c) => c,
+        Err(why) => {
+            return Attempt::failed(Analysis {
+                message: Some(why),
+                ..analyze("network error", None)
+            });
+        }
+    };
+    if spawn {
+        let req = pb::SpawnRequest {
+            id: agent.to_string(),
+            command: provider.command.clone().unwrap_or_default(),
+            args: args_for(provider),
+            env: provider
+                .env_vars
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            cwd: workspace.unwrap_or_default().to_string(),
+            stdin: prompt.to_string(),
+            ..Default::default()
+        };
+        if let Err(s) = runner.spawn(req).await {
+            let mut a = Attempt::failed(Analysis {
+                message: Some(format!("Spawn failed: {}", s.message())),
+                category: Some("spawn-error"),
+                ..analyze(s.message(), Some(-1))
+            });
+            a.exit_code = Some(-1);
+            return a;
+        }
+    }
+    let mut follower = runner.clone();
+    let follow = async {
+        let mut stream = follower
+            .output(pb::OutputRequest {
+                id: agent.to_string(),
+                follow: true,
+                from_offset: 0,
+            })
+            .await
+            .map_err(|s| s.message().to_string())?
+            .into_inner();
+        let mut text = String::new();
+        let mut pending = Vec::new();
+        while let Some(chunk) = stream
+            .message()
+            .await
+            .map_err(|s| s.message().to_string())?
+        {
+            // Whole UTF-8 characters only: a piece may end inside one.
+            pending.extend_from_slice(&chunk.data);
+            let valid = match std::str::from_utf8(&pending) {
+                Ok(s) => s.len(),
+                Err(e) if e.error_len().is_none() => e.valid_up_to(),
+                Err(_) => pending.len(),
+            };
+            let piece = String::from_utf8_lossy(&pending[..valid]).into_owned();
+            pending.drain(..valid);
+            if !piece.is_empty() {
+                text.push_str(&piece);
+                on_text(&piece);
+            }
+        }
+        if !pending.is_empty() {
+            let rest = String::from_utf8_lossy(&pending).into_owned();
+            text.push_str(&rest);
+            on_text(&rest);
+        }
+        Ok::<String, String>(text)
+    };
+    let stop = |why: &'static str| {
+        let mut runner = runner.clone();
+        let id = agent.to_string();
+        async move {
+            let _ = runner.stop(pb::StopRequest { id, grace_ms: 0 }).await;
+            why
+        }
+    };
+    let outcome = tokio::select! {
+        r = follow => r,
+        () = cancel.cancelled() => Err(stop("stopped").await.to_string()),
+        () = tokio::time::sleep(timeout) => Err(stop("timed out").await.to_string()),
+    };
+    let text = match outcome {
+        Ok(t) => t,
+        Err(why) if why == "stopped" => {
+            return Attempt {
+                stopped: true,
+                ..Attempt::default()
+            };
+        }
+        Err(why) if why == "timed out" => {
+            return Attempt::failed(Analysis {
+                message: Some(format!("timed out after {} s", timeout.as_secs())),
+                ..analyze("timed out", None)
+            });
+        }
+        Err(why) => {
+            return Attempt::failed(Analysis {
+                message: Some(format!("lost the runner's output: {why}")),
+                ..analyze(&why, None)
+            });
+        }
+    };
+    let agent_now = match runner
+        .get(pb::AgentRequest {
+            id: agent.to_string(),
+        })
+        .await
+    {
+        Ok(a) => a.into_inner(),
+        Err(s) => {
+            return Attempt::failed(Analysis {
+                message: Some(format!("the runner lost the agent: {}", s.message())),
+                ..analyze("unknown", Some(1))
+            });
+        }
+    };
+    let mut attempt = Attempt {
+        produced: !text.is_empty(),
+        exit_code: agent_now.exit_code,
+        ..Attempt::default()
+    };
+    if agent_now.exit_code != Some(0) {
+        let mut a = analyze(&text, agent_now.exit_code);
+        if agent_now.state == pb::AgentState::Lost as i32 || agent_now.exit_code.is_none() {
+            a.message = Some(agent_now.reason.clone());
+        }
+        attempt.fail(a);
+    }
+    attempt
+}

@@ -1,0 +1,328 @@
+//! AI runs end to end: the api server and the runner under the real
+//! supervisor, a real OpenAI-compatible server (llama.cpp serving a small
+//! model) for API providers, small scripts for CLI providers.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use portos_e2e::{LlmServer, Stack, connections_to, free_port, wait_for};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The runner and the api server, the api server pointed at the runner.
+fn stack() -> (Stack, u16) {
+    let (api, runner) = (free_port(), free_port());
+    let stack = Stack::new(&format!(
+        "[[process]]\nname = \"portos-cos\"\ncommand = \"portos-runner\"\n\
+         env = {{ HOST = \"127.0.0.1\", PORT = \"{runner}\" }}\nports = {{ api = {runner} }}\n\
+         health = {{ check = \"grpc\", interval = \"200ms\" }}\n\n\
+         [[process]]\nname = \"portos-server\"\ncommand = \"portos-api\"\n\
+         env = {{ HOST = \"127.0.0.1\", PORT = \"{api}\", PORTOS_RUNNER_URL = \"http://127.0.0.1:{runner}\" }}\n\
+         ports = {{ api = {api} }}\nhealth = {{ check = \"grpc\", interval = \"200ms\" }}\n"
+    ));
+    stack.ok(&["up", "-d"]);
+    (stack, api)
+}
+
+struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    fn new(port: u16) -> Self {
+        Api {
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn text(&self, path: &str) -> String {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn ws(&self) -> Ws {
+        let url = self.base.replacen("http://", "ws://", 1) + "/ws";
+        tokio_tungstenite::connect_async(url).await.unwrap().0
+    }
+
+    async fn run(&self, provider: &str, prompt: &str) -> String {
+        let (st, body) = self
+            .post(
+                "/api/runs",
+                json!({ "providerId": provider, "prompt": prompt }),
+            )
+            .await;
+        assert_eq!(st, 202, "{body}");
+        body["runId"].as_str().unwrap().to_string()
+    }
+}
+
+/// The next event from the live socket.
+async fn next(ws: &mut Ws) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(120), ws.next())
+            .await
+            .expect("an event within two minutes")
+            .expect("the socket is open")
+            .unwrap();
+        if let Message::Text(t) = msg {
+            return serde_json::from_str(t.as_str()).unwrap();
+        }
+    }
+}
+
+/// The data events of run `id` until its completion, and the final metadata.
+async fn until_complete(ws: &mut Ws, id: &str) -> (Vec<String>, Value) {
+    let mut data = Vec::new();
+    loop {
+        let e = next(ws).await;
+        if e["event"] == format!("run:{id}:data") {
+            data.push(e["data"].as_str().expect("a string piece").to_string());
+        } else if e["event"] == format!("run:{id}:complete") {
+            return (data, e["data"].clone());
+        }
+    }
+}
+
+#[test]
+fn api_runs_stream_stop_report_and_fall_back() {
+    let llm = LlmServer::start("test-key-0123456789");
+    let (stack, port) = stack();
+    let closed = free_port();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let api = Api::new(port);
+        for p in [
+            json!({ "id": "llama", "name": "Llama", "type": "api", "endpoint": llm.endpoint(), "apiKey": llm.api_key, "defaultModel": "smollm2" }),
+            json!({ "id": "llama-badkey", "name": "Llama, wrong key", "type": "api", "endpoint": llm.endpoint(), "apiKey": "wrong-key-000000000" }),
+            json!({ "id": "dead", "name": "Dead", "type": "api", "endpoint": format!("http://127.0.0.1:{closed}/v1"), "fallbackProvider": "llama" }),
+        ] {
+            let (st, body) = api.post("/api/providers", p).await;
+            assert_eq!(st, 201, "{body}");
+        }
+        let mut ws = api.ws().await;
+        ws.send(Message::Text(r#"{"event":"errors:subscribe"}"#.into())).await.unwrap();
+
+        // Streamed: pieces arrive before the end, and add up to the output.
+        let id = api.run("llama", "Count from 1 to 30, one number per line.").await;
+        let (pieces, done) = until_complete(&mut ws, &id).await;
+        assert!(pieces.len() >= 2, "streamed in pieces: {pieces:?}");
+        assert_eq!(done["success"], true, "{done}");
+        assert_eq!(done["providerId"], "llama");
+        let run = api.get(&format!("/api/runs/{id}")).await;
+        assert_eq!((run["isActive"].as_bool(), run["exitCode"].as_i64()), (Some(false), Some(0)));
+        assert_eq!(api.text(&format!("/api/runs/{id}/output")).await, pieces.concat());
+        assert_eq!(run["outputSize"].as_u64(), Some(pieces.concat().len() as u64));
+
+        // A wrong key: a clear provider error, on the errors channel too.
+        let id = api.run("llama-badkey", "Say hi.").await;
+        let mut notified = None;
+        let done = loop {
+            let e = next(&mut ws).await;
+            if e["event"] == "error:notified" {
+                notified = Some(e["data"].clone());
+            }
+            if e["event"] == format!("run:{id}:complete") {
+                break e["data"].clone();
+            }
+        };
+        assert_eq!(
+            (done["success"].as_bool(), done["errorCategory"].as_str(), done["error"].as_str()),
+            (Some(false), Some("auth-error"), Some("Authentication failed (401)")),
+            "{done}"
+        );
+        let notified = match notified {
+            Some(n) => n,
+            None => loop {
+                let e = next(&mut ws).await;
+                if e["event"] == "error:notified" {
+                    break e["data"].clone();
+                }
+            },
+        };
+        assert_eq!(notified["code"], "AI_PROVIDER_EXECUTION_FAILED", "{notified}");
+        assert_eq!(notified["context"]["runId"], id.as_str());
+        assert!(!notified.to_string().contains("wrong-key"), "no key in the event");
+
+        // A dead provider falls back to the next, and says so.
+        let id = api.run("dead", "Say hello.").await;
+        let (_, done) = until_complete(&mut ws, &id).await;
+        assert_eq!(done["success"], true, "{done}");
+        assert_eq!(
+            (done["providerId"].as_str(), done["originalProviderId"].as_str(), done["usedFallback"].as_bool()),
+            (Some("llama"), Some("dead"), Some(true))
+        );
+        assert_eq!(done["fallbackHops"][0]["providerId"], "dead");
+        assert_eq!(done["fallbackHops"][0]["errorCategory"], "network-error");
+
+        // Stopped mid-stream: the connection to the model server is closed.
+        let api_pid = stack.pid_of("portos-server").unwrap();
+        let id = api
+            .run("llama", "Write a very long story about a dragon and a knight, at least 1500 words, with many chapters.")
+            .await;
+        loop {
+            let e = next(&mut ws).await;
+            if e["event"] == format!("run:{id}:data") {
+                break;
+            }
+        }
+        assert_eq!(connections_to(api_pid, llm.port), 1, "the stream is open");
+        let (st, body) = api.post(&format!("/api/runs/{id}/stop"), json!({})).await;
+        assert_eq!((st, body["success"].as_bool()), (200, Some(true)), "{body}");
+        let run = api.get(&format!("/api/runs/{id}")).await;
+        assert_eq!(
+            (run["success"].as_bool(), run["stopped"].as_bool(), run["isActive"].as_bool()),
+            (Some(false), Some(true), Some(false)),
+            "{run}"
+        );
+        wait_for(Duration::from_secs(5), "the model server's connection closed", || {
+            (connections_to(api_pid, llm.port) == 0).then_some(())
+        });
+        let (st, _) = api.post(&format!("/api/runs/{id}/stop"), json!({})).await;
+        assert_eq!(st, 404, "not active any more");
+
+        let usage: Value =
+            serde_json::from_str(&std::fs::read_to_string(stack.data.join("usage.json")).unwrap())
+                .unwrap();
+        assert_eq!(usage["byProvider"]["llama"]["sessions"], 2, "{usage}");
+        // Sessions count where a run was asked (the fallback's on `dead`),
+        // messages where it was answered (the fallback's on `llama`).
+        assert_eq!(usage["byProvider"]["dead"]["sessions"], 1, "{usage}");
+        assert_eq!(usage["byProvider"]["llama"]["messages"], 2, "{usage}");
+        assert_eq!(usage["totalMessages"], 2, "{usage}");
+        let listed = api.get("/api/runs").await;
+        assert_eq!(listed["total"], 4);
+    });
+}
+
+#[test]
+fn cli_runs_go_through_the_runner_and_outlive_an_api_restart() {
+    let (stack, port) = stack();
+    let script = stack.dir.path().join("agent.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nread -r prompt\necho \"prompt: $prompt\"\nfor i in 1 2 3 4 5 6 7 8; do echo \"step $i\"; sleep 0.25; done\n",
+    )
+    .unwrap();
+    let long = stack.dir.path().join("long.sh");
+    std::fs::write(&long, "#!/bin/sh\necho started\nexec sleep 1000\n").unwrap();
+    for f in [&script, &long] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let api = Api::new(port);
+        for (id, cmd) in [("script-agent", &script), ("long-agent", &long)] {
+            let (st, body) = api
+                .post(
+                    "/api/providers",
+                    json!({ "id": id, "name": id, "type": "cli", "command": cmd }),
+                )
+                .await;
+            assert_eq!(st, 201, "{body}");
+        }
+        let mut ws = api.ws().await;
+        let id = api.run("script-agent", "fix the bug").await;
+        let first = loop {
+            let e = next(&mut ws).await;
+            if e["event"] == format!("run:{id}:data") {
+                break e["data"].as_str().unwrap().to_string();
+            }
+        };
+        assert!(first.starts_with("prompt: fix the bug"), "{first:?}");
+        let runner_pid = stack.pid_of("portos-cos").unwrap();
+
+        // The api server restarts in the middle of the run.
+        stack.ok(&["restart", "portos-server"]);
+        let api_back = wait_for(Duration::from_secs(20), "the api server back", || {
+            let p = stack.process("portos-server");
+            (p["state"] == "healthy").then_some(p)
+        });
+        assert_eq!(api_back["restarts"], 1);
+        let run = loop {
+            let run = api.get(&format!("/api/runs/{id}")).await;
+            if !run["endTime"].is_null() {
+                break run;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(run["success"], true, "{run}");
+        let output = api.text(&format!("/api/runs/{id}/output")).await;
+        let expected: String = std::iter::once("prompt: fix the bug\n".to_string())
+            .chain((1..=8).map(|i| format!("step {i}\n")))
+            .collect();
+        assert_eq!(output, expected, "every line, once, in order");
+        assert_eq!(
+            stack.pid_of("portos-cos"),
+            Some(runner_pid),
+            "the runner never restarted"
+        );
+
+        // A CLI run can be stopped: its process is gone.
+        let mut ws = api.ws().await;
+        let id = api.run("long-agent", "wait").await;
+        loop {
+            let e = next(&mut ws).await;
+            if e["event"] == format!("run:{id}:data") {
+                break;
+            }
+        }
+        let (st, _) = api.post(&format!("/api/runs/{id}/stop"), json!({})).await;
+        assert_eq!(st, 200);
+        let run = api.get(&format!("/api/runs/{id}")).await;
+        assert_eq!(
+            (run["stopped"].as_bool(), run["success"].as_bool()),
+            (Some(true), Some(false)),
+            "{run}"
+        );
+        let sleeping = || {
+            stack
+                .descendants()
+                .into_iter()
+                .filter(|p| {
+                    std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                        .is_ok_and(|c| c.starts_with("sleep"))
+                })
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            sleeping().is_empty(),
+            "no agent process left: {:?}",
+            sleeping()
+        );
+    });
+}
