@@ -974,6 +974,11 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/providers/active", &["get", "put"]),
         ("/api/providers/{id}", &["get", "put", "delete"]),
         ("/api/providers/{id}/test", &["post"]),
+        ("/api/runs", &["get", "post", "delete"]),
+        ("/api/runs/{id}", &["get", "delete"]),
+        ("/api/runs/{id}/output", &["get"]),
+        ("/api/runs/{id}/prompt", &["get"]),
+        ("/api/runs/{id}/stop", &["post"]),
         ("/api/logs/processes", &["get"]),
         ("/api/logs/{process}", &["get"]),
         ("/api/apps", &["get", "post"]),
@@ -1006,7 +1011,7 @@ async fn the_openapi_document_covers_every_route() {
             assert!(p.get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 33, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 38, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 #[tokio::test]
