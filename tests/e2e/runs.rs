@@ -292,6 +292,91 @@ fn cli_runs_go_through_the_runner_and_outlive_an_api_restart() {
             "the runner never restarted"
         );
 
+        // The same operations through gRPC, with a client generated from proto/.
+        use portos_proto::api::v1 as pb;
+        let channel = tonic::transport::Endpoint::from_shared(api.base.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut grpc = pb::runs_client::RunsClient::new(channel);
+        let made = grpc
+            .create(pb::CreateRunRequest {
+                provider_id: "script-agent".into(),
+                prompt: "via grpc".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(made.active, "{made:?}");
+        let mut out = grpc
+            .output(pb::RunOutputRequest {
+                id: made.id.clone(),
+                follow: true,
+                from_offset: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut streamed = String::new();
+        let mut pieces = 0;
+        while let Some(c) = out.message().await.unwrap() {
+            streamed.push_str(&c.text);
+            pieces += 1;
+        }
+        assert!(pieces >= 2, "followed in pieces: {pieces}");
+        assert!(
+            streamed.starts_with("prompt: via grpc\nstep 1\n"),
+            "{streamed:?}"
+        );
+        assert!(streamed.ends_with("step 8\n"), "{streamed:?}");
+        let got = grpc
+            .get(pb::RunRequest {
+                id: made.id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!((got.success, got.active), (Some(true), false));
+        let listed = grpc
+            .list(pb::ListRunsRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(listed.total, 2);
+        assert_eq!(listed.runs[0].id, made.id, "newest first");
+        let e = grpc
+            .stop(pb::RunRequest {
+                id: made.id.clone(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::NotFound);
+        for (id, code) in [
+            ("../x", tonic::Code::InvalidArgument),
+            ("nope", tonic::Code::NotFound),
+        ] {
+            let e = grpc
+                .get(pb::RunRequest { id: id.into() })
+                .await
+                .unwrap_err();
+            assert_eq!(e.code(), code, "{id}");
+        }
+        grpc.delete(pb::RunRequest {
+            id: made.id.clone(),
+        })
+        .await
+        .unwrap();
+        let gone = api
+            .http
+            .get(format!("{}/api/runs/{}", api.base, made.id))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(gone.as_u16(), 404);
+
         // A CLI run can be stopped: its process is gone.
         let mut ws = api.ws().await;
         let id = api.run("long-agent", "wait").await;

@@ -75,6 +75,8 @@ impl ApiError {
             | StatusCode::UNPROCESSABLE_ENTITY
             | StatusCode::PAYLOAD_TOO_LARGE => tonic::Code::InvalidArgument,
             StatusCode::NOT_FOUND => tonic::Code::NotFound,
+            // A conflict with a state, not with an existing name.
+            StatusCode::CONFLICT if self.code == "RUN_ACTIVE" => tonic::Code::FailedPrecondition,
             StatusCode::CONFLICT => tonic::Code::AlreadyExists,
             StatusCode::FORBIDDEN => tonic::Code::PermissionDenied,
             StatusCode::UNAUTHORIZED => tonic::Code::Unauthenticated,

@@ -8,6 +8,7 @@ use portos_store::types::HistoryEntry;
 use tonic::{Request, Response, Status};
 
 use crate::routes::{files, history, processes, providers, settings};
+use crate::runs;
 use crate::{ApiError, AppState};
 
 /// Every gRPC service of the api server, and their names for reflection.
@@ -23,7 +24,8 @@ pub fn routes(app: AppState) -> (tonic::service::Routes, Vec<&'static str>) {
         app.clone(),
     )))
     .add_service(pb::apps_server::AppsServer::new(AppsRpc(app.clone())))
-    .add_service(pb::files_server::FilesServer::new(FilesRpc(app)));
+    .add_service(pb::files_server::FilesServer::new(FilesRpc(app.clone())))
+    .add_service(pb::runs_server::RunsServer::new(RunsRpc(app)));
     (
         routes,
         vec![
@@ -33,6 +35,7 @@ pub fn routes(app: AppState) -> (tonic::service::Routes, Vec<&'static str>) {
             "portos.api.v1.Providers",
             "portos.api.v1.Apps",
             "portos.api.v1.Files",
+            "portos.api.v1.Runs",
         ],
     )
 }
@@ -478,5 +481,122 @@ impl pb::files_server::Files for FilesRpc {
             .await
             .map_err(|e| fail(&self.0, e))?;
         Ok(Response::new(pb::DeleteFileResponse { size }))
+    }
+}
+
+/// `portos.api.v1.Runs`.
+#[derive(Debug, Clone)]
+pub struct RunsRpc(AppState);
+
+fn run_info(app: &AppState, metadata: serde_json::Value) -> pb::RunInfo {
+    let id = metadata["id"].as_str().unwrap_or_default().to_string();
+    pb::RunInfo {
+        active: app.runs.is_active(&id),
+        success: metadata["success"].as_bool(),
+        metadata_json: metadata.to_string(),
+        id,
+    }
+}
+
+#[tonic::async_trait]
+impl pb::runs_server::Runs for RunsRpc {
+    async fn create(
+        &self,
+        req: Request<pb::CreateRunRequest>,
+    ) -> Result<Response<pb::RunInfo>, Status> {
+        let r = req.into_inner();
+        let metadata = runs::create(
+            &self.0,
+            runs::NewRun {
+                provider_id: r.provider_id,
+                model: r.model,
+                prompt: r.prompt,
+                workspace_path: r.workspace_path,
+                workspace_name: r.workspace_name,
+                timeout_ms: r.timeout_ms,
+                source: None,
+            },
+        )
+        .await
+        .map_err(|e| fail(&self.0, e))?;
+        Ok(Response::new(run_info(&self.0, metadata)))
+    }
+
+    async fn list(
+        &self,
+        req: Request<pb::ListRunsRequest>,
+    ) -> Result<Response<pb::ListRunsResponse>, Status> {
+        let r = req.into_inner();
+        let limit = if r.limit == 0 { 50 } else { r.limit as usize };
+        let listed = runs::list(
+            &self.0,
+            limit,
+            r.offset as usize,
+            r.source.as_deref().unwrap_or("all"),
+        )
+        .await;
+        Ok(Response::new(pb::ListRunsResponse {
+            total: listed["total"].as_u64().unwrap_or(0) as u32,
+            runs: listed["runs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| run_info(&self.0, m.clone()))
+                .collect(),
+        }))
+    }
+
+    async fn get(&self, req: Request<pb::RunRequest>) -> Result<Response<pb::RunInfo>, Status> {
+        let mut metadata = runs::get(&self.0, &req.into_inner().id)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        if let Some(m) = metadata.as_object_mut() {
+            m.remove("isActive");
+        }
+        Ok(Response::new(run_info(&self.0, metadata)))
+    }
+
+    type OutputStream =
+        Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::RunOutputChunk, Status>> + Send>>;
+
+    async fn output(
+        &self,
+        req: Request<pb::RunOutputRequest>,
+    ) -> Result<Response<Self::OutputStream>, Status> {
+        let r = req.into_inner();
+        let rx = runs::follow(&self.0, &r.id, r.from_offset as usize, r.follow)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        let stream =
+            tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), |text| {
+                Ok(pb::RunOutputChunk { text })
+            });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn stop(
+        &self,
+        req: Request<pb::RunRequest>,
+    ) -> Result<Response<pb::StopRunResponse>, Status> {
+        let id = req.into_inner().id;
+        runs::check_id(&id).map_err(|e| fail(&self.0, e))?;
+        if runs::stop(&self.0, &id).await {
+            Ok(Response::new(pb::StopRunResponse {}))
+        } else {
+            Err(fail(
+                &self.0,
+                ApiError::not_found("Run not found or not active"),
+            ))
+        }
+    }
+
+    async fn delete(
+        &self,
+        req: Request<pb::RunRequest>,
+    ) -> Result<Response<pb::DeleteRunResponse>, Status> {
+        runs::delete(&self.0, &req.into_inner().id)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        Ok(Response::new(pb::DeleteRunResponse {}))
     }
 }
