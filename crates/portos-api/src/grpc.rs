@@ -515,6 +515,8 @@ impl pb::runs_server::Runs for RunsRpc {
                 workspace_name: r.workspace_name,
                 timeout_ms: r.timeout_ms,
                 source: None,
+                stage: None,
+                variables: Default::default(),
             },
         )
         .await

@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod grpc;
 pub mod guard;
+pub mod prompts;
 pub mod redact;
 pub mod rendered;
 pub mod routes;
@@ -122,6 +123,26 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::runs::output))
         .routes(routes!(routes::runs::prompt))
         .routes(routes!(routes::runs::stop))
+        .routes(routes!(routes::prompts::list, routes::prompts::create))
+        .routes(routes!(routes::prompts::reload))
+        .routes(routes!(
+            routes::prompts::list_variables,
+            routes::prompts::create_variable
+        ))
+        .routes(routes!(
+            routes::prompts::get_variable,
+            routes::prompts::update_variable,
+            routes::prompts::delete_variable
+        ))
+        .routes(routes!(
+            routes::prompts::get,
+            routes::prompts::update,
+            routes::prompts::delete
+        ))
+        .routes(routes!(routes::prompts::usage))
+        .routes(routes!(routes::prompts::preview))
+        .routes(routes!(routes::prompts::versions))
+        .routes(routes!(routes::prompts::version))
         .routes(routes!(processes::list_processes))
         .routes(routes!(processes::process_logs))
         .routes(routes!(processes::list_apps, apps_registry::create))

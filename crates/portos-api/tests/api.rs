@@ -979,6 +979,15 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/runs/{id}/output", &["get"]),
         ("/api/runs/{id}/prompt", &["get"]),
         ("/api/runs/{id}/stop", &["post"]),
+        ("/api/prompts", &["get", "post"]),
+        ("/api/prompts/reload", &["post"]),
+        ("/api/prompts/variables", &["get", "post"]),
+        ("/api/prompts/variables/{key}", &["get", "put", "delete"]),
+        ("/api/prompts/{stage}", &["get", "put", "delete"]),
+        ("/api/prompts/{stage}/usage", &["get"]),
+        ("/api/prompts/{stage}/preview", &["post"]),
+        ("/api/prompts/{stage}/versions", &["get"]),
+        ("/api/prompts/{stage}/versions/{version}", &["get"]),
         ("/api/logs/processes", &["get"]),
         ("/api/logs/{process}", &["get"]),
         ("/api/apps", &["get", "post"]),
@@ -1011,7 +1020,7 @@ async fn the_openapi_document_covers_every_route() {
             assert!(p.get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 38, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 47, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 #[tokio::test]
@@ -1835,4 +1844,167 @@ async fn next_event_blocking(
             other => panic!("the socket ended: {other:?}"),
         }
     }
+}
+
+#[tokio::test]
+async fn prompts_render_include_keep_versions_and_name_missing_variables() {
+    let s = start().await;
+    let put = |path: &str, body: Value| {
+        let path = path.to_string();
+        let s = &s;
+        async move {
+            s.send(reqwest::Method::PUT, &path, Some(&body.to_string()))
+                .await
+        }
+    };
+    let (st, _) = s
+        .post_json(
+            "/api/prompts/variables",
+            &json!({"key": "rules", "name": "Rules", "category": "rules", "content": "Be brief."}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, body) = s
+        .post_json(
+            "/api/prompts/variables",
+            &json!({"key": "rules", "content": "again"}),
+        )
+        .await;
+    assert_eq!(st, 409, "{body}");
+    for (stage, template, vars) in [
+        ("leaf", "Task: {{task}}", json!([])),
+        (
+            "middle",
+            "{{> leaf}}\n{{#files}}- {{.}}\n{{/files}}",
+            json!([]),
+        ),
+        (
+            "outer",
+            "{{rules}}\n{{> middle}}\nFor {{who}}.",
+            json!(["rules"]),
+        ),
+        ("loop-a", "{{> loop-b}}", json!([])),
+        ("loop-b", "{{> loop-a}}", json!([])),
+    ] {
+        let (st, body) = s
+            .post_json("/api/prompts", &json!({"stageName": stage, "name": stage, "template": template, "variables": vars}))
+            .await;
+        assert_eq!(st, 200, "{stage}: {body}");
+    }
+    let (st, body) = s
+        .post_json("/api/prompts", &json!({"stageName": "leaf", "name": "x"}))
+        .await;
+    assert_eq!(st, 409, "{body}");
+    let (_, stage) = s.get("/api/prompts/outer").await;
+    assert_eq!(
+        (stage["template"].as_str(), stage["model"].as_str()),
+        (
+            Some("{{rules}}\n{{> middle}}\nFor {{who}}."),
+            Some("default")
+        )
+    );
+
+    // A preview names what is missing; the stage's own variables fill in.
+    let (st, body) = s
+        .post_json(
+            "/api/prompts/outer/preview",
+            &json!({"testData": {"task": "fix the login", "files": ["a.rs", "b.rs"]}}),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(
+        body["preview"],
+        "Be brief.\nTask: fix the login\n- a.rs\n- b.rs\n\nFor ."
+    );
+    assert_eq!(body["missing"], json!(["who"]));
+    let (st, body) = s.post_json("/api/prompts/loop-a/preview", &json!({})).await;
+    assert_eq!(st, 422, "{body}");
+    assert_error_shape(&body, "INVALID_TEMPLATE");
+
+    // A run from a stored prompt: every variable is needed.
+    let (st, body) = s
+        .post_json(
+            "/api/runs",
+            &json!({"providerId": "claude-code", "stage": "outer", "variables": {"task": "x"}}),
+        )
+        .await;
+    assert_eq!(st, 422, "{body}");
+    assert_error_shape(&body, "MISSING_VARIABLES");
+    assert_eq!(body["context"]["missing"], json!(["who"]));
+    let (st, body) = s
+        .post_json("/api/runs", &json!({"providerId": "claude-code", "stage": "outer", "variables": {"task": "x", "who": "Ada", "files": []}}))
+        .await;
+    assert_eq!(st, 202, "{body}");
+    assert_eq!(body["metadata"]["prompt"], "Be brief.\nTask: x\n\nFor Ada.");
+    assert_eq!(body["metadata"]["promptStage"], "outer");
+    let (st, _) = s
+        .post_json(
+            "/api/runs",
+            &json!({"providerId": "claude-code", "stage": "nope"}),
+        )
+        .await;
+    assert_eq!(st, 404);
+
+    // Versions: every saved template is kept.
+    let (st, body) = put(
+        "/api/prompts/leaf",
+        json!({"template": "Task now: {{task}}", "description": "d"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    let (_, listed) = s.get("/api/prompts/leaf/versions").await;
+    let versions = listed["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2, "{listed}");
+    let oldest = versions[1]["version"].as_str().unwrap();
+    let (_, old) = s.get(&format!("/api/prompts/leaf/versions/{oldest}")).await;
+    assert_eq!(old["template"], "Task: {{task}}");
+    assert_eq!(s.get("/api/prompts/leaf").await.1["description"], "d");
+    let (st, _) = s.get("/api/prompts/leaf/versions/123").await;
+    assert_eq!(st, 404);
+
+    // Variables: an update keeps the fields it does not name.
+    let (st, _) = put(
+        "/api/prompts/variables/rules",
+        json!({"content": "Be very brief."}),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (_, v) = s.get("/api/prompts/variables/rules").await;
+    assert_eq!(
+        (v["name"].as_str(), v["content"].as_str()),
+        (Some("Rules"), Some("Be very brief."))
+    );
+
+    // Protection and bad names.
+    let (st, _) = s
+        .post_json(
+            "/api/prompts",
+            &json!({"stageName": "app-detection", "name": "App Detection", "template": "x"}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, body) = s.delete("/api/prompts/app-detection").await;
+    assert_eq!(st, 400);
+    assert_error_shape(&body, "SYSTEM_STAGE_PROTECTED");
+    let (st, _) = s.delete("/api/prompts/app-detection?force=true").await;
+    assert_eq!(st, 200);
+    let (st, _) = s.get("/api/prompts/app-detection").await;
+    assert_eq!(st, 404);
+    let (st, body) = s
+        .post_json(
+            "/api/prompts",
+            &json!({"stageName": ".hidden", "name": "x"}),
+        )
+        .await;
+    assert_eq!(st, 400, "{body}");
+    let (st, _) = s
+        .post_json(
+            "/api/prompts/variables",
+            &json!({"key": "a-b", "content": "x"}),
+        )
+        .await;
+    assert_eq!(st, 400);
+    let (st, _) = s.delete("/api/prompts/variables/rules").await;
+    assert_eq!(st, 200);
+    assert_eq!(s.get("/api/prompts/variables/rules").await.0, 404);
 }

@@ -5,6 +5,7 @@ pub mod detect;
 pub mod files;
 pub mod history;
 pub mod processes;
+pub mod prompts;
 pub mod providers;
 pub mod runs;
 pub mod settings;

@@ -48,10 +48,14 @@ pub struct CreateBody {
     workspace_path: Option<String>,
     workspace_name: Option<String>,
     timeout: Option<u64>,
+    /// A stored prompt (its stage name) to run instead of `prompt`.
+    stage: Option<String>,
+    /// The values for `stage`.
+    variables: Option<serde_json::Map<String, Value>>,
 }
 
 /// `POST /api/runs`: 202 at once; the run goes on.
-#[utoipa::path(post, operation_id = "createRun", path = "/api/runs", tag = "runs", request_body(content = Object, description = "`{ providerId, prompt, model?, workspacePath?, workspaceName?, timeout? (ms) }`"), responses((status = 202, description = "`{ runId, status: \"started\", metadata }`"), (status = 400, description = "providerId / prompt missing, provider disabled"), (status = 404, description = "Provider not found")))]
+#[utoipa::path(post, operation_id = "createRun", path = "/api/runs", tag = "runs", request_body(content = Object, description = "`{ providerId, prompt, model?, workspacePath?, workspaceName?, timeout? (ms) }`, or `stage` and `variables` in place of `prompt`"), responses((status = 202, description = "`{ runId, status: \"started\", metadata }`"), (status = 400, description = "providerId / prompt missing, provider disabled"), (status = 404, description = "Provider or stage not found"), (status = 422, description = "MISSING_VARIABLES (`context.missing`)")))]
 pub async fn create(
     State(app): State<AppState>,
     Json(b): Json<CreateBody>,
@@ -66,6 +70,8 @@ pub async fn create(
             workspace_name: b.workspace_name,
             timeout_ms: b.timeout,
             source: None,
+            stage: b.stage,
+            variables: b.variables.unwrap_or_default(),
         },
     )
     .await?;

@@ -73,6 +73,9 @@ pub struct NewRun {
     pub workspace_name: Option<String>,
     pub timeout_ms: Option<u64>,
     pub source: Option<String>,
+    /// A stored prompt to run instead of `prompt`, with these values.
+    pub stage: Option<String>,
+    pub variables: Map<String, Value>,
 }
 
 /// A run in flight.
@@ -140,12 +143,15 @@ fn run_not_found() -> ApiError {
 }
 
 /// Creates a run and starts it; its first metadata.
-pub async fn create(app: &AppState, req: NewRun) -> Result<Value, ApiError> {
+pub async fn create(app: &AppState, mut req: NewRun) -> Result<Value, ApiError> {
     if req.provider_id.is_empty() {
         return Err(ApiError::validation("providerId is required"));
     }
     if req.prompt.is_empty() {
-        return Err(ApiError::validation("prompt is required"));
+        match &req.stage {
+            Some(stage) => req.prompt = crate::prompts::build(app, stage, &req.variables).await?,
+            None => return Err(ApiError::validation("prompt is required")),
+        }
     }
     let provider = providers::get(app, &req.provider_id).await?;
     if !provider.enabled {
@@ -180,6 +186,10 @@ pub async fn create(app: &AppState, req: NewRun) -> Result<Value, ApiError> {
         "success": null, "error": null, "errorCategory": null, "errorAnalysis": null,
         "outputSize": 0,
     });
+    let mut metadata = metadata;
+    if let Some(stage) = &req.stage {
+        metadata["promptStage"] = json!(stage);
+    }
     let dir = app.store.path(RUNS_DIR).join(&id);
     let files = {
         let dir = dir.clone();

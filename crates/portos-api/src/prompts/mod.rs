@@ -1,0 +1,260 @@
+//! Stored prompts (`data/prompts/`, the original's layout): stages
+//! (`stage-config.json` and `stages/<stage>.md`), shared variables
+//! (`variables.json`), and — new — every saved version of a stage's template
+//! (`versions/<stage>/<version>.md`), listable and readable.
+//! A stage becomes a prompt with [`build`]: its template (stages it includes
+//! expanded), the caller's values, then its listed variables over them.
+
+pub mod template;
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value, json};
+
+use crate::AppState;
+use crate::error::ApiError;
+use template::TemplateError;
+
+pub const STAGE_CONFIG: &str = "prompts/stage-config.json";
+pub const VARIABLES: &str = "prompts/variables.json";
+
+/// Stages PortOS itself uses: deleting one needs `force`.
+pub const SYSTEM_STAGES: &[(&str, &str)] = &[
+    ("cos-agent-briefing", "CoS sub-agent task briefing"),
+    ("cos-evaluate", "CoS task evaluation"),
+    ("cos-report-summary", "CoS daily reports"),
+    ("cos-self-improvement", "CoS self-improvement tasks"),
+    ("cos-task-enhance", "CoS task prompt enhancement"),
+    ("brain-classifier", "Brain thought classification"),
+    ("brain-daily-digest", "Brain daily digest generation"),
+    ("brain-weekly-review", "Brain weekly review generation"),
+    ("memory-evaluate", "Memory extraction from agent output"),
+    ("app-detection", "Project directory analysis"),
+];
+
+/// A stage name names a file: letters, digits, `-`, `_`, `.`, not leading.
+pub fn check_stage(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "INVALID_STAGE",
+            format!("invalid stage name {name:?}"),
+        ))
+    }
+}
+
+/// A variable key is a template key: letters, digits, `_`.
+pub fn check_key(key: &str) -> Result<(), ApiError> {
+    if !key.is_empty()
+        && key.len() <= 100
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        Ok(())
+    } else {
+        Err(ApiError::validation(format!(
+            "variable key {key:?} must be letters, digits and '_'"
+        )))
+    }
+}
+
+fn template_rel(stage: &str) -> String {
+    format!("prompts/stages/{stage}.md")
+}
+
+/// The stages' configuration.
+pub async fn stages(app: &AppState) -> Result<Map<String, Value>, ApiError> {
+    let file: Map<String, Value> = app.store.load(STAGE_CONFIG).await?;
+    Ok(file
+        .get("stages")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default())
+}
+
+/// The shared variables.
+pub async fn variables(app: &AppState) -> Result<Map<String, Value>, ApiError> {
+    let file: Map<String, Value> = app.store.load(VARIABLES).await?;
+    Ok(file
+        .get("variables")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default())
+}
+
+/// A stage's template, `None` when it has none.
+pub async fn template_of(app: &AppState, stage: &str) -> Result<Option<String>, ApiError> {
+    check_stage(stage)?;
+    match tokio::fs::read(app.store.path(&template_rel(stage))).await {
+        Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ApiError::internal(e.to_string())),
+    }
+}
+
+/// Saves a stage's template, and keeps it as a new version.
+pub async fn save_template(app: &AppState, stage: &str, text: &str) -> Result<String, ApiError> {
+    check_stage(stage)?;
+    let path = app.store.path(&template_rel(stage));
+    let dir = app.store.path("prompts/versions").join(stage);
+    let bytes = text.as_bytes().to_vec();
+    let version = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+        std::fs::create_dir_all(&dir)?;
+        // Milliseconds since the epoch, one more when taken.
+        let mut n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        while dir.join(format!("{n}.md")).exists() {
+            n += 1;
+        }
+        let version = n.to_string();
+        portos_store::write_atomic(&dir.join(format!("{version}.md")), &bytes)
+            .map_err(std::io::Error::other)?;
+        portos_store::write_atomic(&path, &bytes).map_err(std::io::Error::other)?;
+        Ok(version)
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(|e| ApiError::internal(format!("cannot save the template: {e}")))?;
+    Ok(version)
+}
+
+/// The saved versions of a stage's template, newest first.
+pub async fn versions(app: &AppState, stage: &str) -> Result<Vec<Value>, ApiError> {
+    check_stage(stage)?;
+    let dir = app.store.path("prompts/versions").join(stage);
+    let mut out = Vec::new();
+    if let Ok(mut rd) = tokio::fs::read_dir(&dir).await {
+        while let Ok(Some(e)) = rd.next_entry().await {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(v) = name.strip_suffix(".md").and_then(|v| v.parse::<u64>().ok()) else {
+                continue;
+            };
+            let size = e.metadata().await.map_or(0, |m| m.len());
+            out.push((v, size));
+        }
+    }
+    out.sort_by_key(|(v, _)| std::cmp::Reverse(*v));
+    Ok(out
+        .into_iter()
+        .map(|(v, size)| {
+            let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(v);
+            json!({ "version": v.to_string(), "savedAt": humantime::format_rfc3339_millis(at).to_string(), "size": size })
+        })
+        .collect())
+}
+
+/// One saved version's text.
+pub async fn version(app: &AppState, stage: &str, version: &str) -> Result<String, ApiError> {
+    check_stage(stage)?;
+    if version.is_empty() || !version.chars().all(|c| c.is_ascii_digit()) {
+        return Err(ApiError::bad_request(
+            "INVALID_VERSION",
+            format!("invalid version {version:?}"),
+        ));
+    }
+    let path = app
+        .store
+        .path("prompts/versions")
+        .join(stage)
+        .join(format!("{version}.md"));
+    tokio::fs::read(&path)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .map_err(|_| ApiError::not_found("Version not found"))
+}
+
+fn template_error(e: TemplateError) -> ApiError {
+    match &e {
+        TemplateError::Missing(names) => ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "MISSING_VARIABLES",
+            e.to_string(),
+        )
+        .with_context(json!({ "missing": names })),
+        _ => ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID_TEMPLATE",
+            e.to_string(),
+        ),
+    }
+}
+
+/// A stage's template with the stages it includes expanded.
+async fn expanded(app: &AppState, stage: &str) -> Result<String, ApiError> {
+    let text = template_of(app, stage).await?.ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "NO_TEMPLATE",
+            format!("stage {stage:?} has no template"),
+        )
+    })?;
+    // Every template a stage can include, read once.
+    let mut known = std::collections::HashMap::new();
+    for name in stages(app).await?.keys() {
+        if let Ok(Some(t)) = template_of(app, name).await {
+            known.insert(name.clone(), t);
+        }
+    }
+    template::expand_includes(stage, &text, &mut |n| known.get(n).cloned()).map_err(template_error)
+}
+
+/// The values a stage renders with: the caller's, then the stage's listed
+/// variables over them (as the original).
+async fn context(
+    app: &AppState,
+    stage: &Value,
+    data: &Map<String, Value>,
+) -> Result<Map<String, Value>, ApiError> {
+    let vars = variables(app).await?;
+    let mut ctx = data.clone();
+    for key in stage["variables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        if let Some(content) = vars.get(key).map(|v| v["content"].clone()) {
+            ctx.insert(key.to_string(), content);
+        }
+    }
+    Ok(ctx)
+}
+
+/// A stage as a prompt, every variable given, or a 422 naming the missing ones.
+pub async fn build(
+    app: &AppState,
+    stage: &str,
+    data: &Map<String, Value>,
+) -> Result<String, ApiError> {
+    check_stage(stage)?;
+    let all = stages(app).await?;
+    let config = all
+        .get(stage)
+        .ok_or_else(|| ApiError::not_found("Stage not found"))?;
+    let text = expanded(app, stage).await?;
+    let ctx = context(app, config, data).await?;
+    template::render_strict(&text, &ctx).map_err(template_error)
+}
+
+/// A stage rendered leniently, with the names of what it lacked.
+pub async fn preview(
+    app: &AppState,
+    stage: &str,
+    data: &Map<String, Value>,
+) -> Result<(String, BTreeSet<String>), ApiError> {
+    check_stage(stage)?;
+    let all = stages(app).await?;
+    let config = all
+        .get(stage)
+        .ok_or_else(|| ApiError::not_found("Stage not found"))?;
+    let text = expanded(app, stage).await?;
+    let ctx = context(app, config, data).await?;
+    Ok(template::render(&text, &ctx))
+}
