@@ -20,7 +20,7 @@ fn stack() -> (Stack, u16) {
          env = {{ HOST = \"127.0.0.1\", PORT = \"{runner}\" }}\nports = {{ api = {runner} }}\n\
          health = {{ check = \"grpc\", interval = \"200ms\" }}\n\n\
          [[process]]\nname = \"portos-server\"\ncommand = \"portos-api\"\n\
-         env = {{ HOST = \"127.0.0.1\", PORT = \"{api}\", PORTOS_RUNNER_URL = \"http://127.0.0.1:{runner}\" }}\n\
+         env = {{ HOST = \"127.0.0.1\", PORT = \"{api}\", PORTOS_RUNNER_URL = \"http://127.0.0.1:{runner}\", PORTOS_PROVIDER_CHECK_SECS = \"3600\" }}\n\
          ports = {{ api = {api} }}\nhealth = {{ check = \"grpc\", interval = \"200ms\" }}\n"
     ));
     stack.ok(&["up", "-d"]);

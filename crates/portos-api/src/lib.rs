@@ -13,6 +13,7 @@ pub mod events;
 pub mod grpc;
 pub mod guard;
 pub mod prompts;
+pub mod provider_status;
 pub mod redact;
 pub mod rendered;
 pub mod routes;
@@ -114,6 +115,9 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             providers::delete
         ))
         .routes(routes!(providers::test))
+        .routes(routes!(providers::statuses))
+        .routes(routes!(providers::status))
+        .routes(routes!(providers::recover))
         .routes(routes!(
             routes::runs::list,
             routes::runs::create,

@@ -17,7 +17,7 @@ const INFO: ServiceInfo = ServiceInfo {
 };
 
 fn main() -> ExitCode {
-    portos_rt::main(INFO, |_ctx| async {
+    portos_rt::main(INFO, |ctx| async move {
         let data_dir = PathBuf::from(portos_rt::env_or("PORTOS_DATA_DIR", "data"));
         let settings = portos_store::JsonStore::new(&data_dir)
             .load::<portos_store::types::Settings>(portos_store::types::files::SETTINGS)
@@ -30,6 +30,10 @@ fn main() -> ExitCode {
             let state = state.clone();
             async move { portos_api::runs::resume(&state).await }
         });
+        tokio::spawn(portos_api::provider_status::run_checks(
+            state.clone(),
+            ctx.shutdown.clone(),
+        ));
         let (grpc, grpc_names) = portos_api::grpc::routes(state.clone());
         Ok(App {
             rest: router(state.clone()),

@@ -974,6 +974,9 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/providers/active", &["get", "put"]),
         ("/api/providers/{id}", &["get", "put", "delete"]),
         ("/api/providers/{id}/test", &["post"]),
+        ("/api/providers/status", &["get"]),
+        ("/api/providers/{id}/status", &["get"]),
+        ("/api/providers/{id}/status/recover", &["post"]),
         ("/api/runs", &["get", "post", "delete"]),
         ("/api/runs/{id}", &["get", "delete"]),
         ("/api/runs/{id}/output", &["get"]),
@@ -1020,7 +1023,7 @@ async fn the_openapi_document_covers_every_route() {
             assert!(p.get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 47, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 50, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 #[tokio::test]
@@ -1391,13 +1394,18 @@ struct StaticServer(std::process::Child, u16);
 
 impl StaticServer {
     fn start(dir: &Path) -> Self {
+        Self::start_on(dir, 0)
+    }
+
+    /// On `port` (0: any free one).
+    fn start_on(dir: &Path, port: u16) -> Self {
         use std::io::BufRead;
         let mut child = std::process::Command::new("python3")
             .args([
                 "-u",
                 "-m",
                 "http.server",
-                "0",
+                &port.to_string(),
                 "--bind",
                 "127.0.0.1",
                 "--directory",
@@ -2007,4 +2015,106 @@ async fn prompts_render_include_keep_versions_and_name_missing_variables() {
     let (st, _) = s.delete("/api/prompts/variables/rules").await;
     assert_eq!(st, 200);
     assert_eq!(s.get("/api/prompts/variables/rules").await.0, 404);
+}
+
+#[tokio::test]
+async fn provider_status_follows_checks_limits_and_recovery() {
+    let s = start().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (st, _) = s
+        .post_json(
+            "/api/providers",
+            &json!({"id": "probe-me", "name": "Probe me", "type": "api", "endpoint": format!("http://127.0.0.1:{port}/v1")}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let mut ws = s.ws().await;
+    let status = |id: &'static str| {
+        let s = &s;
+        async move { s.get(&format!("/api/providers/{id}/status")).await.1 }
+    };
+    assert_eq!(
+        status("probe-me").await["available"],
+        true,
+        "unknown is available"
+    );
+
+    portos_api::provider_status::check_all(&s.state).await;
+    let st = status("probe-me").await;
+    assert_eq!(
+        (st["available"].as_bool(), st["reason"].as_str()),
+        (Some(false), Some("network-error")),
+        "{st}"
+    );
+    assert!(
+        st["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("API not reachable"),
+        "{st}"
+    );
+    let event = loop {
+        let e = next_event_blocking(&mut ws).await;
+        if e["event"] == "provider:status:changed" && e["data"]["providerId"] == "probe-me" {
+            break e;
+        }
+    };
+    assert_eq!(event["data"]["type"], "network-error");
+    let cli = status("claude-code").await;
+    assert_eq!(
+        cli["reason"], "cli-unavailable",
+        "the fixture's claude is not installed: {cli}"
+    );
+
+    // The server comes up: the next check finds it.
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir(site.path().join("v1")).unwrap();
+    std::fs::write(site.path().join("v1/models"), r#"{"data": [{"id": "m"}]}"#).unwrap();
+    let _server = StaticServer::start_on(site.path(), port);
+    portos_api::provider_status::check_all(&s.state).await;
+    assert_eq!(status("probe-me").await["available"], true);
+    let event = loop {
+        let e = next_event_blocking(&mut ws).await;
+        if e["event"] == "provider:status:changed" && e["data"]["providerId"] == "probe-me" {
+            break e;
+        }
+    };
+    assert_eq!(event["data"]["type"], "recovered");
+
+    // A usage limit from a run holds until its time, whatever checks say.
+    portos_api::provider_status::from_run(
+        &s.state,
+        "probe-me",
+        "usage-limit",
+        "You've hit your usage limit, try again in 2 hours",
+    )
+    .await;
+    portos_api::provider_status::check_all(&s.state).await;
+    let st = status("probe-me").await;
+    assert_eq!(
+        (st["available"].as_bool(), st["reason"].as_str()),
+        (Some(false), Some("usage-limit")),
+        "{st}"
+    );
+    assert!(
+        st["timeUntilRecovery"]
+            .as_str()
+            .unwrap()
+            .starts_with("1h 59m"),
+        "{st}"
+    );
+    let (_, all) = s.get("/api/providers/status").await;
+    assert_eq!(all["providers"]["probe-me"]["reason"], "usage-limit");
+    let (st, body) = s.post("/api/providers/probe-me/status/recover").await;
+    assert_eq!(
+        (st, body["status"]["available"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+    let (st, _) = s.post("/api/providers/nope/status/recover").await;
+    assert_eq!(st, 404);
 }

@@ -224,3 +224,31 @@ pub async fn test(
     let p = get(&app, &id).await?;
     Ok(Json(probe::probe(&app.http, &p).await))
 }
+
+/// `GET /api/providers/status`: `{ providers: { <id>: status }, lastUpdated }`.
+#[utoipa::path(get, operation_id = "providerStatuses", path = "/api/providers/status", tag = "providers", responses((status = 200, description = "`{ providers: { <id>: { available, reason, message, failureCount, lastChecked, timeUntilRecovery, … } }, lastUpdated }`")))]
+pub async fn statuses(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(crate::provider_status::all(&app).await?))
+}
+
+/// `GET /api/providers/:id/status` (an unknown id looks available, as the original).
+#[utoipa::path(get, operation_id = "providerStatus", path = "/api/providers/{id}/status", tag = "providers", params(("id" = String, Path)), responses((status = 200, description = "the status with `timeUntilRecovery`")))]
+pub async fn status(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(crate::provider_status::get(&app, &id).await?))
+}
+
+/// `POST /api/providers/:id/status/recover`.
+#[utoipa::path(post, operation_id = "recoverProvider", path = "/api/providers/{id}/status/recover", tag = "providers", params(("id" = String, Path)), responses((status = 200, description = "`{ success, status }`"), (status = 404, description = "Provider not found")))]
+pub async fn recover(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    get(&app, &id).await?;
+    let status = crate::provider_status::recover(&app, &id).await?;
+    Ok(Json(
+        serde_json::json!({ "success": true, "status": status }),
+    ))
+}

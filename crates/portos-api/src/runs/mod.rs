@@ -264,6 +264,24 @@ async fn execute(
         let _ = active.chunks.send((offset, text.to_string()));
     };
     let attempt = loop {
+        // A provider known to be unavailable is passed over for its fallback.
+        if resume == Resume::No
+            && !crate::provider_status::is_available(&app, &provider.id).await
+            && let Some(next) = next_fallback(&app, &provider, &visited).await
+        {
+            let status = crate::provider_status::get(&app, &provider.id)
+                .await
+                .unwrap_or_default();
+            hops.push(json!({
+                "providerId": provider.id, "providerName": provider.name,
+                "error": format!("unavailable: {}", status["message"].as_str().unwrap_or("")),
+                "errorCategory": status["reason"], "at": now_iso(),
+            }));
+            visited.insert(next.id.clone());
+            provider = next;
+            model = provider.default_model.clone();
+            continue;
+        }
         let timeout = Duration::from_millis(
             req.timeout_ms
                 .or(provider.timeout)
@@ -302,17 +320,22 @@ async fn execute(
                 .await
             }
         };
+        if let Some(a) = attempt.error.as_ref()
+            && let Some(category) = a.category
+        {
+            crate::provider_status::from_run(
+                &app,
+                &provider.id,
+                category,
+                a.message.as_deref().unwrap_or_default(),
+            )
+            .await;
+        }
         let produced = attempt.produced || !active.output().is_empty();
         if attempt.succeeded() || attempt.stopped || produced {
             break attempt;
         }
-        let next = match provider.fallback_provider.clone() {
-            Some(n) if !visited.contains(&n) => {
-                providers::get(&app, &n).await.ok().filter(|p| p.enabled)
-            }
-            _ => None,
-        };
-        let Some(next) = next else {
+        let Some(next) = next_fallback(&app, &provider, &visited).await else {
             break attempt;
         };
         let why = attempt.error.as_ref().and_then(|a| a.message.clone());
@@ -339,6 +362,19 @@ async fn execute(
     .await;
     app.runs.map().remove(&id);
     let _ = done.send(true);
+}
+
+/// The enabled provider `provider` falls back to, unless already tried.
+async fn next_fallback(
+    app: &AppState,
+    provider: &Provider,
+    tried: &HashSet<String>,
+) -> Option<Provider> {
+    let next = provider
+        .fallback_provider
+        .as_ref()
+        .filter(|n| !tried.contains(*n))?;
+    providers::get(app, next).await.ok().filter(|p| p.enabled)
 }
 
 /// Sets fields of a run's metadata.
