@@ -237,6 +237,7 @@ fn all_six_come_up_healthy_and_answer_health_and_reflection() {
             "portos.api.v1.Events",
             "portos.api.v1.Files",
             "portos.api.v1.History",
+            "portos.api.v1.Prompts",
             "portos.api.v1.Providers",
             "portos.api.v1.Runs",
             "portos.api.v1.Settings",

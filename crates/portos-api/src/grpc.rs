@@ -25,7 +25,8 @@ pub fn routes(app: AppState) -> (tonic::service::Routes, Vec<&'static str>) {
     )))
     .add_service(pb::apps_server::AppsServer::new(AppsRpc(app.clone())))
     .add_service(pb::files_server::FilesServer::new(FilesRpc(app.clone())))
-    .add_service(pb::runs_server::RunsServer::new(RunsRpc(app)));
+    .add_service(pb::runs_server::RunsServer::new(RunsRpc(app.clone())))
+    .add_service(pb::prompts_server::PromptsServer::new(PromptsRpc(app)));
     (
         routes,
         vec![
@@ -36,6 +37,7 @@ pub fn routes(app: AppState) -> (tonic::service::Routes, Vec<&'static str>) {
             "portos.api.v1.Apps",
             "portos.api.v1.Files",
             "portos.api.v1.Runs",
+            "portos.api.v1.Prompts",
         ],
     )
 }
@@ -335,6 +337,63 @@ impl pb::providers_server::Providers for ProvidersRpc {
             result_json: result.to_string(),
         }))
     }
+
+    async fn status(
+        &self,
+        req: Request<pb::ProviderRequest>,
+    ) -> Result<Response<pb::ProviderStatus>, Status> {
+        let id = req.into_inner().id;
+        let v = crate::provider_status::get(&self.0, &id)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        Ok(Response::new(status_to_proto(&id, &v)))
+    }
+
+    async fn statuses(
+        &self,
+        _req: Request<pb::ProviderStatusesRequest>,
+    ) -> Result<Response<pb::ProviderStatuses>, Status> {
+        let all = crate::provider_status::all(&self.0)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        Ok(Response::new(pb::ProviderStatuses {
+            statuses: all["providers"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(id, v)| status_to_proto(id, v))
+                .collect(),
+        }))
+    }
+
+    async fn recover(
+        &self,
+        req: Request<pb::ProviderRequest>,
+    ) -> Result<Response<pb::ProviderStatus>, Status> {
+        let id = req.into_inner().id;
+        providers::get(&self.0, &id)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        let v = crate::provider_status::recover(&self.0, &id)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        Ok(Response::new(status_to_proto(&id, &v)))
+    }
+}
+
+fn status_to_proto(id: &str, v: &serde_json::Value) -> pb::ProviderStatus {
+    let text = |k: &str| v[k].as_str().map(str::to_string);
+    pb::ProviderStatus {
+        provider_id: id.to_string(),
+        available: v["available"] != false,
+        reason: text("reason").unwrap_or_else(|| "ok".into()),
+        message: text("message").unwrap_or_default(),
+        failure_count: v["failureCount"].as_u64().unwrap_or(0),
+        last_checked: text("lastChecked"),
+        estimated_recovery: text("estimatedRecovery"),
+        time_until_recovery: text("timeUntilRecovery"),
+        last_error: text("lastError"),
+    }
 }
 
 /// A JSON argument of a gRPC request, or `InvalidArgument` naming it.
@@ -600,5 +659,115 @@ impl pb::runs_server::Runs for RunsRpc {
             .await
             .map_err(|e| fail(&self.0, e))?;
         Ok(Response::new(pb::DeleteRunResponse {}))
+    }
+}
+
+/// `portos.api.v1.Prompts`.
+#[derive(Debug, Clone)]
+pub struct PromptsRpc(AppState);
+
+/// A JSON object argument (empty text: an empty object).
+fn json_object(
+    app: &AppState,
+    name: &str,
+    text: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, Status> {
+    if text.trim().is_empty() {
+        return Ok(serde_json::Map::new());
+    }
+    match json_arg(app, name, text)? {
+        serde_json::Value::Object(m) => Ok(m),
+        _ => Err(fail(
+            app,
+            ApiError::validation(format!("{name} must be a JSON object")),
+        )),
+    }
+}
+
+#[tonic::async_trait]
+impl pb::prompts_server::Prompts for PromptsRpc {
+    async fn list_stages(
+        &self,
+        _req: Request<pb::ListStagesRequest>,
+    ) -> Result<Response<pb::JsonDocument>, Status> {
+        let stages = crate::prompts::stages(&self.0)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        Ok(Response::new(pb::JsonDocument {
+            json: serde_json::Value::Object(stages).to_string(),
+        }))
+    }
+
+    async fn get_stage(
+        &self,
+        req: Request<pb::StageRequest>,
+    ) -> Result<Response<pb::Stage>, Status> {
+        let stage = req.into_inner().stage;
+        let (config, template) = crate::prompts::stage(&self.0, &stage)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        Ok(Response::new(pb::Stage {
+            stage,
+            config_json: config.to_string(),
+            template,
+        }))
+    }
+
+    async fn save_stage(
+        &self,
+        req: Request<pb::SaveStageRequest>,
+    ) -> Result<Response<pb::SaveStageResponse>, Status> {
+        let r = req.into_inner();
+        let config = json_object(&self.0, "config_json", &r.config_json)?;
+        let version = crate::prompts::save_stage(&self.0, &r.stage, config, r.template)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        Ok(Response::new(pb::SaveStageResponse { version }))
+    }
+
+    async fn preview(
+        &self,
+        req: Request<pb::PreviewRequest>,
+    ) -> Result<Response<pb::PreviewResponse>, Status> {
+        let r = req.into_inner();
+        let data = json_object(&self.0, "data_json", &r.data_json)?;
+        let (preview, missing) = crate::prompts::preview(&self.0, &r.stage, &data)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        Ok(Response::new(pb::PreviewResponse {
+            preview,
+            missing: missing.into_iter().collect(),
+        }))
+    }
+
+    async fn list_versions(
+        &self,
+        req: Request<pb::StageRequest>,
+    ) -> Result<Response<pb::StageVersions>, Status> {
+        let versions = crate::prompts::versions(&self.0, &req.into_inner().stage)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        Ok(Response::new(pb::StageVersions {
+            versions: versions
+                .iter()
+                .map(|v| pb::StageVersion {
+                    version: v["version"].as_str().unwrap_or_default().to_string(),
+                    saved_at: v["savedAt"].as_str().unwrap_or_default().to_string(),
+                    size: v["size"].as_u64().unwrap_or(0),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn list_variables(
+        &self,
+        _req: Request<pb::ListVariablesRequest>,
+    ) -> Result<Response<pb::JsonDocument>, Status> {
+        let vars = crate::prompts::variables(&self.0)
+            .await
+            .map_err(|e| fail(&self.0, e))?;
+        Ok(Response::new(pb::JsonDocument {
+            json: serde_json::Value::Object(vars).to_string(),
+        }))
     }
 }

@@ -921,6 +921,113 @@ async fn the_same_history_through_grpc_on_the_same_port() {
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::NotFound);
 
+    // Prompts through gRPC: save (a version each time), read, preview.
+    let mut prompts =
+        pb::prompts_client::PromptsClient::with_interceptor(channel.clone(), with_token);
+    for t in ["Hi {{who}}", "Hello {{who}} from {{where}}"] {
+        let saved = prompts
+            .save_stage(pb::SaveStageRequest {
+                stage: "greet".into(),
+                config_json: r#"{"name": "Greet"}"#.into(),
+                template: Some(t.into()),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(saved.version.is_some());
+    }
+    let stage = prompts
+        .get_stage(pb::StageRequest {
+            stage: "greet".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        stage.template.as_deref(),
+        Some("Hello {{who}} from {{where}}")
+    );
+    let rest: Value = rest_get("/api/prompts/greet")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["name"], "Greet");
+    let preview = prompts
+        .preview(pb::PreviewRequest {
+            stage: "greet".into(),
+            data_json: r#"{"who": "Ada"}"#.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (preview.preview.as_str(), preview.missing),
+        ("Hello Ada from", vec!["where".to_string()])
+    );
+    let versions = prompts
+        .list_versions(pb::StageRequest {
+            stage: "greet".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(versions.versions.len(), 2);
+    let e = prompts
+        .get_stage(pb::StageRequest {
+            stage: "nope".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::NotFound);
+    let e = prompts
+        .preview(pb::PreviewRequest {
+            stage: "greet".into(),
+            data_json: "[1]".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+
+    // Provider status through gRPC.
+    let mut prov =
+        pb::providers_client::ProvidersClient::with_interceptor(channel.clone(), with_token);
+    let st = prov
+        .status(pb::ProviderRequest {
+            id: "lmstudio".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(st.available && st.reason == "ok", "{st:?}");
+    portos_api::provider_status::from_run(
+        &state,
+        "lmstudio",
+        "rate-limit",
+        "429 Too Many Requests",
+    )
+    .await;
+    let all = prov
+        .statuses(pb::ProviderStatusesRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let lm = all
+        .statuses
+        .iter()
+        .find(|s| s.provider_id == "lmstudio")
+        .unwrap();
+    assert_eq!((lm.available, lm.reason.as_str()), (false, "rate-limit"));
+    let back = prov
+        .recover(pb::ProviderRequest {
+            id: "lmstudio".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(back.available);
+
     // Live events as a gRPC stream: a failing REST request shows on `errors`.
     let mut events = pb::events_client::EventsClient::with_interceptor(channel.clone(), with_token);
     let bad = events

@@ -258,3 +258,47 @@ pub async fn preview(
     let ctx = context(app, config, data).await?;
     Ok(template::render(&text, &ctx))
 }
+
+/// A stage's configuration and template, or 404.
+pub async fn stage(app: &AppState, stage: &str) -> Result<(Value, Option<String>), ApiError> {
+    check_stage(stage)?;
+    let all = stages(app).await?;
+    let config = all
+        .get(stage)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("Stage not found"))?;
+    Ok((config, template_of(app, stage).await?))
+}
+
+/// Merges `config` into a stage (created when missing) and saves `template`
+/// as a new version; the version, when a template was saved.
+pub async fn save_stage(
+    app: &AppState,
+    stage: &str,
+    config: Map<String, Value>,
+    template: Option<String>,
+) -> Result<Option<String>, ApiError> {
+    check_stage(stage)?;
+    let name = stage.to_string();
+    app.store
+        .update(STAGE_CONFIG, |f: &mut Map<String, Value>| {
+            let stages = f.entry("stages").or_insert_with(|| json!({}));
+            if !stages.is_object() {
+                *stages = json!({});
+            }
+            let s = &mut stages[&name];
+            if !s.is_object() {
+                *s = json!({});
+            }
+            for (k, v) in config {
+                s[k] = v;
+            }
+            Ok::<(), ()>(())
+        })
+        .await?
+        .ok();
+    match template {
+        Some(t) => Ok(Some(save_template(app, stage, &t).await?)),
+        None => Ok(None),
+    }
+}

@@ -201,13 +201,8 @@ pub async fn get(
     State(app): State<AppState>,
     Path(stage): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    check_stage(&stage)?;
-    let all = prompts::stages(&app).await?;
-    let mut out = all
-        .get(&stage)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found("Stage not found"))?;
-    out["template"] = json!(prompts::template_of(&app, &stage).await?);
+    let (mut out, template) = prompts::stage(&app, &stage).await?;
+    out["template"] = json!(template);
     Ok(Json(out))
 }
 
@@ -219,33 +214,16 @@ pub async fn update(
     Path(stage): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    check_stage(&stage)?;
     let mut b = object(body)?;
     let template = match b.shift_remove("template") {
         None => None,
         Some(Value::String(t)) => Some(t),
         Some(_) => return Err(ApiError::validation("template must be a string")),
     };
-    app.store
-        .update(STAGE_CONFIG, |f: &mut Map<String, Value>| {
-            let stages = f.entry("stages").or_insert_with(|| json!({}));
-            if !stages.is_object() {
-                *stages = json!({});
-            }
-            let s = &mut stages[&stage];
-            if !s.is_object() {
-                *s = json!({});
-            }
-            for (k, v) in b {
-                s[k] = v;
-            }
-            Ok::<(), ()>(())
-        })
-        .await?
-        .ok();
+    let version = prompts::save_stage(&app, &stage, b, template).await?;
     let mut out = json!({ "success": true });
-    if let Some(t) = template {
-        out["version"] = json!(prompts::save_template(&app, &stage, &t).await?);
+    if let Some(v) = version {
+        out["version"] = json!(v);
     }
     Ok(Json(out))
 }
