@@ -411,3 +411,117 @@ fn cli_runs_go_through_the_runner_and_outlive_an_api_restart() {
         );
     });
 }
+
+#[test]
+fn lm_studio_routes_talk_to_an_openai_compatible_server() {
+    let llm = LlmServer::start("");
+    let (stack, port) = stack();
+    let closed = free_port();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let api = Api::new(port);
+        let put = |body: Value| {
+            let api = &api;
+            async move {
+                let r = api
+                    .http
+                    .put(format!("{}/api/lmstudio/config", api.base))
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                (r.status().as_u16(), r.json::<Value>().await.unwrap())
+            }
+        };
+        let base = format!("http://127.0.0.1:{}", llm.port);
+        let (st, body) = put(json!({ "baseUrl": base })).await;
+        assert_eq!(
+            (st, body["config"]["baseUrl"].as_str()),
+            (200, Some(base.as_str())),
+            "{body}"
+        );
+        let settings: Value = serde_json::from_str(
+            &std::fs::read_to_string(stack.data.join("settings.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            settings["lmStudio"]["baseUrl"],
+            base.as_str(),
+            "kept across restarts"
+        );
+
+        let status = api.get("/api/lmstudio/status").await;
+        assert_eq!(
+            (
+                status["available"].as_bool(),
+                status["loadedModels"].as_u64()
+            ),
+            (Some(true), Some(1)),
+            "{status}"
+        );
+        assert!(
+            status["recommendedThinkingModel"]
+                .as_str()
+                .unwrap()
+                .ends_with(".gguf"),
+            "{status}"
+        );
+        let models = api.get("/api/lmstudio/models").await;
+        assert_eq!(models["count"], 1, "{models}");
+        assert!(
+            models["models"][0].get("ownedBy").is_some(),
+            "the /v1 form: {models}"
+        );
+
+        let (st, done) = api
+            .post(
+                "/api/lmstudio/completion",
+                json!({ "prompt": "Say hello.", "maxTokens": 16 }),
+            )
+            .await;
+        assert_eq!(st, 200);
+        assert_eq!(done["success"], true, "{done}");
+        assert!(!done["content"].as_str().unwrap().is_empty(), "{done}");
+        assert!(
+            done["usage"]["completion_tokens"].as_u64().unwrap() > 0,
+            "{done}"
+        );
+
+        // LM Studio's own model management is not in a plain OpenAI server: a clear failure.
+        let (st, load) = api
+            .post("/api/lmstudio/load", json!({ "modelId": "other" }))
+            .await;
+        assert_eq!((st, load["success"].as_bool()), (200, Some(false)));
+        assert!(
+            load["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("LM Studio API error: 404"),
+            "{load}"
+        );
+        let (st, _) = api.post("/api/lmstudio/load", json!({})).await;
+        assert_eq!(st, 400);
+
+        // Pointed at nothing: unavailable, with the reason, and models is a 503.
+        let (st, _) = put(json!({ "baseUrl": format!("http://127.0.0.1:{closed}") })).await;
+        assert_eq!(st, 200);
+        let status = api.get("/api/lmstudio/status").await;
+        assert_eq!(status["available"], false, "{status}");
+        assert!(
+            status["lastError"]
+                .as_str()
+                .unwrap()
+                .contains("not reachable"),
+            "{status}"
+        );
+        let r = api
+            .http
+            .get(format!("{}/api/lmstudio/models", api.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 503);
+        let (st, _) = put(json!({ "baseUrl": "file:///etc" })).await;
+        assert_eq!(st, 400);
+    });
+}

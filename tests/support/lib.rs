@@ -302,7 +302,8 @@ pub fn llm_model() -> PathBuf {
 }
 
 /// llama.cpp's OpenAI-compatible server (llama-cpp-python) on a free loopback
-/// port, serving the test model and asking for `api_key`; killed when dropped.
+/// port, serving the test model and asking for `api_key` (none when empty);
+/// killed when dropped.
 pub struct LlmServer {
     child: std::process::Child,
     pub port: u16,
@@ -316,14 +317,12 @@ impl LlmServer {
             .args(["-m", "llama_cpp.server", "--model"])
             .arg(llm_model())
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args([
-                "--api_key",
-                api_key,
-                "--n_ctx",
-                "2048",
-                "--verbose",
-                "false",
-            ])
+            .args(if api_key.is_empty() {
+                vec![]
+            } else {
+                vec!["--api_key", api_key]
+            })
+            .args(["--n_ctx", "2048", "--verbose", "false"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

@@ -59,6 +59,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// AI runs in flight.
     pub runs: Arc<runs::Runs>,
+    /// What was last seen of LM Studio.
+    pub lmstudio: Arc<routes::lmstudio::LmState>,
 }
 
 impl AppState {
@@ -81,6 +83,7 @@ impl AppState {
                 .build()
                 .unwrap_or_default(),
             runs: Arc::default(),
+            lmstudio: Arc::default(),
         }
     }
 }
@@ -127,6 +130,15 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::runs::output))
         .routes(routes!(routes::runs::prompt))
         .routes(routes!(routes::runs::stop))
+        .routes(routes!(routes::lmstudio::status))
+        .routes(routes!(routes::lmstudio::list_models))
+        .routes(routes!(routes::lmstudio::download))
+        .routes(routes!(routes::lmstudio::load))
+        .routes(routes!(routes::lmstudio::unload))
+        .routes(routes!(routes::lmstudio::completion))
+        .routes(routes!(routes::lmstudio::embeddings))
+        .routes(routes!(routes::lmstudio::set_config))
+        .routes(routes!(routes::lmstudio::reset_cache))
         .routes(routes!(routes::prompts::list, routes::prompts::create))
         .routes(routes!(routes::prompts::reload))
         .routes(routes!(

@@ -1089,6 +1089,15 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/runs/{id}/output", &["get"]),
         ("/api/runs/{id}/prompt", &["get"]),
         ("/api/runs/{id}/stop", &["post"]),
+        ("/api/lmstudio/status", &["get"]),
+        ("/api/lmstudio/models", &["get"]),
+        ("/api/lmstudio/download", &["post"]),
+        ("/api/lmstudio/load", &["post"]),
+        ("/api/lmstudio/unload", &["post"]),
+        ("/api/lmstudio/completion", &["post"]),
+        ("/api/lmstudio/embeddings", &["post"]),
+        ("/api/lmstudio/config", &["put"]),
+        ("/api/lmstudio/reset-cache", &["post"]),
         ("/api/prompts", &["get", "post"]),
         ("/api/prompts/reload", &["post"]),
         ("/api/prompts/variables", &["get", "post"]),
@@ -1130,7 +1139,7 @@ async fn the_openapi_document_covers_every_route() {
             assert!(p.get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 50, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 59, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 #[tokio::test]

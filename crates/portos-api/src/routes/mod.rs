@@ -4,6 +4,7 @@ pub mod apps;
 pub mod detect;
 pub mod files;
 pub mod history;
+pub mod lmstudio;
 pub mod processes;
 pub mod prompts;
 pub mod providers;
