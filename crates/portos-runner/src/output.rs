@@ -273,48 +273,13 @@ pub async fn follow(
     tx: mpsc::Sender<Result<Chunk, RunnerError>>,
 ) {
     let mut sent = from;
-    let catch_up = |sent: u64| {
-        let path = path.clone();
-        async move { read_from(&path, sent).await }
-    };
-    let send_all = |chunks: Vec<Chunk>, sent: &mut u64| {
-        let tx = tx.clone();
-        let mut out = Vec::new();
-        for c in chunks {
-            *sent = c.offset + c.data.len() as u64;
-            out.push(c);
-        }
-        async move {
-            for c in out {
-                if tx.send(Ok(c)).await.is_err() {
-                    return false;
-                }
-            }
-            true
-        }
-    };
     let Some((mut rx, mut ended)) = subscription else {
-        match catch_up(sent).await {
-            Ok(chunks) => {
-                send_all(chunks, &mut sent).await;
-            }
-            Err(e) => {
-                let _ = tx.send(Err(e.into())).await;
-            }
-        }
+        send_from_file(&path, &mut sent, &tx).await;
         return;
     };
     // Subscribed first, then read: nothing written in between is missed.
-    match catch_up(sent).await {
-        Ok(chunks) => {
-            if !send_all(chunks, &mut sent).await {
-                return;
-            }
-        }
-        Err(e) => {
-            let _ = tx.send(Err(e.into())).await;
-            return;
-        }
+    if !send_from_file(&path, &mut sent, &tx).await {
+        return;
     }
     loop {
         tokio::select! {
@@ -331,25 +296,41 @@ pub async fn follow(
                         return;
                     }
                 }
-                Err(broadcast::error::RecvError::Lagged(_)) => match catch_up(sent).await {
-                    Ok(chunks) => {
-                        if !send_all(chunks, &mut sent).await {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(e.into())).await;
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    if !send_from_file(&path, &mut sent, &tx).await {
                         return;
                     }
-                },
+                }
                 Err(broadcast::error::RecvError::Closed) => break,
             },
             () = until_ended(&mut ended) => break,
         }
     }
     // Whatever landed in the file after the last piece seen.
-    if let Ok(chunks) = catch_up(sent).await {
-        send_all(chunks, &mut sent).await;
+    send_from_file(&path, &mut sent, &tx).await;
+}
+
+/// Sends what the file holds from `sent` on, moving `sent`; false when the
+/// follower is gone or the file cannot be read (the error is sent).
+async fn send_from_file(
+    path: &PathBuf,
+    sent: &mut u64,
+    tx: &mpsc::Sender<Result<Chunk, RunnerError>>,
+) -> bool {
+    match read_from(path, *sent).await {
+        Ok(chunks) => {
+            for c in chunks {
+                *sent = c.offset + c.data.len() as u64;
+                if tx.send(Ok(c)).await.is_err() {
+                    return false;
+                }
+            }
+            true
+        }
+        Err(e) => {
+            let _ = tx.send(Err(e.into())).await;
+            false
+        }
     }
 }
 

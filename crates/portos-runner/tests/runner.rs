@@ -92,6 +92,24 @@ async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// An agent's whole output from `from`, followed to its end.
+async fn read_all(client: &mut RunnerClient<Channel>, id: &str, from: u64) -> Vec<u8> {
+    let mut stream = client
+        .output(pb::OutputRequest {
+            id: id.into(),
+            follow: true,
+            from_offset: from,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut out = Vec::new();
+    while let Some(c) = stream.message().await.unwrap() {
+        out.extend_from_slice(&c.data);
+    }
+    out
+}
+
 fn read_pid(path: &Path) -> i32 {
     std::fs::read_to_string(path)
         .unwrap()
@@ -190,20 +208,7 @@ async fn output_streams_piece_by_piece_while_the_agent_runs() {
     assert_eq!(state["agents"]["a1"]["taskId"], "task-7");
 
     // Replay from an offset, after the end.
-    let mut again = r
-        .client
-        .output(pb::OutputRequest {
-            id: "a1".into(),
-            follow: true,
-            from_offset: 4,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut tail = Vec::new();
-    while let Some(c) = again.message().await.unwrap() {
-        tail.extend_from_slice(&c.data);
-    }
+    let tail = read_all(&mut r.client, "a1", 4).await;
     assert_eq!(String::from_utf8(tail).unwrap(), &text[4..]);
 }
 
@@ -386,20 +391,7 @@ async fn an_agent_in_a_pseudo_terminal_sees_a_terminal() {
         })
         .await
         .unwrap();
-    let mut stream = r
-        .client
-        .output(pb::OutputRequest {
-            id: "tty1".into(),
-            follow: true,
-            from_offset: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut text = Vec::new();
-    while let Some(c) = stream.message().await.unwrap() {
-        text.extend_from_slice(&c.data);
-    }
+    let text = read_all(&mut r.client, "tty1", 0).await;
     let text = String::from_utf8_lossy(&text);
     assert!(text.contains("is-a-tty"), "{text:?}");
     assert!(text.contains("got from the prompt"), "{text:?}");

@@ -68,24 +68,24 @@ fn template_rel(stage: &str) -> String {
     format!("prompts/stages/{stage}.md")
 }
 
-/// The stages' configuration.
-pub async fn stages(app: &AppState) -> Result<Map<String, Value>, ApiError> {
-    let file: Map<String, Value> = app.store.load(STAGE_CONFIG).await?;
+/// The object under `key` in the JSON file `rel` (empty when absent).
+async fn section(app: &AppState, rel: &str, key: &str) -> Result<Map<String, Value>, ApiError> {
+    let file: Map<String, Value> = app.store.load(rel).await?;
     Ok(file
-        .get("stages")
+        .get(key)
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default())
 }
 
+/// The stages' configuration.
+pub async fn stages(app: &AppState) -> Result<Map<String, Value>, ApiError> {
+    section(app, STAGE_CONFIG, "stages").await
+}
+
 /// The shared variables.
 pub async fn variables(app: &AppState) -> Result<Map<String, Value>, ApiError> {
-    let file: Map<String, Value> = app.store.load(VARIABLES).await?;
-    Ok(file
-        .get("variables")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default())
+    section(app, VARIABLES, "variables").await
 }
 
 /// A stage's template, `None` when it has none.
