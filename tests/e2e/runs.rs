@@ -487,6 +487,26 @@ fn lm_studio_routes_talk_to_an_openai_compatible_server() {
             "{done}"
         );
 
+        // Task analysis by the local model: its judgement when it gives JSON,
+        // the keyword estimate (with its raw reply) when it does not.
+        let (st, a) = api
+            .post(
+                "/api/lmstudio/analyze-task",
+                json!({ "description": "Rename a variable" }),
+            )
+            .await;
+        assert_eq!(st, 200, "{a}");
+        let c = a["complexity"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&c), "{a}");
+        assert!(
+            a["localAnalysis"] == true || a["rawResponse"].is_string(),
+            "{a}"
+        );
+        assert_eq!(
+            api.get("/api/lmstudio/thinking-stats").await["localAnalyses"],
+            1
+        );
+
         // LM Studio's own model management is not in a plain OpenAI server: a clear failure.
         let (st, load) = api
             .post("/api/lmstudio/load", json!({ "modelId": "other" }))

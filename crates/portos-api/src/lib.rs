@@ -139,6 +139,9 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::lmstudio::embeddings))
         .routes(routes!(routes::lmstudio::set_config))
         .routes(routes!(routes::lmstudio::reset_cache))
+        .routes(routes!(routes::lmstudio::analyze_task))
+        .routes(routes!(routes::lmstudio::classify_memory))
+        .routes(routes!(routes::lmstudio::thinking_stats))
         .routes(routes!(routes::prompts::list, routes::prompts::create))
         .routes(routes!(routes::prompts::reload))
         .routes(routes!(

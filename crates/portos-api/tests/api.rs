@@ -1098,6 +1098,9 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/lmstudio/embeddings", &["post"]),
         ("/api/lmstudio/config", &["put"]),
         ("/api/lmstudio/reset-cache", &["post"]),
+        ("/api/lmstudio/analyze-task", &["post"]),
+        ("/api/lmstudio/classify-memory", &["post"]),
+        ("/api/lmstudio/thinking-stats", &["get"]),
         ("/api/prompts", &["get", "post"]),
         ("/api/prompts/reload", &["post"]),
         ("/api/prompts/variables", &["get", "post"]),
@@ -1139,7 +1142,7 @@ async fn the_openapi_document_covers_every_route() {
             assert!(p.get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 59, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 62, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 #[tokio::test]
@@ -2233,4 +2236,83 @@ async fn provider_status_follows_checks_limits_and_recovery() {
     );
     let (st, _) = s.post("/api/providers/nope/status/recover").await;
     assert_eq!(st, 404);
+}
+
+#[tokio::test]
+async fn task_analysis_falls_back_to_the_keyword_estimate_without_lm_studio() {
+    let s = start().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (st, _) = s
+        .send(
+            reqwest::Method::PUT,
+            "/api/lmstudio/config",
+            Some(&json!({ "baseUrl": format!("http://127.0.0.1:{closed}") }).to_string()),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (_, stats) = s.get("/api/lmstudio/thinking-stats").await;
+    assert_eq!(
+        (
+            stats["localAnalyses"].as_u64(),
+            stats["localSuccessRate"].as_str()
+        ),
+        (Some(0), Some("0%"))
+    );
+    for (task, complexity, escalate) in [
+        (
+            "Refactor the entire codebase for the new architecture",
+            0.8,
+            true,
+        ),
+        ("Fix a typo in the README", 0.3, false),
+        ("Add a button", 0.5, false),
+        (
+            &*format!("Add a button. {}", "More detail. ".repeat(80)),
+            0.7,
+            true,
+        ),
+    ] {
+        let (st, a) = s
+            .post_json(
+                "/api/lmstudio/analyze-task",
+                &json!({ "description": task, "id": "t1" }),
+            )
+            .await;
+        assert_eq!(st, 200, "{a}");
+        assert_eq!(
+            (
+                a["complexity"].as_f64(),
+                a["escalateToCloud"].as_bool(),
+                a["localAnalysis"].as_bool()
+            ),
+            (Some(complexity), Some(escalate), Some(false)),
+            "{task}: {a}"
+        );
+        assert_eq!(a["taskId"], "t1");
+    }
+    let (_, stats) = s.get("/api/lmstudio/thinking-stats").await;
+    assert_eq!(
+        (
+            stats["localAnalyses"].as_u64(),
+            stats["cloudEscalations"].as_u64(),
+            stats["escalationRate"].as_str()
+        ),
+        (Some(4), Some(2), Some("50.0%")),
+        "{stats}"
+    );
+    let (st, c) = s
+        .post_json(
+            "/api/lmstudio/classify-memory",
+            &json!({ "content": "I prefer tabs" }),
+        )
+        .await;
+    assert_eq!((st, c["success"].as_bool()), (200, Some(false)), "{c}");
+    assert_eq!(c["error"], "LM Studio not available");
+    let (st, body) = s.post_json("/api/lmstudio/analyze-task", &json!({})).await;
+    assert_eq!(st, 400);
+    assert_error_shape(&body, "VALIDATION_ERROR");
 }

@@ -2,6 +2,8 @@
 //! unload, download), a completion and embeddings — against LM Studio's own
 //! API (`/api/v0`, `/api/v1/models/*`) with the OpenAI-compatible `/v1` as the
 //! fallback, so any OpenAI-compatible server answers the common part.
+//! Also the original's "local thinking": a task's complexity (the local model's
+//! judgement, else a keyword estimate), a memory's classification, and counts.
 //! Better than the original: the address is kept in `settings.json`
 //! (`lmStudio`), not lost at restart, and must be an http(s) URL.
 
@@ -25,6 +27,7 @@ const AVAILABILITY_TTL: Duration = Duration::from_secs(30);
 #[derive(Debug, Default)]
 pub struct LmState {
     inner: Mutex<Seen>,
+    thinking: Mutex<Thinking>,
 }
 
 #[derive(Debug, Default)]
@@ -401,4 +404,202 @@ pub async fn set_config(
 pub async fn reset_cache(State(app): State<AppState>) -> Json<Value> {
     app.lmstudio.seen().checked = None;
     Json(json!({ "success": true, "message": "Cache reset" }))
+}
+
+/// Counts of task analyses (`thinking-stats`).
+#[derive(Debug, Default, Clone, Copy)]
+struct Thinking {
+    analyses: u64,
+    escalations: u64,
+    successes: u64,
+    failures: u64,
+}
+
+/// The original's keyword estimate of a task's complexity (0 to 1).
+fn keyword_complexity(text: &str) -> f64 {
+    const HIGH: &[&str] = &[
+        "refactor",
+        "architect",
+        "design",
+        "security",
+        "audit",
+        "optimize",
+        "performance",
+        "migration",
+        "integrate",
+        "test coverage",
+        "comprehensive",
+        "entire codebase",
+    ];
+    const LOW: &[&str] = &[
+        "format",
+        "rename",
+        "typo",
+        "comment",
+        "simple",
+        "minor",
+        "quick",
+        "small",
+        "straightforward",
+    ];
+    let lower = text.to_lowercase();
+    let mut score: f64 = 0.5;
+    if HIGH.iter().any(|w| lower.contains(w)) {
+        score = score.max(0.8);
+    }
+    if LOW.iter().any(|w| lower.contains(w)) {
+        score = score.min(0.3);
+    }
+    if text.chars().count() > 500 {
+        score += 0.1;
+    }
+    if text.chars().count() > 1000 {
+        score += 0.1;
+    }
+    (score.min(1.0) * 100.0).round() / 100.0
+}
+
+/// The first JSON object in a model's reply.
+fn json_in(reply: &str) -> Option<Value> {
+    let (start, end) = (reply.find('{')?, reply.rfind('}')?);
+    serde_json::from_str(reply.get(start..=end)?).ok()
+}
+
+/// One short, low-temperature completion from the recommended model.
+async fn ask(app: &AppState, prompt: &str, max_tokens: u64) -> Result<String, String> {
+    let c = config(app).await.map_err(|e| e.message)?;
+    if !available(app, &c).await {
+        return Err("LM Studio not available".into());
+    }
+    let model = recommended(&models(app, &c).await?);
+    if model.is_null() {
+        return Err("No model available".into());
+    }
+    let body = json!({
+        "model": model, "stream": false, "max_tokens": max_tokens, "temperature": 0.3,
+        "messages": [{ "role": "user", "content": prompt }],
+    });
+    let timeout = Duration::from_millis(c["timeout"].as_u64().unwrap_or(30_000));
+    let v = call(
+        app,
+        reqwest::Method::POST,
+        format!("{}/v1/chat/completions", base(&c)),
+        Some(body),
+        timeout,
+    )
+    .await?;
+    Ok(v["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// `POST /api/lmstudio/analyze-task`: `{ description, id?, metadata? }`.
+#[utoipa::path(post, operation_id = "lmStudioAnalyzeTask", path = "/api/lmstudio/analyze-task", tag = "lmstudio", request_body(content = Object, description = "`{ description, id?, metadata? }`"), responses((status = 200, description = "`{ complexity, escalateToCloud, reason, localAnalysis, suggestions, … }`"), (status = 400, description = "description is required")))]
+pub async fn analyze_task(
+    State(app): State<AppState>,
+    Json(b): Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let description = required(&b, "description")?;
+    let estimate = keyword_complexity(description);
+    let prompt = format!(
+        "Rate this software task. Answer with JSON only: {{\"complexity\": 0..1, \"requiresCodeUnderstanding\": bool, \"requiresMultiFileChanges\": bool, \"requiresArchitecturalDecisions\": bool, \"suggestedApproach\": string, \"potentialRisks\": [string]}}.\nTask: {description}"
+    );
+    let reply = ask(&app, &prompt, 256).await;
+    let parsed = reply.as_ref().ok().and_then(|r| json_in(r));
+    let out = match (&reply, parsed) {
+        (Ok(_), Some(v)) => {
+            let complexity = v["complexity"].as_f64().unwrap_or(estimate).clamp(0.0, 1.0);
+            let multi = v["requiresMultiFileChanges"] == true;
+            let arch = v["requiresArchitecturalDecisions"] == true;
+            let escalate = complexity > 0.8 || arch || (multi && complexity > 0.6);
+            let risks = v["potentialRisks"].clone();
+            json!({
+                "complexity": complexity, "escalateToCloud": escalate,
+                "reason": if escalate { "local model judged the task complex" } else { "local model judged the task manageable" },
+                "localAnalysis": true, "requiresCodeUnderstanding": v["requiresCodeUnderstanding"],
+                "requiresMultiFileChanges": multi, "requiresArchitecturalDecisions": arch,
+                "suggestedApproach": v["suggestedApproach"], "potentialRisks": risks,
+                "suggestions": if risks.is_array() { risks.clone() } else { json!([]) },
+            })
+        }
+        (reply, _) => {
+            let mut out = json!({
+                "complexity": estimate, "escalateToCloud": estimate > 0.6,
+                "reason": "keyword estimate (no usable local analysis)", "localAnalysis": false,
+                "suggestions": [],
+            });
+            if let Ok(raw) = reply {
+                out["rawResponse"] = json!(raw);
+            }
+            out
+        }
+    };
+    {
+        let mut t = app
+            .lmstudio
+            .thinking
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        t.analyses += 1;
+        t.escalations += u64::from(out["escalateToCloud"] == true);
+        if out["localAnalysis"] == true {
+            t.successes += 1;
+        } else {
+            t.failures += 1;
+        }
+    }
+    let mut out = out;
+    if let Some(id) = b.get("id") {
+        out["taskId"] = id.clone();
+    }
+    Ok(Json(out))
+}
+
+/// `POST /api/lmstudio/classify-memory`: `{ content }`.
+#[utoipa::path(post, operation_id = "lmStudioClassifyMemory", path = "/api/lmstudio/classify-memory", tag = "lmstudio", request_body(content = Object, description = "`{ content }`"), responses((status = 200, description = "`{ success, type, category, tags, importance }` or `{ success: false, error, rawResponse? }`"), (status = 400, description = "content is required")))]
+pub async fn classify_memory(
+    State(app): State<AppState>,
+    Json(b): Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let content = required(&b, "content")?;
+    let excerpt: String = content.chars().take(300).collect();
+    let prompt = format!(
+        "Classify this memory. Answer with JSON only: {{\"type\": \"fact|learning|observation|decision|preference\", \"category\": string, \"tags\": [string], \"importance\": 0..1}}.\nMemory: {excerpt}"
+    );
+    Ok(Json(match ask(&app, &prompt, 128).await {
+        Err(e) => json!({ "success": false, "error": e }),
+        Ok(raw) => match json_in(&raw) {
+            Some(v) if v["type"].is_string() => json!({
+                "success": true, "type": v["type"], "category": v["category"],
+                "tags": if v["tags"].is_array() { v["tags"].clone() } else { json!([]) },
+                "importance": v["importance"].as_f64().unwrap_or(0.5),
+            }),
+            _ => {
+                json!({ "success": false, "error": "the local model gave no usable classification", "rawResponse": raw })
+            }
+        },
+    }))
+}
+
+/// `GET /api/lmstudio/thinking-stats`.
+#[utoipa::path(get, operation_id = "lmStudioThinkingStats", path = "/api/lmstudio/thinking-stats", tag = "lmstudio", responses((status = 200, description = "`{ localAnalyses, cloudEscalations, localSuccesses, localFailures, localSuccessRate, escalationRate }`")))]
+pub async fn thinking_stats(State(app): State<AppState>) -> Json<Value> {
+    let t = *app
+        .lmstudio
+        .thinking
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let rate = |n: u64| {
+        if t.analyses == 0 {
+            "0%".to_string()
+        } else {
+            format!("{:.1}%", n as f64 * 100.0 / t.analyses as f64)
+        }
+    };
+    Json(json!({
+        "localAnalyses": t.analyses, "cloudEscalations": t.escalations,
+        "localSuccesses": t.successes, "localFailures": t.failures,
+        "localSuccessRate": rate(t.successes), "escalationRate": rate(t.escalations),
+    }))
 }
