@@ -42,6 +42,17 @@ pub fn routes(app: AppState) -> (tonic::service::Routes, Vec<&'static str>) {
     )
 }
 
+/// A handler's result as a gRPC answer: errors through [`fail`].
+trait OrStatus<T> {
+    fn or_status(self, app: &AppState) -> Result<T, Status>;
+}
+
+impl<T> OrStatus<T> for Result<T, ApiError> {
+    fn or_status(self, app: &AppState) -> Result<T, Status> {
+        self.map_err(|e| fail(app, e))
+    }
+}
+
 /// An error as a gRPC status, also published on the `errors` channel like
 /// every REST error.
 fn fail(app: &AppState, e: ApiError) -> Status {
@@ -81,9 +92,7 @@ impl pb::history_server::History for HistoryRpc {
             target: r.target,
             success: r.success,
         };
-        let page = history::query(&self.0, &f)
-            .await
-            .map_err(|e| fail(&self.0, e))?;
+        let page = history::query(&self.0, &f).await.or_status(&self.0)?;
         Ok(Response::new(pb::ListHistoryResponse {
             total: page.total as u32,
             entries: page.entries().map(entry_to_proto).collect(),
@@ -94,9 +103,7 @@ impl pb::history_server::History for HistoryRpc {
         &self,
         _req: Request<pb::HistoryStatsRequest>,
     ) -> Result<Response<pb::HistoryStats>, Status> {
-        let s = history::compute_stats(&self.0)
-            .await
-            .map_err(|e| fail(&self.0, e))?;
+        let s = history::compute_stats(&self.0).await.or_status(&self.0)?;
         Ok(Response::new(pb::HistoryStats {
             total: s.total as u32,
             success_rate: s.success_percent(),
@@ -117,9 +124,7 @@ impl pb::history_server::History for HistoryRpc {
         if id.is_empty() {
             return Err(Status::invalid_argument("id is required"));
         }
-        let deleted = history::delete(&self.0, &id)
-            .await
-            .map_err(|e| fail(&self.0, e))?;
+        let deleted = history::delete(&self.0, &id).await.or_status(&self.0)?;
         if !deleted {
             return Err(Status::not_found(format!("no history entry {id:?}")));
         }
@@ -133,7 +138,7 @@ impl pb::history_server::History for HistoryRpc {
         let days = req.into_inner().older_than_days.map(u64::from);
         history::clear_older_than(&self.0, days)
             .await
-            .map_err(|e| fail(&self.0, e))?;
+            .or_status(&self.0)?;
         Ok(Response::new(pb::ClearHistoryResponse {}))
     }
 }
@@ -199,9 +204,7 @@ impl pb::settings_server::Settings for SettingsRpc {
         &self,
         _req: Request<pb::GetSettingsRequest>,
     ) -> Result<Response<pb::SettingsDocument>, Status> {
-        let v = settings::read(&self.0)
-            .await
-            .map_err(|e| fail(&self.0, e))?;
+        let v = settings::read(&self.0).await.or_status(&self.0)?;
         Ok(Response::new(pb::SettingsDocument {
             json: v.to_string(),
         }))
@@ -212,9 +215,7 @@ impl pb::settings_server::Settings for SettingsRpc {
         req: Request<pb::UpdateSettingsRequest>,
     ) -> Result<Response<pb::SettingsDocument>, Status> {
         let patch = json_arg(&self.0, "patch_json", &req.into_inner().patch_json)?;
-        let v = settings::merge(&self.0, patch)
-            .await
-            .map_err(|e| fail(&self.0, e))?;
+        let v = settings::merge(&self.0, patch).await.or_status(&self.0)?;
         Ok(Response::new(pb::SettingsDocument {
             json: v.to_string(),
         }))
@@ -261,9 +262,7 @@ impl pb::providers_server::Providers for ProvidersRpc {
         &self,
         _req: Request<pb::ListProvidersRequest>,
     ) -> Result<Response<pb::ListProvidersResponse>, Status> {
-        let file = providers::load(&self.0)
-            .await
-            .map_err(|e| fail(&self.0, e))?;
+        let file = providers::load(&self.0).await.or_status(&self.0)?;
         Ok(Response::new(pb::ListProvidersResponse {
             active_provider: file.active_provider.clone(),
             providers: file.providers.values().map(provider_to_proto).collect(),
@@ -276,7 +275,7 @@ impl pb::providers_server::Providers for ProvidersRpc {
     ) -> Result<Response<pb::Provider>, Status> {
         let p = providers::get(&self.0, &req.into_inner().id)
             .await
-            .map_err(|e| fail(&self.0, e))?;
+            .or_status(&self.0)?;
         Ok(Response::new(provider_to_proto(&p)))
     }
 
@@ -287,7 +286,7 @@ impl pb::providers_server::Providers for ProvidersRpc {
         let body = json_arg(&self.0, "provider_json", &req.into_inner().provider_json)?;
         let p = providers::create_provider(&self.0, body)
             .await
-            .map_err(|e| fail(&self.0, e))?;
+            .or_status(&self.0)?;
         Ok(Response::new(provider_to_proto(&p)))
     }
 
@@ -299,7 +298,7 @@ impl pb::providers_server::Providers for ProvidersRpc {
         let body = json_arg(&self.0, "changes_json", &r.changes_json)?;
         let p = providers::update_provider(&self.0, &r.id, body)
             .await
-            .map_err(|e| fail(&self.0, e))?;
+            .or_status(&self.0)?;
         Ok(Response::new(provider_to_proto(&p)))
     }
 
@@ -309,7 +308,7 @@ impl pb::providers_server::Providers for ProvidersRpc {
     ) -> Result<Response<pb::DeleteProviderResponse>, Status> {
         providers::delete_provider(&self.0, &req.into_inner().id)
             .await
-            .map_err(|e| fail(&self.0, e))?;
+            .or_status(&self.0)?;
         Ok(Response::new(pb::DeleteProviderResponse {}))
     }
 
@@ -319,7 +318,7 @@ impl pb::providers_server::Providers for ProvidersRpc {
     ) -> Result<Response<pb::Provider>, Status> {
         let p = providers::set_active(&self.0, &req.into_inner().id)
             .await
-            .map_err(|e| fail(&self.0, e))?;
+            .or_status(&self.0)?;
         Ok(Response::new(provider_to_proto(&p)))
     }
 
@@ -329,7 +328,7 @@ impl pb::providers_server::Providers for ProvidersRpc {
     ) -> Result<Response<pb::ProviderTestResult>, Status> {
         let p = providers::get(&self.0, &req.into_inner().id)
             .await
-            .map_err(|e| fail(&self.0, e))?;
+            .or_status(&self.0)?;
         let result = providers::probe::probe(&self.0.http, &p).await;
         Ok(Response::new(pb::ProviderTestResult {
             success: result["success"] == true,
@@ -345,7 +344,7 @@ impl pb::providers_server::Providers for ProvidersRpc {
         let id = req.into_inner().id;
         let v = crate::provider_status::get(&self.0, &id)
             .await
-            .map_err(|e| fail(&self.0, e))?;
+            .or_status(&self.0)?;
         Ok(Response::new(status_to_proto(&id, &v)))
     }
 
@@ -355,7 +354,7 @@ impl pb::providers_server::Providers for ProvidersRpc {
     ) -> Result<Response<pb::ProviderStatuses>, Status> {
         let all = crate::provider_status::all(&self.0)
             .await
-            .map_err(|e| fail(&self.0, e))?;
+            .or_status(&self.0)?;
         Ok(Response::new(pb::ProviderStatuses {
             statuses: all["providers"]
                 .as_object()
@@ -371,12 +370,10 @@ impl pb::providers_server::Providers for ProvidersRpc {
         req: Request<pb::ProviderRequest>,
     ) -> Result<Response<pb::ProviderStatus>, Status> {
         let id = req.into_inner().id;
-        providers::get(&self.0, &id)
-            .await
-            .map_err(|e| fail(&self.0, e))?;
+        providers::get(&self.0, &id).await.or_status(&self.0)?;
         let v = crate::provider_status::recover(&self.0, &id)
             .await
-            .map_err(|e| fail(&self.0, e))?;
+            .or_status(&self.0)?;
         Ok(Response::new(status_to_proto(&id, &v)))
     }
 }
@@ -417,7 +414,7 @@ impl AppsRpc {
         }
         let results = processes::act(self.0.clone(), id, action)
             .await
-            .map_err(|e| fail(&self.0, e))?;
+            .or_status(&self.0)?;
         Ok(Response::new(pb::AppActionResponse {
             results: results
                 .into_iter()
@@ -442,9 +439,7 @@ impl pb::apps_server::Apps for AppsRpc {
         &self,
         _req: Request<pb::ListAppsRequest>,
     ) -> Result<Response<pb::ListAppsResponse>, Status> {
-        let views = processes::app_views(&self.0)
-            .await
-            .map_err(|e| fail(&self.0, e))?;
+        let views = processes::app_views(&self.0).await.or_status(&self.0)?;
         Ok(Response::new(pb::ListAppsResponse {
             apps: views
                 .into_iter()
@@ -538,7 +533,7 @@ impl pb::files_server::Files for FilesRpc {
         let folder = self.folder(r.folder)?;
         let (_, size) = files::delete_file(&self.0, folder, &r.filename)
             .await
-            .map_err(|e| fail(&self.0, e))?;
+            .or_status(&self.0)?;
         Ok(Response::new(pb::DeleteFileResponse { size }))
     }
 }
@@ -579,7 +574,7 @@ impl pb::runs_server::Runs for RunsRpc {
             },
         )
         .await
-        .map_err(|e| fail(&self.0, e))?;
+        .or_status(&self.0)?;
         Ok(Response::new(run_info(&self.0, metadata)))
     }
 
@@ -610,7 +605,7 @@ impl pb::runs_server::Runs for RunsRpc {
     async fn get(&self, req: Request<pb::RunRequest>) -> Result<Response<pb::RunInfo>, Status> {
         let mut metadata = runs::get(&self.0, &req.into_inner().id)
             .await
-            .map_err(|e| fail(&self.0, e))?;
+            .or_status(&self.0)?;
         if let Some(m) = metadata.as_object_mut() {
             m.remove("isActive");
         }
@@ -627,7 +622,7 @@ impl pb::runs_server::Runs for RunsRpc {
         let r = req.into_inner();
         let rx = runs::follow(&self.0, &r.id, r.from_offset as usize, r.follow)
             .await
-            .map_err(|e| fail(&self.0, e))?;
+            .or_status(&self.0)?;
         let stream =
             tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), |text| {
                 Ok(pb::RunOutputChunk { text })
@@ -640,7 +635,7 @@ impl pb::runs_server::Runs for RunsRpc {
         req: Request<pb::RunRequest>,
     ) -> Result<Response<pb::StopRunResponse>, Status> {
         let id = req.into_inner().id;
-        runs::check_id(&id).map_err(|e| fail(&self.0, e))?;
+        runs::check_id(&id).or_status(&self.0)?;
         if runs::stop(&self.0, &id).await {
             Ok(Response::new(pb::StopRunResponse {}))
         } else {
@@ -657,7 +652,7 @@ impl pb::runs_server::Runs for RunsRpc {
     ) -> Result<Response<pb::DeleteRunResponse>, Status> {
         runs::delete(&self.0, &req.into_inner().id)
             .await
-            .map_err(|e| fail(&self.0, e))?;
+            .or_status(&self.0)?;
         Ok(Response::new(pb::DeleteRunResponse {}))
     }
 }
@@ -690,9 +685,7 @@ impl pb::prompts_server::Prompts for PromptsRpc {
         &self,
         _req: Request<pb::ListStagesRequest>,
     ) -> Result<Response<pb::JsonDocument>, Status> {
-        let stages = crate::prompts::stages(&self.0)
-            .await
-            .map_err(|e| fail(&self.0, e))?;
+        let stages = crate::prompts::stages(&self.0).await.or_status(&self.0)?;
         Ok(Response::new(pb::JsonDocument {
             json: serde_json::Value::Object(stages).to_string(),
         }))
@@ -705,7 +698,7 @@ impl pb::prompts_server::Prompts for PromptsRpc {
         let stage = req.into_inner().stage;
         let (config, template) = crate::prompts::stage(&self.0, &stage)
             .await
-            .map_err(|e| fail(&self.0, e))?;
+            .or_status(&self.0)?;
         Ok(Response::new(pb::Stage {
             stage,
             config_json: config.to_string(),
@@ -721,7 +714,7 @@ impl pb::prompts_server::Prompts for PromptsRpc {
         let config = json_object(&self.0, "config_json", &r.config_json)?;
         let version = crate::prompts::save_stage(&self.0, &r.stage, config, r.template)
             .await
-            .map_err(|e| fail(&self.0, e))?;
+            .or_status(&self.0)?;
         Ok(Response::new(pb::SaveStageResponse { version }))
     }
 
@@ -733,7 +726,7 @@ impl pb::prompts_server::Prompts for PromptsRpc {
         let data = json_object(&self.0, "data_json", &r.data_json)?;
         let (preview, missing) = crate::prompts::preview(&self.0, &r.stage, &data)
             .await
-            .map_err(|e| fail(&self.0, e))?;
+            .or_status(&self.0)?;
         Ok(Response::new(pb::PreviewResponse {
             preview,
             missing: missing.into_iter().collect(),
@@ -746,7 +739,7 @@ impl pb::prompts_server::Prompts for PromptsRpc {
     ) -> Result<Response<pb::StageVersions>, Status> {
         let versions = crate::prompts::versions(&self.0, &req.into_inner().stage)
             .await
-            .map_err(|e| fail(&self.0, e))?;
+            .or_status(&self.0)?;
         Ok(Response::new(pb::StageVersions {
             versions: versions
                 .iter()
@@ -765,7 +758,7 @@ impl pb::prompts_server::Prompts for PromptsRpc {
     ) -> Result<Response<pb::JsonDocument>, Status> {
         let vars = crate::prompts::variables(&self.0)
             .await
-            .map_err(|e| fail(&self.0, e))?;
+            .or_status(&self.0)?;
         Ok(Response::new(pb::JsonDocument {
             json: serde_json::Value::Object(vars).to_string(),
         }))

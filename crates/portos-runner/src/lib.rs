@@ -17,7 +17,6 @@ pub mod state;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -81,8 +80,8 @@ pub struct AgentEvent {
 /// A running agent, as the runner holds it.
 struct Live {
     pid: u32,
+    /// Set by the first stop: why the agent was ended.
     stop_reason: Mutex<Option<String>>,
-    stopping: AtomicBool,
     chunks: broadcast::Sender<Chunk>,
     ended: watch::Receiver<bool>,
 }
@@ -279,7 +278,6 @@ impl Runner {
         let live = Arc::new(Live {
             pid,
             stop_reason: Mutex::new(None),
-            stopping: AtomicBool::new(false),
             chunks: broadcast::channel(1024).0,
             ended: ended_rx,
         });
@@ -406,9 +404,10 @@ impl Runner {
         let Some(live) = self.live_map().get(id).cloned() else {
             return self.get(id).await;
         };
-        if !live.stopping.swap(true, Ordering::SeqCst) {
-            *live.stop_reason.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason.to_string());
-        }
+        live.stop_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert_with(|| reason.to_string());
         let group = Pid::from_raw(live.pid as i32);
         let _ = killpg(group, Signal::SIGTERM);
         let deadline = tokio::time::Instant::now() + grace;

@@ -186,23 +186,33 @@ fn template_error(e: TemplateError) -> ApiError {
     }
 }
 
-/// A stage's template with the stages it includes expanded.
-async fn expanded(app: &AppState, stage: &str) -> Result<String, ApiError> {
-    let text = template_of(app, stage).await?.ok_or_else(|| {
+/// A stage's template, the stages it includes expanded (each read when named,
+/// and only those), and the values it renders with.
+async fn prepared(
+    app: &AppState,
+    name: &str,
+    data: &Map<String, Value>,
+) -> Result<(String, Map<String, Value>), ApiError> {
+    let (config, text) = stage(app, name).await?;
+    let text = text.ok_or_else(|| {
         ApiError::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
             "NO_TEMPLATE",
-            format!("stage {stage:?} has no template"),
+            format!("stage {name:?} has no template"),
         )
     })?;
-    // Every template a stage can include, read once.
-    let mut known = std::collections::HashMap::new();
-    for name in stages(app).await?.keys() {
-        if let Ok(Some(t)) = template_of(app, name).await {
-            known.insert(name.clone(), t);
-        }
-    }
-    template::expand_includes(stage, &text, &mut |n| known.get(n).cloned()).map_err(template_error)
+    let dir = app.store.path("prompts/stages");
+    let owned = name.to_string();
+    let expanded = tokio::task::spawn_blocking(move || {
+        template::expand_includes(&owned, &text, &mut |n| {
+            check_stage(n).ok()?;
+            std::fs::read_to_string(dir.join(format!("{n}.md"))).ok()
+        })
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(template_error)?;
+    Ok((expanded, context(app, &config, data).await?))
 }
 
 /// The values a stage renders with: the caller's, then the stage's listed
@@ -233,13 +243,7 @@ pub async fn build(
     stage: &str,
     data: &Map<String, Value>,
 ) -> Result<String, ApiError> {
-    check_stage(stage)?;
-    let all = stages(app).await?;
-    let config = all
-        .get(stage)
-        .ok_or_else(|| ApiError::not_found("Stage not found"))?;
-    let text = expanded(app, stage).await?;
-    let ctx = context(app, config, data).await?;
+    let (text, ctx) = prepared(app, stage, data).await?;
     template::render_strict(&text, &ctx).map_err(template_error)
 }
 
@@ -249,13 +253,7 @@ pub async fn preview(
     stage: &str,
     data: &Map<String, Value>,
 ) -> Result<(String, BTreeSet<String>), ApiError> {
-    check_stage(stage)?;
-    let all = stages(app).await?;
-    let config = all
-        .get(stage)
-        .ok_or_else(|| ApiError::not_found("Stage not found"))?;
-    let text = expanded(app, stage).await?;
-    let ctx = context(app, config, data).await?;
+    let (text, ctx) = prepared(app, stage, data).await?;
     Ok(template::render(&text, &ctx))
 }
 

@@ -186,6 +186,24 @@ fn recommended(models: &[Value]) -> Value {
     .map_or(Value::Null, |id| json!(id))
 }
 
+/// One chat completion, not streamed, within the configured timeout.
+async fn chat(
+    app: &AppState,
+    c: &Value,
+    model: &Value,
+    messages: Vec<Value>,
+    max_tokens: u64,
+    temperature: f64,
+) -> Result<Value, String> {
+    let body = json!({
+        "model": model, "messages": messages, "stream": false,
+        "max_tokens": max_tokens, "temperature": temperature,
+    });
+    let timeout = Duration::from_millis(c["timeout"].as_u64().unwrap_or(30_000));
+    let url = format!("{}/v1/chat/completions", base(c));
+    call(app, reqwest::Method::POST, url, Some(body), timeout).await
+}
+
 /// `GET /api/lmstudio/status`.
 #[utoipa::path(get, operation_id = "lmStudioStatus", path = "/api/lmstudio/status", tag = "lmstudio", responses((status = 200, description = "`{ available, baseUrl, loadedModels, models, recommendedThinkingModel, lastCheckAt, lastSuccessAt, lastError, consecutiveErrors }`")))]
 pub async fn status(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -298,15 +316,10 @@ pub async fn completion(
         messages.push(json!({ "role": "system", "content": system }));
     }
     messages.push(json!({ "role": "user", "content": prompt }));
-    let body = json!({
-        "model": model, "messages": messages, "stream": false,
-        "max_tokens": b["maxTokens"].as_u64().unwrap_or(512),
-        "temperature": b["temperature"].as_f64().unwrap_or(0.7),
-    });
-    let timeout = Duration::from_millis(c["timeout"].as_u64().unwrap_or(30_000));
-    let url = format!("{}/v1/chat/completions", base(&c));
+    let max_tokens = b["maxTokens"].as_u64().unwrap_or(512);
+    let temperature = b["temperature"].as_f64().unwrap_or(0.7);
     Ok(Json(
-        match call(&app, reqwest::Method::POST, url, Some(body), timeout).await {
+        match chat(&app, &c, &model, messages, max_tokens, temperature).await {
             Ok(v) => json!({
                 "success": true, "content": v["choices"][0]["message"]["content"],
                 "model": model, "usage": v["usage"],
@@ -475,19 +488,8 @@ async fn ask(app: &AppState, prompt: &str, max_tokens: u64) -> Result<String, St
     if model.is_null() {
         return Err("No model available".into());
     }
-    let body = json!({
-        "model": model, "stream": false, "max_tokens": max_tokens, "temperature": 0.3,
-        "messages": [{ "role": "user", "content": prompt }],
-    });
-    let timeout = Duration::from_millis(c["timeout"].as_u64().unwrap_or(30_000));
-    let v = call(
-        app,
-        reqwest::Method::POST,
-        format!("{}/v1/chat/completions", base(&c)),
-        Some(body),
-        timeout,
-    )
-    .await?;
+    let messages = vec![json!({ "role": "user", "content": prompt })];
+    let v = chat(app, &c, &model, messages, max_tokens, 0.3).await?;
     Ok(v["choices"][0]["message"]["content"]
         .as_str()
         .unwrap_or_default()

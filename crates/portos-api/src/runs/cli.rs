@@ -189,7 +189,6 @@ pub async fn run(
         }
     };
     let mut attempt = Attempt {
-        produced: !text.is_empty(),
         exit_code: agent_now.exit_code,
         ..Attempt::default()
     };

@@ -38,8 +38,6 @@ pub struct Attempt {
     pub exit_code: Option<i32>,
     pub error: Option<Analysis>,
     pub stopped: bool,
-    /// Whether any output came.
-    pub produced: bool,
     /// Output tokens, when the provider counted them.
     pub tokens: Option<u64>,
     pub had_reasoning: bool,
@@ -331,8 +329,8 @@ async fn execute(
             )
             .await;
         }
-        let produced = attempt.produced || !active.output().is_empty();
-        if attempt.succeeded() || attempt.stopped || produced {
+        // Output already shown is never asked of another provider.
+        if attempt.succeeded() || attempt.stopped || !active.output().is_empty() {
             break attempt;
         }
         let Some(next) = next_fallback(&app, &provider, &visited).await else {

@@ -68,6 +68,7 @@ pub async fn run(
         }
         let mut events = resp.bytes_stream().eventsource();
         let mut reasoning = String::new();
+        let mut produced = false;
         while let Some(event) = events.next().await {
             let event = match event {
                 Ok(e) => e,
@@ -88,7 +89,7 @@ pub async fn run(
             }
             let delta = &v["choices"][0]["delta"];
             if let Some(text) = delta["content"].as_str().filter(|t| !t.is_empty()) {
-                attempt.produced = true;
+                produced = true;
                 on_text(text);
             }
             for key in ["reasoning", "reasoning_content"] {
@@ -102,9 +103,8 @@ pub async fn run(
         }
         attempt.had_reasoning = !reasoning.is_empty();
         // A reasoning model that put everything in its reasoning.
-        if !attempt.produced && !reasoning.trim().is_empty() {
+        if !produced && !reasoning.trim().is_empty() {
             attempt.used_reasoning = true;
-            attempt.produced = true;
             on_text(&reasoning);
         }
         attempt.exit_code = Some(0);
