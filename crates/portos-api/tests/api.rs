@@ -1046,18 +1046,34 @@ async fn the_same_history_through_grpc_on_the_same_port() {
         .into_inner();
     tokio::time::sleep(Duration::from_millis(50)).await;
     rest_get("/api/history?limit=x").await.unwrap();
+    // A failing gRPC call is published too.
+    let e = pb::runs_client::RunsClient::with_interceptor(channel.clone(), with_token)
+        .get(pb::RunRequest {
+            id: "no-such-run".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::NotFound);
     let mut kinds = Vec::new();
+    let mut codes = Vec::new();
     while let Ok(Ok(Some(e))) =
         tokio::time::timeout(Duration::from_millis(500), stream.message()).await
     {
         kinds.push(e.event.clone());
         if e.event == "error:notified" {
             let data: Value = serde_json::from_str(&e.data_json).unwrap();
-            assert_eq!(data["code"], "VALIDATION_ERROR");
-            break;
+            codes.push(data["code"].as_str().unwrap_or_default().to_string());
+            if codes.len() == 2 {
+                break;
+            }
         }
     }
     assert!(kinds.contains(&"error:notified".to_string()), "{kinds:?}");
+    assert_eq!(
+        codes,
+        ["VALIDATION_ERROR", "NOT_FOUND"],
+        "REST's and gRPC's errors alike"
+    );
     token.cancel();
     drop(stream);
     drop(channel);
@@ -2315,4 +2331,83 @@ async fn task_analysis_falls_back_to_the_keyword_estimate_without_lm_studio() {
     let (st, body) = s.post_json("/api/lmstudio/analyze-task", &json!({})).await;
     assert_eq!(st, 400);
     assert_error_shape(&body, "VALIDATION_ERROR");
+}
+
+/// A run's metadata once it has ended.
+async fn ended_run(s: &Server, id: &str) -> Value {
+    for _ in 0..200 {
+        let (_, run) = s.get(&format!("/api/runs/{id}")).await;
+        if !run["endTime"].is_null() {
+            return run;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("run {id} did not end");
+}
+
+#[tokio::test]
+async fn runs_pass_over_unavailable_providers_and_left_runs_are_recorded() {
+    let s = start().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    for p in [
+        json!({"id": "limited", "name": "Limited", "type": "api", "endpoint": "http://127.0.0.1:1/v1", "fallbackProvider": "backup"}),
+        json!({"id": "backup", "name": "Backup", "type": "api", "endpoint": format!("http://127.0.0.1:{closed}/v1")}),
+    ] {
+        assert_eq!(s.post_json("/api/providers", &p).await.0, 201);
+    }
+    portos_api::provider_status::from_run(
+        &s.state,
+        "limited",
+        "rate-limit",
+        "429 Too Many Requests",
+    )
+    .await;
+    let (st, body) = s
+        .post_json(
+            "/api/runs",
+            &json!({"providerId": "limited", "prompt": "hi"}),
+        )
+        .await;
+    assert_eq!(st, 202, "{body}");
+    let run = ended_run(&s, body["runId"].as_str().unwrap()).await;
+    assert_eq!(run["fallbackHops"][0]["providerId"], "limited", "{run}");
+    assert_eq!(run["fallbackHops"][0]["errorCategory"], "rate-limit");
+    assert!(
+        run["fallbackHops"][0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("unavailable")
+    );
+    assert_eq!(
+        (run["providerId"].as_str(), run["success"].as_bool()),
+        (Some("backup"), Some(false))
+    );
+    assert_eq!(
+        run["errorCategory"], "network-error",
+        "the backup was tried: {run}"
+    );
+
+    // A run a previous api server left in flight, on an API provider: recorded as failed.
+    let id = "0b7c5c1e-0000-4000-8000-00000000abcd";
+    let dir = s.data.path().join("runs").join(id);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("prompt.txt"), "hi").unwrap();
+    std::fs::write(
+        dir.join("metadata.json"),
+        json!({"id": id, "type": "ai", "providerId": "backup", "startTime": "2026-11-25T10:00:00.000Z", "endTime": null}).to_string(),
+    )
+    .unwrap();
+    portos_api::runs::resume(&s.state).await;
+    let run = ended_run(&s, id).await;
+    assert_eq!(run["success"], false);
+    assert_eq!(
+        run["error"],
+        "the api server restarted while the run was in flight"
+    );
+    let (_, listed) = s.get("/api/runs").await;
+    assert_eq!(listed["total"], 2);
 }
