@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "portos/supervisor/v1/supervisor.proto",
         "portos/api/v1/api.proto",
         "portos/runner/v1/runner.proto",
+        "portos/browser/v1/browser.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

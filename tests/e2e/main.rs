@@ -2,6 +2,8 @@
 //! data dirs and free ports, driven as a user would drive them.
 
 mod bad_config;
+mod browser;
+mod http;
 mod lifecycle;
 mod live_logs;
 mod logs;

@@ -99,31 +99,3 @@ fn up_in_the_foreground_streams_prefixed_logs_and_stops_on_ctrl_c() {
     assert!(children.iter().all(|p| !alive(*p)));
     assert!(!stack.socket().exists());
 }
-
-#[test]
-fn the_browser_host_without_chromium_stays_up_and_says_why() {
-    let port = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let mut host = Command::new(bin("portos-browser"))
-        .env("PORT", port.to_string())
-        .env("CDP_PORT", free_port().to_string())
-        .env("CHROME_PATH", dir.path().join("no-chromium-here"))
-        .env("PORTOS_DATA_DIR", dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let body = wait_for(Duration::from_secs(10), "the not-serving reason", || {
-        let out = Command::new("curl")
-            .args(["-s", &format!("http://127.0.0.1:{port}/healthz")])
-            .output()
-            .ok()?;
-        let body = String::from_utf8_lossy(&out.stdout).into_owned();
-        body.contains("Chromium not found").then_some(body)
-    });
-    assert!(body.contains("\"status\":\"not_serving\""), "{body}");
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(host.try_wait().unwrap().is_none(), "still running");
-    kill(Pid::from_raw(host.id() as i32), Signal::SIGTERM).unwrap();
-    assert!(host.wait().unwrap().success(), "graceful exit on SIGTERM");
-}

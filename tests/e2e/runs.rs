@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use portos_e2e::{LlmServer, Stack, connections_to, free_port, wait_for};
+
+use crate::http::{Api, Ws};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// The runner and the api server, the api server pointed at the runner.
 fn stack() -> (Stack, u16) {
@@ -27,57 +26,11 @@ fn stack() -> (Stack, u16) {
     (stack, api)
 }
 
-struct Api {
-    base: String,
-    http: reqwest::Client,
+trait RunsApi {
+    async fn run(&self, provider: &str, prompt: &str) -> String;
 }
 
-impl Api {
-    fn new(port: u16) -> Self {
-        Api {
-            base: format!("http://127.0.0.1:{port}"),
-            http: reqwest::Client::builder().no_proxy().build().unwrap(),
-        }
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    async fn text(&self, path: &str) -> String {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
-    async fn ws(&self) -> Ws {
-        let url = self.base.replacen("http://", "ws://", 1) + "/ws";
-        tokio_tungstenite::connect_async(url).await.unwrap().0
-    }
-
+impl RunsApi for Api {
     async fn run(&self, provider: &str, prompt: &str) -> String {
         let (st, body) = self
             .post(

@@ -194,6 +194,23 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(screenshots::download, screenshots::remove))
         .routes(routes!(attachments::list, attachments::create))
         .routes(routes!(attachments::download, attachments::remove))
+        .routes(routes!(routes::browser::full_status))
+        .routes(routes!(
+            routes::browser::get_config,
+            routes::browser::update_config
+        ))
+        .routes(routes!(routes::browser::launch))
+        .routes(routes!(routes::browser::stop))
+        .routes(routes!(routes::browser::restart))
+        .routes(routes!(routes::browser::navigate))
+        .routes(routes!(routes::browser::get_health))
+        .routes(routes!(routes::browser::get_process))
+        .routes(routes!(routes::browser::get_pages))
+        .routes(routes!(routes::browser::close_page))
+        .routes(routes!(routes::browser::version))
+        .routes(routes!(routes::browser::logs))
+        .routes(routes!(routes::browser::screenshot))
+        .routes(routes!(routes::browser::cookies))
         .route("/api/openapi.json", get(openapi_json))
         .split_for_parts()
 }

@@ -40,7 +40,7 @@ fn main() -> ExitCode {
             grpc: Some(grpc),
             grpc_names,
             wrap: Some(Box::new(move |all| guarded(&state, all))),
-            drain: None,
+            ..App::default()
         })
     })
 }

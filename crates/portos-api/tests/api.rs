@@ -624,7 +624,7 @@ async fn the_same_history_through_grpc_on_the_same_port() {
                     grpc: Some(grpc),
                     grpc_names,
                     wrap: Some(Box::new(move |all| guarded(&guard_state, all))),
-                    drain: None,
+                    ..portos_rt::App::default()
                 })
             },
         ))

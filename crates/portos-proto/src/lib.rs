@@ -28,6 +28,13 @@ pub mod runner {
     }
 }
 
+/// `portos.browser.v1`: the browser host's control API.
+pub mod browser {
+    pub mod v1 {
+        tonic::include_proto!("portos.browser.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every file under `proto/`, for reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("portos_descriptor");
 

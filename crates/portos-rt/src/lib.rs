@@ -122,6 +122,9 @@ pub struct App {
     /// Awaited once the server has stopped, before the process exits: where a
     /// service finishes its own work on the way out (the runner stops its agents).
     pub drain: Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// More fields of `GET /` (what this service is), beside its name,
+    /// description and version.
+    pub about: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Reads a variable, or its default.
@@ -269,10 +272,11 @@ where
         &app.grpc_names,
     )?;
 
+    let about = Arc::new(app.about);
     let frame = Router::new()
         .route("/healthz", get(healthz))
-        .route("/", get(describe))
-        .with_state((info, readiness));
+        .with_state((info, readiness))
+        .route("/", get(move || describe(info, about.clone())));
     let router = grpc.into_axum_router().merge(frame).merge(app.rest);
     let router = match app.wrap {
         Some(wrap) => wrap(router),
@@ -336,13 +340,15 @@ async fn healthz(
 }
 
 async fn describe(
-    axum::extract::State((info, _)): axum::extract::State<FrameState>,
+    info: ServiceInfo,
+    about: Arc<serde_json::Map<String, serde_json::Value>>,
 ) -> impl IntoResponse {
-    axum::Json(json!({
-        "service": info.name,
-        "description": info.description,
-        "version": env!("CARGO_PKG_VERSION"),
-    }))
+    let mut body = serde_json::Map::new();
+    body.insert("service".into(), json!(info.name));
+    body.insert("description".into(), json!(info.description));
+    body.insert("version".into(), json!(env!("CARGO_PKG_VERSION")));
+    body.extend(about.iter().map(|(k, v)| (k.clone(), v.clone())));
+    axum::Json(body)
 }
 
 pub mod child;

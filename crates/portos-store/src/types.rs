@@ -122,4 +122,68 @@ pub mod files {
     pub const SETTINGS: &str = "settings.json";
     pub const APPS: &str = "apps.json";
     pub const PROVIDERS: &str = "providers.json";
+    pub const BROWSER_CONFIG: &str = "browser-config.json";
+}
+
+/// `browser-config.json`: how the browser host launches Chromium and where
+/// PortOS looks for it. The host reads `headless`, `userDataDir` and
+/// `chromePath` at each launch; it takes its ports from its environment, so the
+/// port fields only say where the api server looks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BrowserConfig {
+    #[serde(default = "cdp_port")]
+    pub cdp_port: u16,
+    #[serde(default = "cdp_host")]
+    pub cdp_host: String,
+    #[serde(default = "health_port")]
+    pub health_port: u16,
+    #[serde(default = "yes")]
+    pub auto_connect: bool,
+    #[serde(default = "yes")]
+    pub headless: bool,
+    /// The profile directory; empty means `<data>/browser-profile`.
+    #[serde(default)]
+    pub user_data_dir: String,
+    /// The Chromium binary; empty means found on `PATH`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub chrome_path: String,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn cdp_port() -> u16 {
+    5556
+}
+fn cdp_host() -> String {
+    "127.0.0.1".into()
+}
+fn health_port() -> u16 {
+    5557
+}
+
+impl Default for BrowserConfig {
+    fn default() -> Self {
+        Self {
+            cdp_port: cdp_port(),
+            cdp_host: cdp_host(),
+            health_port: health_port(),
+            auto_connect: true,
+            headless: true,
+            user_data_dir: String::new(),
+            chrome_path: String::new(),
+            extra: Map::new(),
+        }
+    }
+}
+
+impl BrowserConfig {
+    /// The profile directory: `userDataDir`, else `<data_dir>/browser-profile`.
+    pub fn profile_dir(&self, data_dir: &std::path::Path) -> std::path::PathBuf {
+        if self.user_data_dir.trim().is_empty() {
+            data_dir.join("browser-profile")
+        } else {
+            std::path::PathBuf::from(&self.user_data_dir)
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! REST routes under `/api`, one module per area of the original.
 
 pub mod apps;
+pub mod browser;
 pub mod detect;
 pub mod files;
 pub mod history;

@@ -140,7 +140,7 @@ fn lines_param(v: Option<&str>) -> u32 {
         .unwrap_or(100)
 }
 
-fn stream_name(s: i32) -> &'static str {
+pub(crate) fn stream_name(s: i32) -> &'static str {
     if s == pb::Stream::Stderr as i32 {
         "stderr"
     } else {
@@ -405,7 +405,7 @@ pub async fn control_all(
     results
 }
 
-async fn control(app: &AppState, name: &str, action: AppAction) -> Result<(), ApiError> {
+pub(crate) async fn control(app: &AppState, name: &str, action: AppAction) -> Result<(), ApiError> {
     let mut c = app.supervisor.client().await?;
     let req = pb::ControlRequest {
         name: name.to_string(),
@@ -482,7 +482,7 @@ async fn collect_text(mut stream: tonic::Streaming<pb::LogLine>) -> Result<Strin
 }
 
 /// The last `lines` lines of one process, as text.
-async fn log_text(app: &AppState, name: &str, lines: u32) -> Result<String, ApiError> {
+pub(crate) async fn log_text(app: &AppState, name: &str, lines: u32) -> Result<String, ApiError> {
     let stream = app
         .supervisor
         .client()
