@@ -11,3 +11,4 @@ mod policies;
 mod runner;
 mod runs;
 mod stack;
+mod ui;

@@ -164,6 +164,7 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::prompts::version))
         .routes(routes!(processes::list_processes))
         .routes(routes!(processes::process_logs))
+        .routes(routes!(processes::control_process))
         .routes(routes!(processes::list_apps, apps_registry::create))
         .routes(routes!(
             processes::get_app,

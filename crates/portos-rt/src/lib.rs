@@ -125,6 +125,9 @@ pub struct App {
     /// More fields of `GET /` (what this service is), beside its name,
     /// description and version.
     pub about: serde_json::Map<String, serde_json::Value>,
+    /// The service answers `GET /` itself (the web UI's dashboard); the
+    /// frame's description then lives at `GET /about` only.
+    pub serves_root: bool,
 }
 
 /// Reads a variable, or its default.
@@ -276,7 +279,18 @@ where
     let frame = Router::new()
         .route("/healthz", get(healthz))
         .with_state((info, readiness))
-        .route("/", get(move || describe(info, about.clone())));
+        .route(
+            "/about",
+            get({
+                let about = about.clone();
+                move || describe(info, about.clone())
+            }),
+        );
+    let frame = if app.serves_root {
+        frame
+    } else {
+        frame.route("/", get(move || describe(info, about.clone())))
+    };
     let router = grpc.into_axum_router().merge(frame).merge(app.rest);
     let router = match app.wrap {
         Some(wrap) => wrap(router),
@@ -352,3 +366,4 @@ async fn describe(
 }
 
 pub mod child;
+pub mod hosts;

@@ -419,6 +419,49 @@ pub(crate) async fn control(app: &AppState, name: &str, action: AppAction) -> Re
     .map_err(status_error)
 }
 
+/// `POST /api/processes/:name/:action` (`start`, `stop`, `restart`): one
+/// supervised process, by its name (the dashboard's buttons). The api server's
+/// own process answers first and is acted on just after.
+#[utoipa::path(post, operation_id = "controlProcess", path = "/api/processes/{name}/{action}", tag = "processes", params(("name" = String, Path), ("action" = String, Path, description = "start, stop or restart")), responses((status = 200, description = "`{ success, name, action, pending? }`"), (status = 400, description = "INVALID_ACTION or INVALID_PROCESS_NAME"), (status = 404, description = "no such process")))]
+pub async fn control_process(
+    State(app): State<AppState>,
+    Path((name, action)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    valid_process_name(&name)?;
+    let act = match action.as_str() {
+        "start" => AppAction::Start,
+        "stop" => AppAction::Stop,
+        "restart" => AppAction::Restart,
+        _ => {
+            return Err(ApiError::bad_request(
+                "INVALID_ACTION",
+                format!("action {action:?}: use start, stop or restart"),
+            ));
+        }
+    };
+    let me = std::env::var("PORTOS_PROCESS_NAME").ok();
+    let pending = if me.as_deref() == Some(name.as_str()) {
+        control_all(&app, std::slice::from_ref(&name), act).await;
+        true
+    } else {
+        control(&app, &name, act).await?;
+        false
+    };
+    history::record(
+        &app,
+        act.word(),
+        Some(&name),
+        Some(&name),
+        json!({ "process": name }),
+        true,
+        None,
+    )
+    .await?;
+    Ok(Json(
+        json!({ "success": true, "name": name, "action": act.word(), "pending": pending }),
+    ))
+}
+
 /// Forwards one process's log lines to one live-events client, as the
 /// original's `logs:subscribed`, `logs:line`, `logs:error` and `logs:close`.
 pub async fn stream_logs_to(app: AppState, client: u64, process: String, lines: u32) {
@@ -436,7 +479,12 @@ pub async fn stream_logs_to(app: AppState, client: u64, process: String, lines: 
     };
     let mut stream = match sup
         .logs(pb::LogsRequest {
-            name: process.clone(),
+            // `all`: every process, each line naming its own.
+            name: if process == "all" {
+                String::new()
+            } else {
+                process.clone()
+            },
             tail: lines,
             follow: true,
         })
@@ -455,7 +503,7 @@ pub async fn stream_logs_to(app: AppState, client: u64, process: String, lines: 
             Ok(l) if !l.text.trim().is_empty() => hub.send_to(
                 client,
                 "logs:line",
-                &json!({ "line": l.text, "type": stream_name(l.stream), "timestamp": l.timestamp, "processName": process }),
+                &json!({ "line": l.text, "type": stream_name(l.stream), "timestamp": l.timestamp, "processName": l.process }),
             ),
             Ok(_) => {}
             Err(s) => return fail(s.message().to_string()),
