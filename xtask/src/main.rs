@@ -22,13 +22,14 @@ fn main() -> ExitCode {
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("supervisor") => bench::supervisor(),
             Some("api") => bench::api(&args[2..]),
+            Some("ui") => bench::ui(&args[2..]),
             other => Err(anyhow::anyhow!(
-                "unknown benchmark {other:?}; known: supervisor, api"
+                "unknown benchmark {other:?}; known: supervisor, api, ui"
             )),
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask test [CARGO TEST ARGS] | cargo xtask bench supervisor | cargo xtask bench api [--duration SECS]"
+                "usage: cargo xtask test [CARGO TEST ARGS] | cargo xtask bench supervisor | cargo xtask bench api [--duration SECS] | cargo xtask bench ui [--clients N] [--duration SECS]"
             );
             return ExitCode::from(2);
         }

@@ -16,8 +16,6 @@
 //! warm-up; the RSS of each server after the load. Before
 //! measuring, both answers are checked to hold the same providers and entries.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -80,7 +78,7 @@ struct Load {
 pub fn api(args: &[String]) -> Result<()> {
     let opts = options(args)?;
     ensure_wrk()?;
-    let api_bin = super::release_bins()?.join("portos-api");
+    let api_bin = super::release_bins(&["portos-api"])?.join("portos-api");
     let work = tempfile::Builder::new()
         .prefix("portos-bench-api")
         .tempdir()?;
@@ -121,8 +119,8 @@ pub fn api(args: &[String]) -> Result<()> {
         for (_, path) in ROUTES {
             same_answers(
                 path,
-                &get_json(ours.port, path)?,
-                &get_json(theirs.port, path)?,
+                &super::http_json(ours.port, "GET", path)?,
+                &super::http_json(theirs.port, "GET", path)?,
             )?;
         }
         let mut rows = Vec::new();
@@ -274,7 +272,7 @@ impl Server {
             .with_context(|| format!("starting {name}"))?;
         let server = Self { name, port, child };
         let start = Instant::now();
-        while get_json(port, "/api/providers").is_err() {
+        while super::http_json(port, "GET", "/api/providers").is_err() {
             if start.elapsed() > Duration::from_secs(30) {
                 bail!("{name} did not answer on port {port} within 30 s");
             }
@@ -319,26 +317,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A GET over loopback with a plain HTTP/1.1 exchange; the body as JSON.
-fn get_json(port: u16, path: &str) -> Result<Value> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").context("no HTTP header")?;
-    if !head.starts_with("HTTP/1.1 200") {
-        bail!("GET {path}: {}", head.lines().next().unwrap_or_default());
-    }
-    // Chunked or not: the JSON is between the first `{` and the last `}`.
-    let json = &body[body.find('{').context("no JSON")?..=body.rfind('}').context("no JSON")?];
-    Ok(serde_json::from_str(json)?)
 }
 
 /// Both servers must answer the same providers (ids, no key) and the same

@@ -3,9 +3,11 @@
 //!
 //! - `supervisor`: `portos` against PM2 (see `supervisor.rs`).
 //! - `api`: the api server against the original's Express routes (see `api.rs`).
+//! - `ui`: the UI server's memory serving the dashboard to live Chromium tabs (see `ui.rs`).
 
 mod api;
 mod supervisor;
+mod ui;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,10 +16,15 @@ use anyhow::{Context, Result, bail};
 
 pub use api::api;
 pub use supervisor::supervisor;
+pub use ui::ui;
 
-/// Builds the release binaries and returns the folder holding them.
-fn release_bins() -> Result<PathBuf> {
-    crate::cargo(&["build", "--release", "--workspace", "--bins"])?;
+/// Builds the release binaries of `packages` and returns the folder holding them.
+fn release_bins(packages: &[&str]) -> Result<PathBuf> {
+    let mut args = vec!["build", "--release"];
+    for p in packages {
+        args.extend(["-p", p]);
+    }
+    crate::cargo(&args)?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| crate::workspace_root().join("target"));
@@ -56,4 +63,29 @@ fn npm_version(dir: &Path, package: &str) -> String {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     if v.is_empty() { 0.0 } else { v[v.len() / 2] }
+}
+
+/// One request over loopback with a plain HTTP/1.1 exchange; the body as JSON.
+fn http_json(port: u16, method: &str, path: &str) -> Result<serde_json::Value> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").context("no HTTP header")?;
+    if !head.starts_with("HTTP/1.1 200") {
+        bail!(
+            "{method} {path}: {}",
+            head.lines().next().unwrap_or_default()
+        );
+    }
+    // Chunked or not: the JSON is between the first `{`/`[` and the last `}`/`]`.
+    let start = body.find(['{', '[']).context("no JSON")?;
+    let end = body.rfind(['}', ']']).context("no JSON")?;
+    Ok(serde_json::from_str(&body[start..=end])?)
 }

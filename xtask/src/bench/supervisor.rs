@@ -39,7 +39,7 @@ struct Figures {
 }
 
 pub fn supervisor() -> Result<()> {
-    let portos_bin = super::release_bins()?.join("portos");
+    let portos_bin = super::release_bins(&["portos-cli"])?.join("portos");
     let work = tempfile::Builder::new().prefix("portos-bench").tempdir()?;
     let pm2_dir = work.path().join("pm2");
     super::npm_install(&pm2_dir, &["pm2@5"])?;

@@ -1,0 +1,229 @@
+//! `cargo xtask bench ui`: the UI server's memory while it serves the dashboard
+//! to live clients. The stack (api server, UI server, a few processes for
+//! tiles) runs under our supervisor from release builds; the clients are real
+//! Chromium tabs running the dashboard's script (its live socket through the
+//! UI server, a process list every 2 s, the assets). Goal: under 20 MiB.
+//!
+//! Options: `--clients N` (10), `--duration SECS` (60).
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::median;
+
+struct Options {
+    clients: usize,
+    secs: u64,
+}
+
+fn options(args: &[String]) -> Result<Options> {
+    let mut o = Options {
+        clients: 10,
+        secs: 60,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| -> Result<u64> {
+            let v = it.next().with_context(|| format!("{name} needs a value"))?;
+            v.parse()
+                .with_context(|| format!("{name} {v:?}: not a whole number"))
+        };
+        match a.as_str() {
+            "--clients" => o.clients = value("--clients")? as usize,
+            "--duration" => o.secs = value("--duration")?,
+            other => bail!("unknown option {other:?}; known: --clients N, --duration SECS"),
+        }
+    }
+    Ok(o)
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn rss_mib(pid: u32) -> Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .context("VmRSS")?;
+    Ok(kb / 1024.0)
+}
+
+/// Established TCP connections whose local port is `port` (IPv4 loopback).
+fn connections_on(port: u16) -> usize {
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3
+                && f[3] == "01"
+                && f[1]
+                    .rsplit_once(':')
+                    .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+                    == Some(port)
+        })
+        .count()
+}
+
+struct Chromium(Child);
+
+impl Drop for Chromium {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn portos(bin: &Path, dir: &Path, args: &[&str]) -> Result<String> {
+    let out = Command::new(bin.join("portos"))
+        .arg("--config")
+        .arg(dir.join("supervisor.toml"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()?;
+    if !out.status.success() {
+        bail!("portos {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+pub fn ui(args: &[String]) -> Result<()> {
+    let o = options(args)?;
+    let bin = super::release_bins(&["portos-cli", "portos-api", "portos-ui"])?;
+    let dir = tempfile::tempdir()?;
+    let (api, ui, cdp) = (free_port()?, free_port()?, free_port()?);
+    let mut config = format!(
+        "[[process]]\nname = \"portos-server\"\ncommand = \"{api_bin}\"\n\
+         env = {{ HOST = \"127.0.0.1\", PORT = \"{api}\", PORTOS_PROVIDER_CHECK_SECS = \"3600\" }}\n\
+         ports = {{ api = {api} }}\nhealth = {{ check = \"grpc\" }}\n\n\
+         [[process]]\nname = \"portos-ui\"\ncommand = \"{ui_bin}\"\n\
+         env = {{ HOST = \"127.0.0.1\", PORT = \"{ui}\", PORTOS_API_PORT = \"{api}\" }}\n\
+         ports = {{ ui = {ui} }}\nhealth = {{ check = \"grpc\" }}\n",
+        api_bin = bin.join("portos-api").display(),
+        ui_bin = bin.join("portos-ui").display(),
+    );
+    for i in 0..4 {
+        config.push_str(&format!(
+            "\n[[process]]\nname = \"worker-{i}\"\ncommand = \"sh\"\nargs = [\"-c\", \"while true; do echo tick {i}; sleep 1; done\"]\n"
+        ));
+    }
+    std::fs::write(dir.path().join("supervisor.toml"), config)?;
+    portos(&bin, dir.path(), &["up", "-d"])?;
+    let result = (|| -> Result<()> {
+        let status: serde_json::Value =
+            serde_json::from_str(&portos(&bin, dir.path(), &["status", "--json"])?)?;
+        let pid = status
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["name"] == "portos-ui"))
+            .and_then(|p| p["pid"].as_u64())
+            .context("the UI server's pid")? as u32;
+        std::thread::sleep(Duration::from_secs(1));
+        let idle = rss_mib(pid)?;
+
+        let chromium = ["chromium", "chromium-browser", "google-chrome"]
+            .into_iter()
+            .find(|c| {
+                Command::new("sh")
+                    .args(["-c", &format!("command -v {c}")])
+                    .stdout(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            })
+            .context("Chromium is needed for the clients (apt install chromium)")?;
+        let profile = tempfile::tempdir()?;
+        let _browser = Chromium(
+            Command::new(chromium)
+                .args([
+                    "--headless=new",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    "--no-sandbox",
+                    "--disable-dev-shm-usage",
+                ])
+                .arg(format!("--remote-debugging-port={cdp}"))
+                .arg("--remote-debugging-address=127.0.0.1")
+                .arg(format!("--user-data-dir={}", profile.path().display()))
+                .arg("about:blank")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting Chromium")?,
+        );
+        let start = Instant::now();
+        while super::http_json(cdp, "GET", "/json/version").is_err() {
+            if start.elapsed() > Duration::from_secs(15) {
+                bail!("Chromium did not start");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        for _ in 0..o.clients {
+            super::http_json(cdp, "PUT", &format!("/json/new?http://127.0.0.1:{ui}/"))?;
+        }
+        // Each tab holds one live socket through the UI server.
+        let start = Instant::now();
+        while connections_on(ui) < o.clients {
+            if start.elapsed() > Duration::from_secs(30) {
+                bail!(
+                    "only {} of {} clients connected",
+                    connections_on(ui),
+                    o.clients
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        println!(
+            "{} Chromium tabs on the dashboard ({} connections to the UI server); sampling for {} s …",
+            o.clients,
+            connections_on(ui),
+            o.secs
+        );
+        let mut samples = Vec::new();
+        let end = Instant::now() + Duration::from_secs(o.secs);
+        while Instant::now() < end {
+            samples.push(rss_mib(pid)?);
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let peak = samples.iter().copied().fold(0.0, f64::max);
+        let med = median(samples);
+        let cpu = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        let fields: Vec<&str> = cpu
+            .rsplit_once(')')
+            .context("stat")?
+            .1
+            .split_whitespace()
+            .collect();
+        let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+        println!();
+        println!("| UI server (portos-ui, release) | RSS |");
+        println!("|---|---|");
+        println!("| idle, no client | {idle:.1} MiB |");
+        println!(
+            "| {} live dashboard tabs, median | {med:.1} MiB |",
+            o.clients
+        );
+        println!(
+            "| {} live dashboard tabs, peak | {peak:.1} MiB |",
+            o.clients
+        );
+        println!();
+        println!(
+            "goal: under 20 MiB with 10 live clients: {} (CPU used in all: {:.2} s)",
+            if peak < 20.0 { "met" } else { "NOT met" },
+            ticks / 100.0
+        );
+        Ok(())
+    })();
+    let _ = portos(&bin, dir.path(), &["down"]);
+    result
+}
