@@ -260,14 +260,20 @@ async fn shoot(page: &Page, name: &str) {
 #[test]
 fn the_web_ui_in_a_real_browser() {
     let llm = LlmServer::start("");
-    let (api, ui) = (free_port(), free_port());
+    let (api, ui, fixer, fixer_ui) = (free_port(), free_port(), free_port(), free_port());
     let stack = Stack::new(&format!(
         "[[process]]\nname = \"portos-server\"\ncommand = \"portos-api\"\n\
          env = {{ HOST = \"127.0.0.1\", PORT = \"{api}\", PORTOS_PROVIDER_CHECK_SECS = \"3600\", PORTOS_UI_PORT = \"{ui}\" }}\n\
          ports = {{ api = {api} }}\nhealth = {{ check = \"grpc\", interval = \"200ms\" }}\n\n\
          [[process]]\nname = \"portos-ui\"\ncommand = \"portos-ui\"\n\
-         env = {{ HOST = \"127.0.0.1\", PORT = \"{ui}\", PORTOS_API_PORT = \"{api}\" }}\n\
+         env = {{ HOST = \"127.0.0.1\", PORT = \"{ui}\", PORTOS_API_PORT = \"{api}\", PORTOS_AUTOFIXER_UI_PORT = \"{fixer_ui}\" }}\n\
          ports = {{ ui = {ui} }}\nhealth = {{ check = \"grpc\", interval = \"200ms\" }}\n\n\
+         [[process]]\nname = \"portos-autofixer\"\ncommand = \"portos-autofixer\"\n\
+         env = {{ HOST = \"127.0.0.1\", PORT = \"{fixer}\" }}\nports = {{ api = {fixer} }}\n\
+         health = {{ check = \"grpc\", interval = \"200ms\" }}\n\n\
+         [[process]]\nname = \"portos-autofixer-ui\"\ncommand = \"portos-autofixer-ui\"\n\
+         env = {{ HOST = \"127.0.0.1\", PORT = \"{fixer_ui}\", PORTOS_AUTOFIXER_PORT = \"{fixer}\", PORTOS_UI_PORT = \"{ui}\" }}\n\
+         ports = {{ ui = {fixer_ui} }}\nhealth = {{ check = \"grpc\", interval = \"200ms\" }}\n\n\
          [[process]]\nname = \"sleeper\"\ncommand = \"sh\"\nargs = [\"-c\", \"echo sleeper up; exec sleep 100000\"]\n"
     ));
     stack.ok(&["up", "-d"]);
@@ -292,6 +298,20 @@ fn the_web_ui_in_a_real_browser() {
             let errors = console.lock().unwrap().clone();
             assert!(errors.is_empty(), "{path}: console errors: {errors:?}");
         }
+
+        // The autofixer's page (its frame for now): reached from the nav, its status shown.
+        let link = eval(&page, "document.getElementById('autofixer-link').href").await;
+        assert_eq!(link, format!("http://127.0.0.1:{fixer_ui}/"));
+        page.goto(link.as_str().unwrap()).await.unwrap();
+        assert_eq!(eval(&page, "document.title").await, "Autofixer · PortOS");
+        assert_eq!(eval(&page, "document.querySelector('.badge').textContent").await, "watching");
+        assert_labelled(&page, "autofixer").await;
+        assert_keyboard_walk(&page, "autofixer").await;
+        let back = eval(&page, "document.querySelector('nav a').href").await;
+        assert_eq!(back, format!("http://127.0.0.1:{ui}/"));
+        shoot(&page, "autofixer").await;
+        let errors = console.lock().unwrap().clone();
+        assert!(errors.is_empty(), "autofixer page: console errors: {errors:?}");
 
         // A provider created in the UI, then a run whose output streams in.
         page.goto(format!("{base}/providers")).await.unwrap();

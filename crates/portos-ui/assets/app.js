@@ -599,7 +599,7 @@ pages.history = () => {
 
 document.addEventListener('DOMContentLoaded', () => {
   const fixer = $('#autofixer-link');
-  if (fixer) fixer.href = `${location.protocol}//${location.hostname}:5560/`;
+  if (fixer) fixer.href = `${location.protocol}//${location.hostname}:${fixer.dataset.port}/`;
   const page = document.body.dataset.page;
   if (pages[page]) pages[page]();
   connect();

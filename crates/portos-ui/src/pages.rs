@@ -29,6 +29,7 @@ macro_rules! pages {
                 nav: &'static [NavItem],
                 current: &'static str,
                 title: &'static str,
+                autofixer_port: String,
             }
         )*
 
@@ -37,7 +38,7 @@ macro_rules! pages {
             Router::new()
             $(
                 .route($path, get(|| async {
-                    render(&$ty { nav: NAV, current: $id, title: $title })
+                    render(&$ty { nav: NAV, current: $id, title: $title, autofixer_port: autofixer_port() })
                 }))
             )*
         }
@@ -54,6 +55,11 @@ pages! {
     Screenshots: "screenshots", "/screenshots", "Screenshots", "gallery.html";
     Uploads: "uploads", "/uploads", "Uploads", "gallery.html";
     History: "history", "/history", "History", "history.html";
+}
+
+/// The autofixer UI's port, for the link to it (`PORTOS_AUTOFIXER_UI_PORT`, 5560).
+fn autofixer_port() -> String {
+    portos_rt::env_or("PORTOS_AUTOFIXER_UI_PORT", "5560")
 }
 
 fn render(t: &impl Template) -> Response {

@@ -1,11 +1,17 @@
-//! `portos-autofixer-ui`: the autofixer's page (5560): fix history, live logs.
-//!
-//! For now it carries its frame only (settings, shutdown, gRPC health and
-//! reflection, `/healthz`); its own routes arrive with later work.
+//! `portos-autofixer-ui`: the autofixer's page (5560). For now its frame: the
+//! autofixer's status (its `/healthz`, asked on each view), in the UI's look,
+//! with the way back to the dashboard; fix history and live logs come with the
+//! autofixer's own work.
 //! Must not depend on: the supervisor or any other service crate.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use portos_rt::{App, ServiceInfo};
 
 const INFO: ServiceInfo = ServiceInfo {
@@ -15,6 +21,89 @@ const INFO: ServiceInfo = ServiceInfo {
     default_port: 5560,
 };
 
+#[derive(Template)]
+#[template(path = "autofixer-ui.html")]
+struct Page {
+    dashboard: String,
+    address: String,
+    serving: bool,
+    state: String,
+    checked: String,
+}
+
+struct Ctx {
+    autofixer: String,
+    ui_port: String,
+    http: reqwest::Client,
+}
+
 fn main() -> ExitCode {
-    portos_rt::main(INFO, |_ctx| async { Ok(App::default()) })
+    portos_rt::main(INFO, |_ctx| async {
+        let ctx = Arc::new(Ctx {
+            autofixer: format!(
+                "http://127.0.0.1:{}",
+                portos_rt::env_or("PORTOS_AUTOFIXER_PORT", "5559")
+            ),
+            ui_port: portos_rt::env_or("PORTOS_UI_PORT", "5555"),
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(2))
+                .build()
+                .unwrap_or_default(),
+        });
+        let hosts = Arc::new(portos_rt::hosts::HostPolicy::from_env());
+        Ok(App {
+            rest: axum::Router::new()
+                .route("/", axum::routing::get(page))
+                .with_state(ctx),
+            wrap: Some(Box::new(move |all| {
+                all.layer(axum::middleware::from_fn_with_state(
+                    hosts,
+                    portos_rt::hosts::check_host,
+                ))
+            })),
+            serves_root: true,
+            ..App::default()
+        })
+    })
+}
+
+async fn page(State(ctx): State<Arc<Ctx>>, headers: HeaderMap) -> Response {
+    let state = match ctx
+        .http
+        .get(format!("{}/healthz", ctx.autofixer))
+        .send()
+        .await
+    {
+        Ok(r) => r.json::<serde_json::Value>().await.ok(),
+        Err(_) => None,
+    };
+    let (serving, state) = match state {
+        Some(v) if v["status"] == "serving" => (true, "serving".to_string()),
+        Some(v) => (
+            false,
+            v["reason"].as_str().unwrap_or("not serving").to_string(),
+        ),
+        None => (false, format!("no answer from {}", ctx.autofixer)),
+    };
+    // The dashboard is on the same machine, under the name this page was reached by.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let name = match host.rsplit_once(':') {
+        Some((n, p)) if p.chars().all(|c| c.is_ascii_digit()) => n,
+        _ => host,
+    };
+    let page = Page {
+        dashboard: format!("http://{name}:{}/", ctx.ui_port),
+        address: ctx.autofixer.clone(),
+        serving,
+        state,
+        checked: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+    };
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }
