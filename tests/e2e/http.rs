@@ -7,7 +7,7 @@ pub type Ws =
 
 pub struct Api {
     pub base: String,
-    pub http: reqwest::Client,
+    http: reqwest::Client,
 }
 
 impl Api {

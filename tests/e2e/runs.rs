@@ -321,14 +321,14 @@ fn cli_runs_go_through_the_runner_and_outlive_an_api_restart() {
         })
         .await
         .unwrap();
-        let gone = api
-            .http
-            .get(format!("{}/api/runs/{}", api.base, made.id))
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(gone.as_u16(), 404);
+        let (gone, _) = api
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/runs/{}", made.id),
+                None,
+            )
+            .await;
+        assert_eq!(gone, 404);
 
         // A CLI run can be stopped: its process is gone.
         let mut ws = api.ws().await;
@@ -373,19 +373,7 @@ fn lm_studio_routes_talk_to_an_openai_compatible_server() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let api = Api::new(port);
-        let put = |body: Value| {
-            let api = &api;
-            async move {
-                let r = api
-                    .http
-                    .put(format!("{}/api/lmstudio/config", api.base))
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
-                (r.status().as_u16(), r.json::<Value>().await.unwrap())
-            }
-        };
+        let put = |body: Value| api.put("/api/lmstudio/config", body);
         let base = format!("http://127.0.0.1:{}", llm.port);
         let (st, body) = put(json!({ "baseUrl": base })).await;
         assert_eq!(
@@ -487,13 +475,10 @@ fn lm_studio_routes_talk_to_an_openai_compatible_server() {
                 .contains("not reachable"),
             "{status}"
         );
-        let r = api
-            .http
-            .get(format!("{}/api/lmstudio/models", api.base))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 503);
+        let (st, _) = api
+            .call(reqwest::Method::GET, "/api/lmstudio/models", None)
+            .await;
+        assert_eq!(st, 503);
         let (st, _) = put(json!({ "baseUrl": "file:///etc" })).await;
         assert_eq!(st, 400);
     });

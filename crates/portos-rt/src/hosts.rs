@@ -92,3 +92,10 @@ pub async fn check_host(
         None => next.run(req).await,
     }
 }
+
+/// [`App::wrap`](crate::App::wrap) for a server that only needs the Host
+/// allow-list (`PORTOS_ALLOWED_HOSTS`) around everything it serves.
+pub fn wrap_from_env() -> Box<dyn FnOnce(axum::Router) -> axum::Router + Send> {
+    let policy = Arc::new(HostPolicy::from_env());
+    Box::new(move |all| all.layer(axum::middleware::from_fn_with_state(policy, check_host)))
+}

@@ -21,15 +21,9 @@ fn main() -> ExitCode {
                 portos_rt::env_or("PORTOS_API_PORT", "5554")
             )
         });
-        let hosts = std::sync::Arc::new(portos_rt::hosts::HostPolicy::from_env());
         Ok(App {
             rest: portos_ui::router(portos_ui::Upstream::new(api)),
-            wrap: Some(Box::new(move |all| {
-                all.layer(axum::middleware::from_fn_with_state(
-                    hosts,
-                    portos_rt::hosts::check_host,
-                ))
-            })),
+            wrap: Some(portos_rt::hosts::wrap_from_env()),
             serves_root: true,
             ..App::default()
         })

@@ -89,3 +89,19 @@ fn http_json(port: u16, method: &str, path: &str) -> Result<serde_json::Value> {
     let end = body.rfind(['}', ']']).context("no JSON")?;
     Ok(serde_json::from_str(&body[start..=end])?)
 }
+
+/// The resident memory of a process, in bytes (`VmRSS`).
+fn rss_bytes(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .context("VmRSS")?;
+    Ok(kb * 1024)
+}
+
+/// The same in MiB.
+fn rss_mib(pid: u32) -> Result<f64> {
+    Ok(rss_bytes(pid)? as f64 / (1024.0 * 1024.0))
+}

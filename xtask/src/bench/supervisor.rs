@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use super::median;
 
@@ -93,16 +93,6 @@ fn now_ns() -> u128 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0)
-}
-
-fn rss_of(pid: i32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .context("VmRSS")?;
-    Ok(kb * 1024)
 }
 
 fn read_stamp(p: &Path) -> Option<u128> {
@@ -204,7 +194,7 @@ struct Driver<'a> {
 fn measure(d: Driver<'_>) -> Result<Figures> {
     std::thread::sleep(Duration::from_secs(3));
     let daemon: i32 = std::fs::read_to_string(&d.pid_file)?.trim().parse()?;
-    let rss_bytes = rss_of(daemon)?;
+    let rss_bytes = super::rss_bytes(daemon as u32)?;
     let respawn_ms = respawn_latency(d.stamp, d.pid_of)?;
     let (capture, lost) = capture_while(d.start_flood, &d.flood_log)?;
     let status_ms = median(

@@ -46,16 +46,6 @@ fn free_port() -> Result<u16> {
         .port())
 }
 
-fn rss_mib(pid: u32) -> Result<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .context("VmRSS")?;
-    Ok(kb / 1024.0)
-}
-
 /// Established TCP connections whose local port is `port` (IPv4 loopback).
 fn connections_on(port: u16) -> usize {
     std::fs::read_to_string("/proc/net/tcp")
@@ -129,7 +119,7 @@ pub fn ui(args: &[String]) -> Result<()> {
             .and_then(|p| p["pid"].as_u64())
             .context("the UI server's pid")? as u32;
         std::thread::sleep(Duration::from_secs(1));
-        let idle = rss_mib(pid)?;
+        let idle = super::rss_mib(pid)?;
 
         let chromium = ["chromium", "chromium-browser", "google-chrome"]
             .into_iter()
@@ -191,7 +181,7 @@ pub fn ui(args: &[String]) -> Result<()> {
         let mut samples = Vec::new();
         let end = Instant::now() + Duration::from_secs(o.secs);
         while Instant::now() < end {
-            samples.push(rss_mib(pid)?);
+            samples.push(super::rss_mib(pid)?);
             std::thread::sleep(Duration::from_millis(250));
         }
         let peak = samples.iter().copied().fold(0.0, f64::max);

@@ -51,17 +51,11 @@ fn main() -> ExitCode {
                 .build()
                 .unwrap_or_default(),
         });
-        let hosts = Arc::new(portos_rt::hosts::HostPolicy::from_env());
         Ok(App {
             rest: axum::Router::new()
                 .route("/", axum::routing::get(page))
                 .with_state(ctx),
-            wrap: Some(Box::new(move |all| {
-                all.layer(axum::middleware::from_fn_with_state(
-                    hosts,
-                    portos_rt::hosts::check_host,
-                ))
-            })),
+            wrap: Some(portos_rt::hosts::wrap_from_env()),
             serves_root: true,
             ..App::default()
         })
