@@ -336,6 +336,14 @@ fn without_chromium_the_host_stays_up_and_says_why() {
             !s.serving && s.reason.contains("chromium not found"),
             "{s:?}"
         );
+        // Launch looks again at once, and says why it cannot.
+        let err = c.launch(pb::LaunchRequest {}).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::Unavailable);
+        assert!(
+            err.message().contains("chromium not found"),
+            "{}",
+            err.message()
+        );
         let mut h = tonic_health::pb::health_client::HealthClient::new(
             tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
                 .unwrap()

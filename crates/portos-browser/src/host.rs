@@ -2,6 +2,7 @@
 //! through chromiumoxide, and does what the control API asks of it.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -133,6 +134,9 @@ pub struct Host {
     wanted: watch::Sender<bool>,
     /// Wakes the keeper from a pause (a Launch retries a missing binary at once).
     poke: Notify,
+    /// Launch attempts that ended (in success or not), so a Launch knows when
+    /// the attempt it asked for has been made.
+    attempts: AtomicU64,
     http: reqwest::Client,
 }
 
@@ -150,6 +154,7 @@ impl Host {
             state: Mutex::new(State::default()),
             wanted: watch::Sender::new(true),
             poke: Notify::new(),
+            attempts: AtomicU64::new(0),
             http,
         })
     }
@@ -227,6 +232,7 @@ impl Host {
                 continue;
             }
             let pause = self.run_once(&shutdown, &mut wanted).await;
+            self.attempts.fetch_add(1, Ordering::SeqCst);
             tokio::select! {
                 () = tokio::time::sleep(pause) => {}
                 () = self.poke.notified() => {}
@@ -426,6 +432,7 @@ impl Host {
 
     /// Asks for Chromium to run and waits until it serves (or says why not).
     pub async fn launch(&self) -> Result<Snapshot, BrowserError> {
+        let before = self.attempts.load(Ordering::SeqCst);
         self.wanted.send_replace(true);
         self.poke.notify_one();
         let started = Instant::now();
@@ -434,7 +441,9 @@ impl Host {
             if self.state().browser.is_some() && self.readiness.not_serving_reason().is_none() {
                 return Ok(self.snapshot());
             }
-            if started.elapsed() > LAUNCH_TIMEOUT + Duration::from_secs(2) {
+            // An attempt ended since the ask, and Chromium does not serve: say why now.
+            let tried = self.attempts.load(Ordering::SeqCst) > before;
+            if tried || started.elapsed() > LAUNCH_TIMEOUT + Duration::from_secs(2) {
                 return Err(BrowserError::Unavailable(
                     self.readiness
                         .not_serving_reason()
