@@ -1,0 +1,412 @@
+//! Rate limits enforced before a request leaves this machine, as the remote
+//! platforms enforce them: per action, a cooldown between two calls and a cap
+//! per day, for one scope (an API key, an agent). Kept in a JSON file, so a
+//! restart resets nothing; the scope is stored as a fingerprint (SHA-256), never
+//! as the key itself. A refusal says which limit and when it frees.
+//!
+//! Time comes from a [`Clock`], so tests move it by hand.
+//! Must not depend on: any wire (reqwest, axum, tonic) or any service crate.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// Milliseconds since the epoch, from somewhere.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now_ms(&self) -> u64;
+}
+
+/// The system's clock.
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+}
+
+/// A clock the caller sets (tests, replays).
+#[derive(Debug, Default)]
+pub struct ManualClock(Mutex<u64>);
+
+impl ManualClock {
+    pub fn new(start_ms: u64) -> Self {
+        Self(Mutex::new(start_ms))
+    }
+    pub fn advance(&self, d: Duration) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) += d.as_millis() as u64;
+    }
+    pub fn set(&self, ms: u64) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = ms;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> u64 {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One action's limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    /// At least this long between two calls.
+    pub cooldown: Duration,
+    /// At most this many calls per day (a day from the first call of the day).
+    pub per_day: u32,
+}
+
+/// Which limit refused a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Which {
+    Cooldown,
+    Daily,
+}
+
+/// A call refused before it left.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{action}: {} ({}); frees in {}s", match .which { Which::Cooldown => "cooldown active", Which::Daily => "daily limit reached" }, .limit_text, .wait.as_secs().max(1))]
+pub struct Refused {
+    pub action: String,
+    pub which: Which,
+    /// The limit in words, e.g. "30 min between posts" or "48 per day".
+    pub limit_text: String,
+    /// How long until the call would be allowed.
+    pub wait: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LimitError {
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    /// The state file could not be read or written; nothing was sent.
+    #[error(transparent)]
+    Store(#[from] portos_store::StoreError),
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+struct Entry {
+    last_ms: u64,
+    day_start_ms: u64,
+    count: u32,
+}
+
+/// What the state file holds: `{ "<fingerprint>:<action>": entry }`.
+type Table = BTreeMap<String, Entry>;
+
+/// One action's state, for a status answer.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    pub action: String,
+    pub today_count: u32,
+    pub max_per_day: u32,
+    pub remaining: u32,
+    pub cooldown_ms: u64,
+    pub cooldown_remaining_ms: u64,
+    pub can_act: bool,
+}
+
+/// The limits of one platform, over one state file.
+#[derive(Debug)]
+pub struct Limiter {
+    limits: BTreeMap<&'static str, Limit>,
+    path: PathBuf,
+    clock: Arc<dyn Clock>,
+    /// The table as last written; every change is written before it counts.
+    table: Mutex<Option<Table>>,
+}
+
+/// A stable, non-reversible name for a scope (an API key is never written).
+pub fn fingerprint(scope: &str) -> String {
+    hex::encode(&Sha256::digest(scope.as_bytes())[..12])
+}
+
+impl Limiter {
+    /// `limits` per action name; state in `path` (created on first use).
+    pub fn new(
+        limits: impl IntoIterator<Item = (&'static str, Limit)>,
+        path: PathBuf,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            limits: limits.into_iter().collect(),
+            path,
+            clock,
+            table: Mutex::new(None),
+        }
+    }
+
+    fn table<'a>(
+        &self,
+        guard: &'a mut std::sync::MutexGuard<'_, Option<Table>>,
+    ) -> Result<&'a mut Table, portos_store::StoreError> {
+        if guard.is_none() {
+            let t = match std::fs::read(&self.path) {
+                Ok(b) => {
+                    serde_json::from_slice(&b).map_err(|e| portos_store::StoreError::Corrupt {
+                        path: self.path.clone(),
+                        location: format!("line {}, column {}", e.line(), e.column()),
+                        message: e.to_string(),
+                    })?
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Table::new(),
+                Err(e) => {
+                    return Err(portos_store::StoreError::Io {
+                        path: self.path.clone(),
+                        source: e,
+                    });
+                }
+            };
+            **guard = Some(t);
+        }
+        Ok(guard
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("filled above")))
+    }
+
+    fn save(&self, t: &Table) -> Result<(), portos_store::StoreError> {
+        let bytes = serde_json::to_vec_pretty(t).unwrap_or_default();
+        portos_store::write_atomic(&self.path, &bytes)
+    }
+
+    fn entry_now(&self, e: Entry, now: u64) -> Entry {
+        if now.saturating_sub(e.day_start_ms) >= DAY_MS {
+            Entry {
+                last_ms: e.last_ms,
+                day_start_ms: now,
+                count: 0,
+            }
+        } else {
+            e
+        }
+    }
+
+    /// Whether `action` may go now for `scope`; if so, it is counted (and written)
+    /// before the answer, so two callers cannot both take the last slot. Actions
+    /// without limits always go.
+    pub fn acquire(&self, scope: &str, action: &str) -> Result<(), LimitError> {
+        let Some(limit) = self.limits.get(action).copied() else {
+            return Ok(());
+        };
+        let now = self.clock.now_ms();
+        let key = format!("{}:{action}", fingerprint(scope));
+        let mut guard = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        let table = self.table(&mut guard)?;
+        let e = self.entry_now(table.get(&key).copied().unwrap_or_default(), now);
+        if e.count >= limit.per_day && e.day_start_ms != 0 {
+            return Err(Refused {
+                action: action.into(),
+                which: Which::Daily,
+                limit_text: format!("{} per day", limit.per_day),
+                wait: Duration::from_millis(e.day_start_ms + DAY_MS - now),
+            }
+            .into());
+        }
+        let since = now.saturating_sub(e.last_ms);
+        let cooldown = limit.cooldown.as_millis() as u64;
+        if e.last_ms != 0 && since < cooldown {
+            return Err(Refused {
+                action: action.into(),
+                which: Which::Cooldown,
+                limit_text: format!("{} between calls", words(limit.cooldown)),
+                wait: Duration::from_millis(cooldown - since),
+            }
+            .into());
+        }
+        let mut next = table.clone();
+        next.insert(
+            key,
+            Entry {
+                last_ms: now,
+                day_start_ms: if e.day_start_ms == 0 {
+                    now
+                } else {
+                    e.day_start_ms
+                },
+                count: e.count + 1,
+            },
+        );
+        self.save(&next)?;
+        *table = next;
+        Ok(())
+    }
+
+    /// The remote refused with 429: no call of `action` goes before `retry_after`
+    /// (the cooldown from now when the remote did not say).
+    pub fn sync_from_remote(
+        &self,
+        scope: &str,
+        action: &str,
+        retry_after: Option<Duration>,
+    ) -> Result<(), portos_store::StoreError> {
+        let Some(limit) = self.limits.get(action).copied() else {
+            return Ok(());
+        };
+        let now = self.clock.now_ms();
+        let wait = retry_after.unwrap_or(limit.cooldown).as_millis() as u64;
+        let cooldown = limit.cooldown.as_millis() as u64;
+        // last + cooldown = now + wait.
+        let last = (now + wait).saturating_sub(cooldown).max(1);
+        let key = format!("{}:{action}", fingerprint(scope));
+        let mut guard = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        let table = self.table(&mut guard)?;
+        let mut next = table.clone();
+        let e = self.entry_now(next.get(&key).copied().unwrap_or_default(), now);
+        next.insert(
+            key,
+            Entry {
+                last_ms: last,
+                day_start_ms: if e.day_start_ms == 0 {
+                    now
+                } else {
+                    e.day_start_ms
+                },
+                count: e.count,
+            },
+        );
+        self.save(&next)?;
+        *table = next;
+        Ok(())
+    }
+
+    /// Every limited action's state for `scope`.
+    pub fn status(&self, scope: &str) -> Result<Vec<Status>, portos_store::StoreError> {
+        let now = self.clock.now_ms();
+        let mut guard = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        let table = self.table(&mut guard)?;
+        let fp = fingerprint(scope);
+        Ok(self
+            .limits
+            .iter()
+            .map(|(action, limit)| {
+                let e = self.entry_now(
+                    table
+                        .get(&format!("{fp}:{action}"))
+                        .copied()
+                        .unwrap_or_default(),
+                    now,
+                );
+                let cooldown = limit.cooldown.as_millis() as u64;
+                let remaining_cd = if e.last_ms == 0 {
+                    0
+                } else {
+                    (e.last_ms + cooldown).saturating_sub(now)
+                };
+                Status {
+                    action: (*action).to_string(),
+                    today_count: e.count,
+                    max_per_day: limit.per_day,
+                    remaining: limit.per_day.saturating_sub(e.count),
+                    cooldown_ms: cooldown,
+                    cooldown_remaining_ms: remaining_cd,
+                    can_act: e.count < limit.per_day && remaining_cd == 0,
+                }
+            })
+            .collect())
+    }
+}
+
+fn words(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 && s.is_multiple_of(60) {
+        format!("{} min", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limiter(dir: &std::path::Path, clock: Arc<ManualClock>) -> Limiter {
+        Limiter::new(
+            [(
+                "post",
+                Limit {
+                    cooldown: Duration::from_secs(30 * 60),
+                    per_day: 3,
+                },
+            )],
+            dir.join("limits.json"),
+            clock,
+        )
+    }
+
+    #[test]
+    fn cooldown_then_daily_cap_and_both_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let l = limiter(dir.path(), clock.clone());
+        l.acquire("key-a", "post").unwrap();
+        let LimitError::Refused(r) = l.acquire("key-a", "post").unwrap_err() else {
+            panic!("refused")
+        };
+        assert_eq!(r.which, Which::Cooldown);
+        assert_eq!(r.wait, Duration::from_secs(30 * 60));
+        assert!(r.to_string().contains("30 min between calls"), "{r}");
+        // Another scope is not limited by this one.
+        l.acquire("key-b", "post").unwrap();
+        // Unlimited actions always go.
+        l.acquire("key-a", "read").unwrap();
+        for _ in 0..2 {
+            clock.advance(Duration::from_secs(30 * 60));
+            l.acquire("key-a", "post").unwrap();
+        }
+        clock.advance(Duration::from_secs(30 * 60));
+        // A new limiter over the same file: a restart.
+        let again = limiter(dir.path(), clock.clone());
+        let LimitError::Refused(r) = again.acquire("key-a", "post").unwrap_err() else {
+            panic!("refused")
+        };
+        assert_eq!(r.which, Which::Daily);
+        assert_eq!(r.wait, Duration::from_secs(24 * 3600 - 90 * 60));
+        clock.advance(r.wait);
+        again.acquire("key-a", "post").unwrap();
+        // The key itself is never written.
+        let text = std::fs::read_to_string(dir.path().join("limits.json")).unwrap();
+        assert!(!text.contains("key-a"), "{text}");
+    }
+
+    #[test]
+    fn a_remote_429_holds_calls_until_its_retry_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(5_000_000));
+        let l = limiter(dir.path(), clock.clone());
+        l.sync_from_remote("k", "post", Some(Duration::from_secs(90)))
+            .unwrap();
+        let LimitError::Refused(r) = l.acquire("k", "post").unwrap_err() else {
+            panic!("refused")
+        };
+        assert_eq!(r.wait, Duration::from_secs(90));
+        clock.advance(Duration::from_secs(90));
+        l.acquire("k", "post").unwrap();
+        let s = l.status("k").unwrap();
+        assert_eq!(s[0].today_count, 1);
+        assert!(!s[0].can_act);
+    }
+
+    #[test]
+    fn a_corrupt_state_file_is_reported_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("limits.json"), "{oops").unwrap();
+        let l = limiter(dir.path(), Arc::new(ManualClock::new(1)));
+        assert!(matches!(l.acquire("k", "post"), Err(LimitError::Store(_))));
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("limits.json")).unwrap(),
+            "{oops"
+        );
+    }
+}
