@@ -1150,6 +1150,12 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/screenshots/{filename}", &["get", "delete"]),
         ("/api/attachments", &["get", "post"]),
         ("/api/attachments/{filename}", &["get", "delete"]),
+        ("/api/browser", &["get"]),
+        ("/api/browser/config", &["get", "put"]),
+        ("/api/browser/navigate", &["post"]),
+        ("/api/browser/screenshot", &["post"]),
+        ("/api/browser/pages/{id}", &["delete"]),
+        ("/api/processes/{name}/{action}", &["post"]),
     ] {
         let p = paths.get(path).unwrap_or_else(|| {
             panic!("{path} missing from {:?}", paths.keys().collect::<Vec<_>>())
@@ -1158,7 +1164,7 @@ async fn the_openapi_document_covers_every_route() {
             assert!(p.get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 62, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 77, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 #[tokio::test]

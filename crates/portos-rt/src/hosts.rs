@@ -86,6 +86,9 @@ pub async fn check_host(
             axum::Json(serde_json::json!({
                 "error": format!("Host {h:?} is not allowed; add it to PORTOS_ALLOWED_HOSTS to reach PortOS by that name"),
                 "code": "HOST_NOT_ALLOWED",
+                "timestamp": std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64),
             })),
         )
             .into_response(),
