@@ -74,8 +74,28 @@ fn http_json(port: u16, method: &str, path: &str) -> Result<serde_json::Value> {
         s,
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )?;
+    // Read to the end, or to Content-Length: some servers (Chromium's DevTools
+    // endpoint) keep the connection open despite `Connection: close`.
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&raw);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse::<usize>().ok())?
+            });
+            if length.is_some_and(|len| body.len() >= len) {
+                break;
+            }
+        }
+    }
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text.split_once("\r\n\r\n").context("no HTTP header")?;
     if !head.starts_with("HTTP/1.1 200") {
