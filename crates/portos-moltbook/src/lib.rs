@@ -212,9 +212,29 @@ impl Moltbook {
     }
 
     async fn call(&self, key: Option<&ApiKey>, c: Call<'_>) -> Result<Value, MoltbookError> {
-        if let (Some(k), Some(action)) = (key, c.action) {
-            self.limiter.acquire(&k.0, action)?;
+        let reservation = match (key, c.action) {
+            (Some(k), Some(action)) => self.limiter.acquire(&k.0, action)?,
+            _ => None,
+        };
+        let result = self.exchange(key, c).await;
+        // A call that never reached Moltbook, or that it failed to handle,
+        // does not spend the quota.
+        let unhandled = matches!(
+            &result,
+            Err(MoltbookError::Network(_)
+                | MoltbookError::Timeout(_)
+                | MoltbookError::Remote {
+                    status: 500..=599,
+                    ..
+                })
+        );
+        if let (Some(r), true) = (reservation, unhandled) {
+            self.limiter.release(r)?;
         }
+        result
+    }
+
+    async fn exchange(&self, key: Option<&ApiKey>, c: Call<'_>) -> Result<Value, MoltbookError> {
         let mut req = self.http.request(c.method, self.url(c.path, c.query));
         if let Some(k) = key {
             req = req.bearer_auth(&k.0);

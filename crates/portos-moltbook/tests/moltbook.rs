@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 const GOOD: &str = "moltbook_sk_goodkey123456";
 const SUSPENDED: &str = "moltbook_sk_suspended999";
 const THROTTLED: &str = "moltbook_sk_throttled777";
+const FLAKY: &str = "moltbook_sk_flaky000000";
 
 #[derive(Default)]
 struct Fake {
@@ -74,6 +75,9 @@ async fn handle(State(fake): State<Arc<Fake>>, headers: HeaderMap, req: Request)
                 .into_response();
         }
         THROTTLED => {}
+        FLAKY if path == "/posts" => {
+            return err(StatusCode::SERVICE_UNAVAILABLE, "try again later");
+        }
         _ => return err(StatusCode::UNAUTHORIZED, "Invalid API key"),
     }
     match (method.as_str(), path.as_str()) {
@@ -335,6 +339,26 @@ async fn limits_refuse_locally_survive_a_restart_and_follow_a_429() {
     let status = m.limit_status(&t).unwrap();
     let post = status.iter().find(|s| s.action == "post").unwrap();
     assert_eq!(post.cooldown_remaining_ms, 120_000);
+    // A post Moltbook failed to handle (503) spends nothing: the next one goes out.
+    let f = ApiKey::new(FLAKY);
+    let e = m
+        .create_post(&f, "general", "Hi", "there")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, MoltbookError::Remote { status: 503, .. }),
+        "{e}"
+    );
+    let sent = fake.hits.load(Ordering::SeqCst);
+    let e = m
+        .create_post(&f, "general", "Hi", "there")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, MoltbookError::Remote { status: 503, .. }),
+        "{e}"
+    );
+    assert_eq!(fake.hits.load(Ordering::SeqCst), sent + 1);
     // The state file names no key.
     let text = std::fs::read_to_string(dir.path().join("moltbook-limits.json")).unwrap();
     assert!(!text.contains(GOOD) && !text.contains(THROTTLED), "{text}");

@@ -102,6 +102,16 @@ struct Entry {
     count: u32,
 }
 
+/// A call counted by [`Limiter::acquire`], to give back with
+/// [`Limiter::release`] when it never reached the remote (network error,
+/// timeout, 5xx): a failed try does not spend the quota.
+#[derive(Debug)]
+pub struct Reservation {
+    key: String,
+    previous: Option<Entry>,
+    taken: Entry,
+}
+
 /// What the state file holds: `{ "<fingerprint>:<action>": entry }`.
 type Table = BTreeMap<String, Entry>;
 
@@ -196,15 +206,16 @@ impl Limiter {
     /// Whether `action` may go now for `scope`; if so, it is counted (and written)
     /// before the answer, so two callers cannot both take the last slot. Actions
     /// without limits always go.
-    pub fn acquire(&self, scope: &str, action: &str) -> Result<(), LimitError> {
+    pub fn acquire(&self, scope: &str, action: &str) -> Result<Option<Reservation>, LimitError> {
         let Some(limit) = self.limits.get(action).copied() else {
-            return Ok(());
+            return Ok(None);
         };
         let now = self.clock.now_ms();
         let key = format!("{}:{action}", fingerprint(scope));
         let mut guard = self.table.lock().unwrap_or_else(|e| e.into_inner());
         let table = self.table(&mut guard)?;
-        let e = self.entry_now(table.get(&key).copied().unwrap_or_default(), now);
+        let previous = table.get(&key).copied();
+        let e = self.entry_now(previous.unwrap_or_default(), now);
         if e.count >= limit.per_day && e.day_start_ms != 0 {
             return Err(Refused {
                 action: action.into(),
@@ -225,19 +236,39 @@ impl Limiter {
             }
             .into());
         }
-        let mut next = table.clone();
-        next.insert(
-            key,
-            Entry {
-                last_ms: now,
-                day_start_ms: if e.day_start_ms == 0 {
-                    now
-                } else {
-                    e.day_start_ms
-                },
-                count: e.count + 1,
+        let taken = Entry {
+            last_ms: now,
+            day_start_ms: if e.day_start_ms == 0 {
+                now
+            } else {
+                e.day_start_ms
             },
-        );
+            count: e.count + 1,
+        };
+        let mut next = table.clone();
+        next.insert(key.clone(), taken);
+        self.save(&next)?;
+        *table = next;
+        Ok(Some(Reservation {
+            key,
+            previous,
+            taken,
+        }))
+    }
+
+    /// Gives back a call that never reached the remote, unless another call
+    /// was counted since (then the later one stands).
+    pub fn release(&self, r: Reservation) -> Result<(), portos_store::StoreError> {
+        let mut guard = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        let table = self.table(&mut guard)?;
+        if table.get(&r.key) != Some(&r.taken) {
+            return Ok(());
+        }
+        let mut next = table.clone();
+        match r.previous {
+            Some(p) => next.insert(r.key, p),
+            None => next.remove(&r.key),
+        };
         self.save(&next)?;
         *table = next;
         Ok(())
@@ -378,6 +409,18 @@ mod tests {
         // The key itself is never written.
         let text = std::fs::read_to_string(dir.path().join("limits.json")).unwrap();
         assert!(!text.contains("key-a"), "{text}");
+    }
+
+    #[test]
+    fn a_released_call_spends_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let l = limiter(dir.path(), clock.clone());
+        let r = l.acquire("k", "post").unwrap().expect("a limited action");
+        l.release(r).unwrap();
+        // Not in cooldown, and the day's count is back to 0.
+        l.acquire("k", "post").unwrap();
+        assert_eq!(l.status("k").unwrap()[0].today_count, 1);
     }
 
     #[test]
