@@ -289,6 +289,10 @@ fn the_web_ui_in_a_real_browser() {
             page.goto(format!("{base}{path}")).await.unwrap();
             until(&page, "the live socket", 10, "document.getElementById('offline').hidden && document.readyState === 'complete'").await;
             tokio::time::sleep(Duration::from_millis(700)).await;
+            if path == "/logs" {
+                // "All processes" tails every process, each line naming its own.
+                until(&page, "the sleeper's line among all processes", 15, "[...document.querySelectorAll('#logs-out > div')].some(d => d.textContent.startsWith('sleeper ') && d.textContent.includes('sleeper up'))").await;
+            }
             let title = eval(&page, "document.title").await;
             assert!(title.as_str().unwrap().ends_with("· PortOS"), "{path}: {title}");
             assert_labelled(&page, path).await;

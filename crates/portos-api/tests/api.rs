@@ -202,6 +202,14 @@ async fn bad_input_gets_a_4xx_json_error_never_a_500() {
         assert_eq!(st, 400, "{name}: {body}");
         assert_error_shape(&body, "INVALID_PROCESS_NAME");
     }
+    // One process's control: a bad action or name is refused before the supervisor is asked.
+    let (st, body) = s.post("/api/processes/sleeper/jump").await;
+    assert_eq!(st, 400, "{body}");
+    assert_error_shape(&body, "INVALID_ACTION");
+    assert!(body["error"].as_str().unwrap().contains("jump"), "{body}");
+    let (st, body) = s.post("/api/processes/a%2Fb/restart").await;
+    assert_eq!(st, 400, "{body}");
+    assert_error_shape(&body, "INVALID_PROCESS_NAME");
     let huge = format!(
         "{{\"big\": \"{}\"}}",
         "x".repeat(portos_api::BODY_LIMIT + 10)
@@ -1959,12 +1967,7 @@ async fn detection_reports_each_step_to_the_asking_client() {
         ))
         .await
         .unwrap();
-        let complete = loop {
-            let v = next_event_blocking(&mut ws).await;
-            if v["event"] == "detect:complete" {
-                break v;
-            }
-        };
+        let complete = until_event(&mut ws, |v| v["event"] == "detect:complete").await;
         assert_eq!(
             (
                 complete["data"]["success"].as_bool(),
@@ -1991,6 +1994,19 @@ async fn next_event_blocking(
             Some(Ok(Message::Text(t))) => return serde_json::from_str(t.as_str()).unwrap(),
             Some(Ok(_)) => continue,
             other => panic!("the socket ended: {other:?}"),
+        }
+    }
+}
+
+/// The first event that `wanted` accepts; the ones before it are skipped.
+async fn until_event(
+    ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+    wanted: impl Fn(&Value) -> bool,
+) -> Value {
+    loop {
+        let e = next_event_blocking(ws).await;
+        if wanted(&e) {
+            return e;
         }
     }
 }
@@ -2198,12 +2214,10 @@ async fn provider_status_follows_checks_limits_and_recovery() {
             .contains("API not reachable"),
         "{st}"
     );
-    let event = loop {
-        let e = next_event_blocking(&mut ws).await;
-        if e["event"] == "provider:status:changed" && e["data"]["providerId"] == "probe-me" {
-            break e;
-        }
-    };
+    let event = until_event(&mut ws, |e| {
+        e["event"] == "provider:status:changed" && e["data"]["providerId"] == "probe-me"
+    })
+    .await;
     assert_eq!(event["data"]["type"], "network-error");
     let cli = status("claude-code").await;
     assert_eq!(
@@ -2218,12 +2232,10 @@ async fn provider_status_follows_checks_limits_and_recovery() {
     let _server = StaticServer::start_on(site.path(), port);
     portos_api::provider_status::check_all(&s.state).await;
     assert_eq!(status("probe-me").await["available"], true);
-    let event = loop {
-        let e = next_event_blocking(&mut ws).await;
-        if e["event"] == "provider:status:changed" && e["data"]["providerId"] == "probe-me" {
-            break e;
-        }
-    };
+    let event = until_event(&mut ws, |e| {
+        e["event"] == "provider:status:changed" && e["data"]["providerId"] == "probe-me"
+    })
+    .await;
     assert_eq!(event["data"]["type"], "recovered");
 
     // A usage limit from a run holds until its time, whatever checks say.

@@ -234,6 +234,15 @@ impl Moltbook {
         result
     }
 
+    /// A failure of the connection itself: no answer in time, or none at all.
+    fn transport(&self, e: reqwest::Error) -> MoltbookError {
+        if e.is_timeout() {
+            MoltbookError::Timeout(self.timeout)
+        } else {
+            MoltbookError::Network(e.without_url().to_string())
+        }
+    }
+
     async fn exchange(&self, key: Option<&ApiKey>, c: Call<'_>) -> Result<Value, MoltbookError> {
         let mut req = self.http.request(c.method, self.url(c.path, c.query));
         if let Some(k) = key {
@@ -242,13 +251,7 @@ impl Moltbook {
         if let Some(b) = &c.body {
             req = req.json(b);
         }
-        let resp = req.send().await.map_err(|e| {
-            if e.is_timeout() {
-                MoltbookError::Timeout(self.timeout)
-            } else {
-                MoltbookError::Network(e.without_url().to_string())
-            }
-        })?;
+        let resp = req.send().await.map_err(|e| self.transport(e))?;
         let status = resp.status();
         let retry_header = resp
             .headers()
@@ -259,13 +262,7 @@ impl Moltbook {
         if status == StatusCode::NO_CONTENT {
             return Ok(Value::Null);
         }
-        let text = resp.text().await.map_err(|e| {
-            if e.is_timeout() {
-                MoltbookError::Timeout(self.timeout)
-            } else {
-                MoltbookError::Network(e.without_url().to_string())
-            }
-        })?;
+        let text = resp.text().await.map_err(|e| self.transport(e))?;
         let body: Value = if text.trim().is_empty() {
             Value::Null
         } else {

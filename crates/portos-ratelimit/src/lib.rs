@@ -158,37 +158,29 @@ impl Limiter {
         }
     }
 
+    /// The table, read from its file on first use.
     fn table<'a>(
         &self,
         guard: &'a mut std::sync::MutexGuard<'_, Option<Table>>,
     ) -> Result<&'a mut Table, portos_store::StoreError> {
         if guard.is_none() {
-            let t = match std::fs::read(&self.path) {
-                Ok(b) => {
-                    serde_json::from_slice(&b).map_err(|e| portos_store::StoreError::Corrupt {
-                        path: self.path.clone(),
-                        location: format!("line {}, column {}", e.line(), e.column()),
-                        message: e.to_string(),
-                    })?
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Table::new(),
-                Err(e) => {
-                    return Err(portos_store::StoreError::Io {
-                        path: self.path.clone(),
-                        source: e,
-                    });
-                }
-            };
-            **guard = Some(t);
+            **guard = Some(portos_store::read_json(&self.path)?.unwrap_or_default());
         }
-        Ok(guard
-            .as_mut()
-            .unwrap_or_else(|| unreachable!("filled above")))
+        Ok(guard.get_or_insert_with(Table::new))
     }
 
-    fn save(&self, t: &Table) -> Result<(), portos_store::StoreError> {
-        let bytes = serde_json::to_vec_pretty(t).unwrap_or_default();
-        portos_store::write_atomic(&self.path, &bytes)
+    /// Changes a copy of the table, writes it, and only then makes it the table:
+    /// a change that could not be written never counts.
+    fn commit(
+        &self,
+        table: &mut Table,
+        change: impl FnOnce(&mut Table),
+    ) -> Result<(), portos_store::StoreError> {
+        let mut next = table.clone();
+        change(&mut next);
+        portos_store::write_json_file(&self.path, &next)?;
+        *table = next;
+        Ok(())
     }
 
     fn entry_now(&self, e: Entry, now: u64) -> Entry {
@@ -245,10 +237,9 @@ impl Limiter {
             },
             count: e.count + 1,
         };
-        let mut next = table.clone();
-        next.insert(key.clone(), taken);
-        self.save(&next)?;
-        *table = next;
+        self.commit(table, |t| {
+            t.insert(key.clone(), taken);
+        })?;
         Ok(Some(Reservation {
             key,
             previous,
@@ -264,14 +255,12 @@ impl Limiter {
         if table.get(&r.key) != Some(&r.taken) {
             return Ok(());
         }
-        let mut next = table.clone();
-        match r.previous {
-            Some(p) => next.insert(r.key, p),
-            None => next.remove(&r.key),
-        };
-        self.save(&next)?;
-        *table = next;
-        Ok(())
+        self.commit(table, |t| {
+            match r.previous {
+                Some(p) => t.insert(r.key, p),
+                None => t.remove(&r.key),
+            };
+        })
     }
 
     /// The remote refused with 429: no call of `action` goes before `retry_after`
@@ -293,22 +282,19 @@ impl Limiter {
         let key = format!("{}:{action}", fingerprint(scope));
         let mut guard = self.table.lock().unwrap_or_else(|e| e.into_inner());
         let table = self.table(&mut guard)?;
-        let mut next = table.clone();
-        let e = self.entry_now(next.get(&key).copied().unwrap_or_default(), now);
-        next.insert(
-            key,
-            Entry {
-                last_ms: last,
-                day_start_ms: if e.day_start_ms == 0 {
-                    now
-                } else {
-                    e.day_start_ms
-                },
-                count: e.count,
+        let e = self.entry_now(table.get(&key).copied().unwrap_or_default(), now);
+        let held = Entry {
+            last_ms: last,
+            day_start_ms: if e.day_start_ms == 0 {
+                now
+            } else {
+                e.day_start_ms
             },
-        );
-        self.save(&next)?;
-        *table = next;
+            count: e.count,
+        };
+        self.commit(table, |t| {
+            t.insert(key, held);
+        })?;
         Ok(())
     }
 

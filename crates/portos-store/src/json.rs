@@ -180,24 +180,45 @@ impl JsonStore {
 }
 
 async fn read_bytes(path: PathBuf) -> Result<Option<Vec<u8>>, StoreError> {
-    tokio::task::spawn_blocking(move || match std::fs::read(&path) {
+    tokio::task::spawn_blocking(move || read_opt(&path))
+        .await
+        .map_err(|e| StoreError::Io {
+            path: PathBuf::new(),
+            source: std::io::Error::other(e),
+        })?
+}
+
+/// `path`'s bytes, `None` when it does not exist.
+fn read_opt(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    match std::fs::read(path) {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_at(&path)(e)),
-    })
-    .await
-    .map_err(|e| StoreError::Io {
-        path: PathBuf::new(),
-        source: std::io::Error::other(e),
-    })?
+        Err(e) => Err(io_at(path)(e)),
+    }
+}
+
+/// Reads a JSON file outside a [`JsonStore`] (blocking): `None` when missing;
+/// a file that does not parse is an error naming it, and is left as it is.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
+    read_opt(path)?.map(|b| parse(path, &b)).transpose()
+}
+
+/// Writes a JSON file outside a [`JsonStore`] (blocking), in the original's
+/// format (indented by two spaces), atomically and durably.
+pub fn write_json_file<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+    write_atomic(path, &encode(path, value)?)
 }
 
 /// The original's format: JSON indented by two spaces, no trailing newline.
-async fn write_json<T: Serialize>(path: PathBuf, value: &T) -> Result<(), StoreError> {
-    let bytes = serde_json::to_vec_pretty(value).map_err(|e| StoreError::Encode {
-        path: path.clone(),
+fn encode<T: Serialize>(path: &Path, value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec_pretty(value).map_err(|e| StoreError::Encode {
+        path: path.to_path_buf(),
         message: e.to_string(),
-    })?;
+    })
+}
+
+async fn write_json<T: Serialize>(path: PathBuf, value: &T) -> Result<(), StoreError> {
+    let bytes = encode(&path, value)?;
     tokio::task::spawn_blocking(move || write_atomic(&path, &bytes))
         .await
         .map_err(|e| StoreError::Io {

@@ -6,7 +6,8 @@
 //! setup; [`JsonStore`], through which every JSON file is read into typed structs
 //! (errors name the file, the path of the field and what was expected) and written
 //! atomically and durably (temp file, fsync, rename, fsync of the folder), one
-//! writer per file at a time, a corrupt file reported and never replaced; and the
+//! writer per file at a time, a corrupt file reported and never replaced (also for
+//! files kept outside the store: `read_json`, `write_json_file`); and the
 //! data file types, which keep unknown fields so nothing the original wrote is lost.
 //! Must not depend on: any wire (axum, tonic, reqwest) or any other PortOS crate.
 
@@ -16,7 +17,7 @@ pub mod types;
 
 use std::path::{Path, PathBuf};
 
-pub use json::JsonStore;
+pub use json::{JsonStore, read_json, write_json_file};
 pub use seed::{SeedReport, seed};
 
 /// What can go wrong with the data dir.

@@ -12,7 +12,6 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use portos_proto::browser::v1 as pb;
-use portos_proto::supervisor::v1 as spb;
 use portos_store::types::{BrowserConfig, files};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -395,29 +394,17 @@ pub struct LinesQuery {
 /// `GET /api/browser/logs?lines=50`: `{ stdout, stderr }` of the host.
 #[utoipa::path(get, operation_id = "browserLogs", path = "/api/browser/logs", tag = "browser", params(("lines" = Option<u32>, Query)), responses((status = 200, description = "`{ stdout, stderr }`")))]
 pub async fn logs(State(app): State<AppState>, Query(q): Query<LinesQuery>) -> Json<Value> {
-    let lines = q
-        .lines
-        .and_then(|l| l.parse::<u32>().ok())
-        .filter(|n| (1..=10_000).contains(n))
-        .unwrap_or(50);
+    let lines = processes::lines_param(q.lines.as_deref(), 50);
     let (mut out, mut err) = (String::new(), String::new());
-    if let Ok(mut c) = app.supervisor.client().await
-        && let Ok(stream) = c
-            .logs(spb::LogsRequest {
-                name: PROCESS.into(),
-                tail: lines,
-                follow: false,
-            })
-            .await
-    {
-        let mut stream = stream.into_inner();
+    // The original answered empty strings when PM2 failed; so do we.
+    if let Ok(mut stream) = processes::log_tail(&app, PROCESS, lines).await {
         while let Some(Ok(l)) = stream.next().await {
             let to = if processes::stream_name(l.stream) == "stderr" {
                 &mut err
             } else {
                 &mut out
             };
-            to.push_str(&format!("{}: {}\n", l.timestamp, l.text));
+            processes::push_line(to, &l);
         }
     }
     Json(json!({ "stdout": out, "stderr": err }))

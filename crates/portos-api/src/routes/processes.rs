@@ -134,10 +134,11 @@ fn valid_process_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
-fn lines_param(v: Option<&str>) -> u32 {
+/// A `lines` query: 1 to 10,000, else `default`.
+pub(crate) fn lines_param(v: Option<&str>, default: u32) -> u32 {
     v.and_then(|s| s.parse::<u32>().ok())
         .filter(|n| (1..=10_000).contains(n))
-        .unwrap_or(100)
+        .unwrap_or(default)
 }
 
 pub(crate) fn stream_name(s: i32) -> &'static str {
@@ -156,7 +157,7 @@ pub async fn process_logs(
     Query(q): Query<LogsQuery>,
 ) -> Result<Response, ApiError> {
     valid_process_name(&name)?;
-    let lines = lines_param(q.lines.as_deref());
+    let lines = lines_param(q.lines.as_deref(), 100);
     let follow = q.follow.as_deref() == Some("true");
     let mut client = app.supervisor.client().await?;
     let stream = client
@@ -516,22 +517,30 @@ pub async fn stream_logs_to(app: AppState, client: u64, process: String, lines: 
     );
 }
 
-/// A finished log stream as the original's text: `<stamp>: <line>` per line.
+/// One log line in the original's text: `<stamp>: <line>`.
+pub(crate) fn push_line(text: &mut String, l: &pb::LogLine) {
+    text.push_str(&l.timestamp);
+    text.push_str(": ");
+    text.push_str(&l.text);
+    text.push('\n');
+}
+
+/// A finished log stream as the original's text.
 async fn collect_text(mut stream: tonic::Streaming<pb::LogLine>) -> Result<String, ApiError> {
     let mut text = String::new();
     while let Some(line) = stream.next().await {
-        let l = line.map_err(status_error)?;
-        text.push_str(&l.timestamp);
-        text.push_str(": ");
-        text.push_str(&l.text);
-        text.push('\n');
+        push_line(&mut text, &line.map_err(status_error)?);
     }
     Ok(text)
 }
 
-/// The last `lines` lines of one process, as text.
-pub(crate) async fn log_text(app: &AppState, name: &str, lines: u32) -> Result<String, ApiError> {
-    let stream = app
+/// The last `lines` lines of one process, from the supervisor.
+pub(crate) async fn log_tail(
+    app: &AppState,
+    name: &str,
+    lines: u32,
+) -> Result<tonic::Streaming<pb::LogLine>, ApiError> {
+    Ok(app
         .supervisor
         .client()
         .await?
@@ -542,8 +551,12 @@ pub(crate) async fn log_text(app: &AppState, name: &str, lines: u32) -> Result<S
         })
         .await
         .map_err(status_error)?
-        .into_inner();
-    collect_text(stream).await
+        .into_inner())
+}
+
+/// The last `lines` lines of one process, as text.
+async fn log_text(app: &AppState, name: &str, lines: u32) -> Result<String, ApiError> {
+    collect_text(log_tail(app, name, lines).await?).await
 }
 
 async fn app_and_names(app: &AppState, id: &str) -> Result<(Value, Vec<String>), ApiError> {
@@ -585,7 +598,7 @@ pub async fn app_logs(
         .or_else(|| names.first().cloned())
         .ok_or_else(|| ApiError::bad_request("MISSING_PROCESS", "No process name specified"))?;
     valid_process_name(&name)?;
-    let lines = lines_param(q.lines.as_deref());
+    let lines = lines_param(q.lines.as_deref(), 100);
     let logs = log_text(&app, &name, lines)
         .await
         .unwrap_or_else(|e| format!("Error retrieving logs: {}", e.message));
@@ -602,7 +615,7 @@ pub async fn logs_of_app(
     Query(q): Query<LogsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let (a, names) = app_and_names(&app, &id).await?;
-    let lines = lines_param(q.lines.as_deref());
+    let lines = lines_param(q.lines.as_deref(), 100);
     let mut processes = Map::new();
     for n in names {
         let text = log_text(&app, &n, lines)
