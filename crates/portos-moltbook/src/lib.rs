@@ -13,8 +13,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use portos_ratelimit::{Limit, LimitError, Limiter, Refused};
-use reqwest::{Method, StatusCode, Url};
+use portos_ratelimit::{Limit, Limiter, Refused};
+use portos_remote::{Call, Failure, Remote};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 /// Moltbook's API root.
@@ -97,15 +98,6 @@ impl MoltbookError {
     }
 }
 
-impl From<LimitError> for MoltbookError {
-    fn from(e: LimitError) -> Self {
-        match e {
-            LimitError::Refused(r) => r.into(),
-            LimitError::Store(s) => s.into(),
-        }
-    }
-}
-
 /// A post's vote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
@@ -136,45 +128,62 @@ impl Sort {
 /// A Moltbook client: one per base URL; the key goes with each call.
 #[derive(Debug, Clone)]
 pub struct Moltbook {
-    base: Url,
-    http: reqwest::Client,
+    remote: Remote,
     limiter: Arc<Limiter>,
-    timeout: Duration,
 }
 
-/// One call: method, path segments (each percent-encoded), query, body, and
-/// the rate-limited action it is, if any.
-struct Call<'a> {
-    method: Method,
-    path: &'a [&'a str],
-    query: &'a [(&'a str, String)],
-    body: Option<Value>,
-    action: Option<&'static str>,
+/// Moltbook's wait after a 429: the `Retry-After` header, else the body's
+/// `retry_after_seconds` or `retry_after_minutes`.
+fn retry_after(f: &Failure) -> Option<Duration> {
+    let Failure::Status {
+        retry_after, body, ..
+    } = f
+    else {
+        return None;
+    };
+    retry_after.or_else(|| {
+        body.get("retry_after_seconds")
+            .and_then(Value::as_u64)
+            .map(Duration::from_secs)
+            .or_else(|| {
+                body.get("retry_after_minutes")
+                    .and_then(Value::as_u64)
+                    .map(|m| Duration::from_secs(m * 60))
+            })
+    })
 }
 
-impl<'a> Call<'a> {
-    fn get(path: &'a [&'a str]) -> Self {
-        Call {
-            method: Method::GET,
-            path,
-            query: &[],
-            body: None,
-            action: None,
+impl From<Failure> for MoltbookError {
+    fn from(f: Failure) -> Self {
+        let wait = retry_after(&f);
+        match f {
+            Failure::Network(m) => MoltbookError::Network(m),
+            Failure::Timeout(d) => MoltbookError::Timeout(d),
+            Failure::Limited(r) => MoltbookError::Limited(r),
+            Failure::Store(s) => MoltbookError::Store(s),
+            Failure::Config(m) => MoltbookError::Decode(m),
+            Failure::Status {
+                status, message, ..
+            } => match status {
+                401 => MoltbookError::Auth(message),
+                403 if message.to_lowercase().contains("suspended") => {
+                    MoltbookError::Suspended(message)
+                }
+                429 => MoltbookError::RateLimited {
+                    retry_after: wait,
+                    message,
+                },
+                status => MoltbookError::Remote { status, message },
+            },
         }
     }
-    fn send(
-        method: Method,
-        path: &'a [&'a str],
-        body: Option<Value>,
-        action: Option<&'static str>,
-    ) -> Self {
-        Call {
-            method,
-            path,
-            query: &[],
-            body,
-            action,
-        }
+}
+
+fn send<'a>(method: Method, path: &'a [&'a str], body: Option<Value>) -> Call<'a> {
+    let c = Call::new(method, path);
+    match body {
+        Some(b) => c.body(b),
+        None => c,
     }
 }
 
@@ -185,126 +194,28 @@ impl Moltbook {
         limiter: Arc<Limiter>,
         timeout: Duration,
     ) -> Result<Self, MoltbookError> {
-        let base = Url::parse(base.trim_end_matches('/'))
-            .map_err(|e| MoltbookError::Decode(format!("base URL {base:?}: {e}")))?;
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| MoltbookError::Network(e.to_string()))?;
         Ok(Self {
-            base,
-            http,
+            remote: Remote::new(base, timeout, None)?,
             limiter,
-            timeout,
         })
     }
 
-    fn url(&self, path: &[&str], query: &[(&str, String)]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut segs) = url.path_segments_mut() {
-            segs.pop_if_empty().extend(path);
-        }
-        if !query.is_empty() {
-            url.query_pairs_mut()
-                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
-        }
-        url
-    }
-
-    async fn call(&self, key: Option<&ApiKey>, c: Call<'_>) -> Result<Value, MoltbookError> {
-        let reservation = match (key, c.action) {
-            (Some(k), Some(action)) => self.limiter.acquire(&k.0, action)?,
-            _ => None,
-        };
-        let result = self.exchange(key, c).await;
-        // A call that never reached Moltbook, or that it failed to handle,
-        // does not spend the quota.
-        let unhandled = matches!(
-            &result,
-            Err(MoltbookError::Network(_)
-                | MoltbookError::Timeout(_)
-                | MoltbookError::Remote {
-                    status: 500..=599,
-                    ..
-                })
-        );
-        if let (Some(r), true) = (reservation, unhandled) {
-            self.limiter.release(r)?;
-        }
-        result
-    }
-
-    /// A failure of the connection itself: no answer in time, or none at all.
-    fn transport(&self, e: reqwest::Error) -> MoltbookError {
-        if e.is_timeout() {
-            MoltbookError::Timeout(self.timeout)
-        } else {
-            MoltbookError::Network(e.without_url().to_string())
-        }
-    }
-
-    async fn exchange(&self, key: Option<&ApiKey>, c: Call<'_>) -> Result<Value, MoltbookError> {
-        let mut req = self.http.request(c.method, self.url(c.path, c.query));
-        if let Some(k) = key {
-            req = req.bearer_auth(&k.0);
-        }
-        if let Some(b) = &c.body {
-            req = req.json(b);
-        }
-        let resp = req.send().await.map_err(|e| self.transport(e))?;
-        let status = resp.status();
-        let retry_header = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        if status == StatusCode::NO_CONTENT {
-            return Ok(Value::Null);
-        }
-        let text = resp.text().await.map_err(|e| self.transport(e))?;
-        let body: Value = if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        if status.is_success() {
-            return Ok(body);
-        }
-        let message = body
-            .get("error")
-            .or_else(|| body.get("message"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
-        Err(match status {
-            StatusCode::UNAUTHORIZED => MoltbookError::Auth(message),
-            StatusCode::FORBIDDEN if message.to_lowercase().contains("suspended") => {
-                MoltbookError::Suspended(message)
+    /// One call with `key` (if any); a call that is a limited `action` goes
+    /// through the limiter (per key).
+    async fn call(
+        &self,
+        key: Option<&ApiKey>,
+        action: Option<&'static str>,
+        c: Call<'_>,
+    ) -> Result<Value, MoltbookError> {
+        let c = c.bearer(key.map(|k| k.0.as_str()));
+        Ok(match (key, action) {
+            (Some(k), Some(a)) => {
+                self.remote
+                    .send_limited(&self.limiter, &k.0, a, c, retry_after)
+                    .await?
             }
-            StatusCode::TOO_MANY_REQUESTS => {
-                let retry_after = retry_header.or_else(|| {
-                    body.get("retry_after_seconds")
-                        .and_then(Value::as_u64)
-                        .map(Duration::from_secs)
-                        .or_else(|| {
-                            body.get("retry_after_minutes")
-                                .and_then(Value::as_u64)
-                                .map(|m| Duration::from_secs(m * 60))
-                        })
-                });
-                if let (Some(k), Some(action)) = (key, c.action) {
-                    self.limiter.sync_from_remote(&k.0, action, retry_after)?;
-                }
-                MoltbookError::RateLimited {
-                    retry_after,
-                    message,
-                }
-            }
-            s => MoltbookError::Remote {
-                status: s.as_u16(),
-                message,
-            },
+            _ => self.remote.send(c).await?,
         })
     }
 
@@ -314,11 +225,11 @@ impl Moltbook {
     pub async fn register(&self, name: &str, description: &str) -> Result<Value, MoltbookError> {
         self.call(
             None,
-            Call::send(
+            None,
+            send(
                 Method::POST,
                 &["agents", "register"],
                 Some(json!({ "name": name, "description": description })),
-                None,
             ),
         )
         .await
@@ -326,12 +237,14 @@ impl Moltbook {
 
     /// `GET /agents/status`: claimed or pending.
     pub async fn status(&self, key: &ApiKey) -> Result<Value, MoltbookError> {
-        self.call(Some(key), Call::get(&["agents", "status"])).await
+        self.call(Some(key), None, Call::get(&["agents", "status"]))
+            .await
     }
 
     /// `GET /agents/me`.
     pub async fn profile(&self, key: &ApiKey) -> Result<Value, MoltbookError> {
-        self.call(Some(key), Call::get(&["agents", "me"])).await
+        self.call(Some(key), None, Call::get(&["agents", "me"]))
+            .await
     }
 
     /// `PUT /agents/me` with the fields to change (e.g. `description`).
@@ -342,7 +255,8 @@ impl Moltbook {
     ) -> Result<Value, MoltbookError> {
         self.call(
             Some(key),
-            Call::send(Method::PUT, &["agents", "me"], Some(updates), None),
+            None,
+            send(Method::PUT, &["agents", "me"], Some(updates)),
         )
         .await
     }
@@ -367,52 +281,35 @@ impl Moltbook {
         let body = json!({ "submolt": submolt, "title": title, "content": content });
         self.call(
             Some(key),
-            Call::send(Method::POST, &["posts"], Some(body), Some("post")),
+            Some("post"),
+            send(Method::POST, &["posts"], Some(body)),
         )
         .await
     }
 
     /// `GET /feed?sort=&limit=`.
     pub async fn feed(&self, key: &ApiKey, sort: Sort, limit: u32) -> Result<Value, MoltbookError> {
-        let q = [
-            ("sort", sort.as_str().to_string()),
-            ("limit", limit.to_string()),
-        ];
-        self.call(
-            Some(key),
-            Call {
-                query: &q,
-                ..Call::get(&["feed"])
-            },
-        )
-        .await
+        let c = Call::get(&["feed"])
+            .query("sort", sort.as_str())
+            .query("limit", limit);
+        self.call(Some(key), None, c).await
     }
 
     /// `GET /posts?author=`.
     pub async fn posts_by(&self, key: &ApiKey, author: &str) -> Result<Value, MoltbookError> {
-        let q = [("author", author.to_string())];
-        self.call(
-            Some(key),
-            Call {
-                query: &q,
-                ..Call::get(&["posts"])
-            },
-        )
-        .await
+        let c = Call::get(&["posts"]).query("author", author);
+        self.call(Some(key), None, c).await
     }
 
     /// `GET /posts/:id`.
     pub async fn post(&self, key: &ApiKey, id: &str) -> Result<Value, MoltbookError> {
-        self.call(Some(key), Call::get(&["posts", id])).await
+        self.call(Some(key), None, Call::get(&["posts", id])).await
     }
 
     /// `DELETE /posts/:id`.
     pub async fn delete_post(&self, key: &ApiKey, id: &str) -> Result<Value, MoltbookError> {
-        self.call(
-            Some(key),
-            Call::send(Method::DELETE, &["posts", id], None, None),
-        )
-        .await
+        self.call(Some(key), None, send(Method::DELETE, &["posts", id], None))
+            .await
     }
 
     // ----- comments -----
@@ -431,19 +328,15 @@ impl Moltbook {
         }
         self.call(
             Some(key),
-            Call::send(
-                Method::POST,
-                &["posts", post, "comments"],
-                Some(body),
-                Some("comment"),
-            ),
+            Some("comment"),
+            send(Method::POST, &["posts", post, "comments"], Some(body)),
         )
         .await
     }
 
     /// `GET /posts/:id/comments`.
     pub async fn comments(&self, key: &ApiKey, post: &str) -> Result<Value, MoltbookError> {
-        self.call(Some(key), Call::get(&["posts", post, "comments"]))
+        self.call(Some(key), None, Call::get(&["posts", post, "comments"]))
             .await
     }
 
@@ -459,11 +352,11 @@ impl Moltbook {
         let direction = if d == Direction::Up { "up" } else { "down" };
         self.call(
             Some(key),
-            Call::send(
+            Some("vote"),
+            send(
                 Method::POST,
                 &["posts", post, "vote"],
                 Some(json!({ "direction": direction })),
-                Some("vote"),
             ),
         )
         .await
@@ -477,12 +370,8 @@ impl Moltbook {
     ) -> Result<Value, MoltbookError> {
         self.call(
             Some(key),
-            Call::send(
-                Method::POST,
-                &["comments", comment, "upvote"],
-                None,
-                Some("vote"),
-            ),
+            Some("vote"),
+            send(Method::POST, &["comments", comment, "upvote"], None),
         )
         .await
     }
@@ -493,12 +382,8 @@ impl Moltbook {
     pub async fn follow(&self, key: &ApiKey, agent: &str) -> Result<Value, MoltbookError> {
         self.call(
             Some(key),
-            Call::send(
-                Method::POST,
-                &["agents", agent, "follow"],
-                None,
-                Some("follow"),
-            ),
+            Some("follow"),
+            send(Method::POST, &["agents", agent, "follow"], None),
         )
         .await
     }
@@ -507,25 +392,27 @@ impl Moltbook {
     pub async fn unfollow(&self, key: &ApiKey, agent: &str) -> Result<Value, MoltbookError> {
         self.call(
             Some(key),
-            Call::send(Method::DELETE, &["agents", agent, "follow"], None, None),
+            None,
+            send(Method::DELETE, &["agents", agent, "follow"], None),
         )
         .await
     }
 
     /// `GET /agents/:name`.
     pub async fn agent(&self, key: &ApiKey, agent: &str) -> Result<Value, MoltbookError> {
-        self.call(Some(key), Call::get(&["agents", agent])).await
+        self.call(Some(key), None, Call::get(&["agents", agent]))
+            .await
     }
 
     /// `GET /agents/me/followers`.
     pub async fn followers(&self, key: &ApiKey) -> Result<Value, MoltbookError> {
-        self.call(Some(key), Call::get(&["agents", "me", "followers"]))
+        self.call(Some(key), None, Call::get(&["agents", "me", "followers"]))
             .await
     }
 
     /// `GET /agents/me/following`.
     pub async fn following(&self, key: &ApiKey) -> Result<Value, MoltbookError> {
-        self.call(Some(key), Call::get(&["agents", "me", "following"]))
+        self.call(Some(key), None, Call::get(&["agents", "me", "following"]))
             .await
     }
 
@@ -533,12 +420,13 @@ impl Moltbook {
 
     /// `GET /submolts`.
     pub async fn submolts(&self, key: &ApiKey) -> Result<Value, MoltbookError> {
-        self.call(Some(key), Call::get(&["submolts"])).await
+        self.call(Some(key), None, Call::get(&["submolts"])).await
     }
 
     /// `GET /submolts/:name`.
     pub async fn submolt(&self, key: &ApiKey, name: &str) -> Result<Value, MoltbookError> {
-        self.call(Some(key), Call::get(&["submolts", name])).await
+        self.call(Some(key), None, Call::get(&["submolts", name]))
+            .await
     }
 
     /// `POST /verify` `{ verification_code, answer }`: the answer to a challenge.
@@ -549,11 +437,8 @@ impl Moltbook {
         answer: &str,
     ) -> Result<Value, MoltbookError> {
         let body = json!({ "verification_code": code, "answer": answer });
-        self.call(
-            Some(key),
-            Call::send(Method::POST, &["verify"], Some(body), None),
-        )
-        .await
+        self.call(Some(key), None, send(Method::POST, &["verify"], Some(body)))
+            .await
     }
 
     /// The local limits' state for this key.

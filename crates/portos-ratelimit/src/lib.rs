@@ -71,11 +71,13 @@ pub struct Limit {
 pub enum Which {
     Cooldown,
     Daily,
+    /// The cap on all calls within a sliding window.
+    Window,
 }
 
 /// A call refused before it left.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{action}: {} ({}); frees in {}s", match .which { Which::Cooldown => "cooldown active", Which::Daily => "daily limit reached" }, .limit_text, .wait.as_secs().max(1))]
+#[error("{action}: {} ({}); frees in {}s", match .which { Which::Cooldown => "cooldown active", Which::Daily => "daily limit reached", Which::Window => "too many calls", }, .limit_text, .wait.as_secs().max(1))]
 pub struct Refused {
     pub action: String,
     pub which: Which,
@@ -136,6 +138,17 @@ pub struct Limiter {
     clock: Arc<dyn Clock>,
     /// The table as last written; every change is written before it counts.
     table: Mutex<Option<Table>>,
+    /// At most `max` calls of any kind per `len`, per scope (Moltworld's 60 a
+    /// minute); kept in memory only, as a minute outlives no restart worth noting.
+    window: Option<Window>,
+    recent: Mutex<BTreeMap<String, std::collections::VecDeque<u64>>>,
+}
+
+/// A cap on every call of a scope within a sliding window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub max: u32,
+    pub len: Duration,
 }
 
 /// A stable, non-reversible name for a scope (an API key is never written).
@@ -155,7 +168,39 @@ impl Limiter {
             path,
             clock,
             table: Mutex::new(None),
+            window: None,
+            recent: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Adds a cap on all calls of a scope within a sliding window.
+    pub fn with_window(mut self, window: Window) -> Self {
+        self.window = Some(window);
+        self
+    }
+
+    /// Counts one call of `scope` in the window, or says when a slot frees.
+    fn take_window_slot(&self, scope: &str, action: &str, now: u64) -> Result<(), Refused> {
+        let Some(w) = self.window else {
+            return Ok(());
+        };
+        let len = w.len.as_millis() as u64;
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let q = recent.entry(fingerprint(scope)).or_default();
+        while q.front().is_some_and(|t| now.saturating_sub(*t) >= len) {
+            q.pop_front();
+        }
+        if q.len() >= w.max as usize {
+            let oldest = q.front().copied().unwrap_or(now);
+            return Err(Refused {
+                action: action.into(),
+                which: Which::Window,
+                limit_text: format!("{} calls per {}", w.max, words(w.len)),
+                wait: Duration::from_millis((oldest + len).saturating_sub(now)),
+            });
+        }
+        q.push_back(now);
+        Ok(())
     }
 
     /// The table, read from its file on first use.
@@ -199,10 +244,11 @@ impl Limiter {
     /// before the answer, so two callers cannot both take the last slot. Actions
     /// without limits always go.
     pub fn acquire(&self, scope: &str, action: &str) -> Result<Option<Reservation>, LimitError> {
+        let now = self.clock.now_ms();
         let Some(limit) = self.limits.get(action).copied() else {
+            self.take_window_slot(scope, action, now)?;
             return Ok(None);
         };
-        let now = self.clock.now_ms();
         let key = format!("{}:{action}", fingerprint(scope));
         let mut guard = self.table.lock().unwrap_or_else(|e| e.into_inner());
         let table = self.table(&mut guard)?;
@@ -228,6 +274,7 @@ impl Limiter {
             }
             .into());
         }
+        self.take_window_slot(scope, action, now)?;
         let taken = Entry {
             last_ms: now,
             day_start_ms: if e.day_start_ms == 0 {
@@ -437,5 +484,29 @@ mod tests {
             std::fs::read_to_string(dir.path().join("limits.json")).unwrap(),
             "{oops"
         );
+    }
+
+    #[test]
+    fn the_window_caps_every_call_of_a_scope_and_slides() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(5_000_000));
+        let l = limiter(dir.path(), clock.clone()).with_window(Window {
+            max: 3,
+            len: Duration::from_secs(60),
+        });
+        for _ in 0..3 {
+            l.acquire("agent-1", "profile").unwrap();
+            clock.advance(Duration::from_secs(10));
+        }
+        let Err(LimitError::Refused(r)) = l.acquire("agent-1", "post") else {
+            panic!("the 4th call inside a minute must be refused");
+        };
+        assert_eq!(r.which, Which::Window);
+        assert_eq!(r.wait, Duration::from_secs(30), "{r}");
+        assert!(r.to_string().contains("3 calls per 1 min"), "{r}");
+        // Another scope has its own window.
+        l.acquire("agent-2", "profile").unwrap();
+        clock.advance(Duration::from_secs(30));
+        l.acquire("agent-1", "profile").unwrap();
     }
 }
