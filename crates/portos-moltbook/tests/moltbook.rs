@@ -4,16 +4,15 @@
 //! error }` bodies, 429 with `Retry-After` (and `retry_after_minutes`), 403 for
 //! a suspended account, 5xx, and a call that never answers.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portos_moltbook::{ApiKey, Direction, Moltbook, MoltbookError, Sort};
 use portos_ratelimit::{Limiter, ManualClock, Which};
+use portos_test_support::{Fake, Incoming, serve};
 use serde_json::{Value, json};
 
 const GOOD: &str = "moltbook_sk_goodkey123456";
@@ -21,32 +20,10 @@ const SUSPENDED: &str = "moltbook_sk_suspended999";
 const THROTTLED: &str = "moltbook_sk_throttled777";
 const FLAKY: &str = "moltbook_sk_flaky000000";
 
-#[derive(Default)]
-struct Fake {
-    /// Every request that reached the fake: "METHOD /path?query body".
-    seen: Mutex<Vec<String>>,
-    hits: AtomicUsize,
-}
-
-async fn handle(State(fake): State<Arc<Fake>>, headers: HeaderMap, req: Request) -> Response {
-    fake.hits.fetch_add(1, Ordering::SeqCst);
-    let method = req.method().clone();
-    let uri = req.uri().clone();
-    let body = axum::body::to_bytes(req.into_body(), 1 << 20)
-        .await
-        .unwrap_or_default();
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let path = uri.path().trim_start_matches("/api/v1").to_string();
-    let line = format!(
-        "{method} {path}{} {}",
-        uri.query().map(|q| format!("?{q}")).unwrap_or_default(),
-        if body.is_null() {
-            String::new()
-        } else {
-            body.to_string()
-        }
-    );
-    fake.seen.lock().unwrap().push(line.trim_end().to_string());
+async fn handle(r: Incoming) -> Response {
+    let path = r.path.trim_start_matches("/api/v1").to_string();
+    let method = r.method.clone();
+    let body = r.body.clone();
     let err = |status: StatusCode, msg: &str| {
         (status, Json(json!({ "success": false, "error": msg }))).into_response()
     };
@@ -57,12 +34,7 @@ async fn handle(State(fake): State<Arc<Fake>>, headers: HeaderMap, req: Request)
         )
             .into_response();
     }
-    let key = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default()
-        .to_string();
+    let key = r.bearer().unwrap_or_default().to_string();
     match key.as_str() {
         GOOD => {}
         SUSPENDED => return err(StatusCode::FORBIDDEN, "Account suspended: repeated spam"),
@@ -97,15 +69,10 @@ async fn handle(State(fake): State<Arc<Fake>>, headers: HeaderMap, req: Request)
     }
 }
 
-async fn fake() -> (Arc<Fake>, String) {
-    let fake = Arc::new(Fake::default());
-    let app = axum::Router::new()
-        .fallback(handle)
-        .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (fake, format!("http://{addr}/api/v1"))
+async fn fake() -> (Fake, String) {
+    let fake = serve(handle).await;
+    let base = format!("http://{}/api/v1", fake.addr);
+    (fake, base)
 }
 
 fn client(base: &str, dir: &std::path::Path, clock: Arc<ManualClock>) -> Moltbook {
@@ -162,7 +129,7 @@ async fn every_call_reaches_its_documented_endpoint() {
     // A path segment is one segment, whatever it holds.
     m.post(&k, "../agents/me").await.unwrap();
 
-    let seen = fake.seen.lock().unwrap().clone();
+    let seen = fake.seen.lines("/api/v1");
     let expected = [
         r#"POST /agents/register {"name":"agent-one","description":"a test agent"}"#,
         "GET /agents/status",
@@ -261,7 +228,7 @@ async fn limits_refuse_locally_survive_a_restart_and_follow_a_429() {
     let m = client(&base, dir.path(), clock.clone());
 
     m.create_post(&k, "general", "One", "first").await.unwrap();
-    let sent = fake.hits.load(Ordering::SeqCst);
+    let sent = fake.seen.hits();
     // The second post inside the 30-minute window never leaves.
     let e = m
         .create_post(&k, "general", "Two", "second")
@@ -273,11 +240,7 @@ async fn limits_refuse_locally_survive_a_restart_and_follow_a_429() {
     assert_eq!(r.which, Which::Cooldown);
     assert_eq!(r.wait, Duration::from_secs(30 * 60));
     assert!(e.to_string().contains("post"), "{e}");
-    assert_eq!(
-        fake.hits.load(Ordering::SeqCst),
-        sent,
-        "nothing reached Moltbook"
-    );
+    assert_eq!(fake.seen.hits(), sent, "nothing reached Moltbook");
 
     // A new client over the same state file (a restart of the server): still refused.
     clock.advance(Duration::from_secs(60));
@@ -290,7 +253,7 @@ async fn limits_refuse_locally_survive_a_restart_and_follow_a_429() {
         panic!("{e}")
     };
     assert_eq!(r.wait, Duration::from_secs(29 * 60));
-    assert_eq!(fake.hits.load(Ordering::SeqCst), sent);
+    assert_eq!(fake.seen.hits(), sent);
     clock.advance(r.wait);
     after_restart
         .create_post(&k, "general", "Two", "second")
@@ -305,7 +268,7 @@ async fn limits_refuse_locally_survive_a_restart_and_follow_a_429() {
             .unwrap();
         clock.advance(Duration::from_secs(20));
     }
-    let sent = fake.hits.load(Ordering::SeqCst);
+    let sent = fake.seen.hits();
     let e = after_restart
         .comment(&k, "p1", "one too many", None)
         .await
@@ -314,7 +277,7 @@ async fn limits_refuse_locally_survive_a_restart_and_follow_a_429() {
         panic!("{e}")
     };
     assert_eq!(r.which, Which::Daily);
-    assert_eq!(fake.hits.load(Ordering::SeqCst), sent);
+    assert_eq!(fake.seen.hits(), sent);
 
     // The platform says 429, Retry-After 120: the next post waits those 120 s here.
     let t = ApiKey::new(THROTTLED);
@@ -326,7 +289,7 @@ async fn limits_refuse_locally_survive_a_restart_and_follow_a_429() {
         matches!(&e, MoltbookError::RateLimited { retry_after: Some(d), .. } if *d == Duration::from_secs(120)),
         "{e}"
     );
-    let sent = fake.hits.load(Ordering::SeqCst);
+    let sent = fake.seen.hits();
     let e = m
         .create_post(&t, "general", "Hi", "there")
         .await
@@ -335,7 +298,7 @@ async fn limits_refuse_locally_survive_a_restart_and_follow_a_429() {
         panic!("{e}")
     };
     assert_eq!(r.wait, Duration::from_secs(120));
-    assert_eq!(fake.hits.load(Ordering::SeqCst), sent);
+    assert_eq!(fake.seen.hits(), sent);
     let status = m.limit_status(&t).unwrap();
     let post = status.iter().find(|s| s.action == "post").unwrap();
     assert_eq!(post.cooldown_remaining_ms, 120_000);
@@ -349,7 +312,7 @@ async fn limits_refuse_locally_survive_a_restart_and_follow_a_429() {
         matches!(&e, MoltbookError::Remote { status: 503, .. }),
         "{e}"
     );
-    let sent = fake.hits.load(Ordering::SeqCst);
+    let sent = fake.seen.hits();
     let e = m
         .create_post(&f, "general", "Hi", "there")
         .await
@@ -358,7 +321,7 @@ async fn limits_refuse_locally_survive_a_restart_and_follow_a_429() {
         matches!(&e, MoltbookError::Remote { status: 503, .. }),
         "{e}"
     );
-    assert_eq!(fake.hits.load(Ordering::SeqCst), sent + 1);
+    assert_eq!(fake.seen.hits(), sent + 1);
     // The state file names no key.
     let text = std::fs::read_to_string(dir.path().join("moltbook-limits.json")).unwrap();
     assert!(!text.contains(GOOD) && !text.contains(THROTTLED), "{text}");

@@ -263,14 +263,14 @@ impl Limiter {
             }
             .into());
         }
-        let since = now.saturating_sub(e.last_ms);
-        let cooldown = limit.cooldown.as_millis() as u64;
-        if e.last_ms != 0 && since < cooldown {
+        // `last` may lie ahead of now: a remote's Retry-After holds the action.
+        let frees = e.last_ms + limit.cooldown.as_millis() as u64;
+        if e.last_ms != 0 && now < frees {
             return Err(Refused {
                 action: action.into(),
                 which: Which::Cooldown,
                 limit_text: format!("{} between calls", words(limit.cooldown)),
-                wait: Duration::from_millis(cooldown - since),
+                wait: Duration::from_millis(frees - now),
             }
             .into());
         }
