@@ -34,7 +34,7 @@ pub enum Failure {
         /// From the `Retry-After` header (seconds), when present.
         retry_after: Option<Duration>,
         body: Value,
-        headers: HeaderMap,
+        headers: Box<HeaderMap>,
     },
     /// Refused here, before sending: which limit, and when it frees.
     #[error("not sent: {0}")]
@@ -258,7 +258,7 @@ impl Remote {
             message,
             retry_after,
             body,
-            headers,
+            headers: Box::new(headers),
         })
     }
 
