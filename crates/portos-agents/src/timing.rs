@@ -4,7 +4,7 @@
 //! fixed intervals, and a random delay drawn in a window. Pure functions of
 //! the time given, so tests set the clock.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use croner::Cron;
 
 use crate::model::{Invalid, Timing};
@@ -85,6 +85,8 @@ impl Plan {
 
     /// The first cron slot strictly after `t`.
     pub fn cron_after(cron: &Cron, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        // Slots are whole seconds: croner would carry `t`'s fraction over.
+        let t = t.with_nanosecond(0).unwrap_or(t);
         cron.find_next_occurrence(&t, false).ok()
     }
 

@@ -477,6 +477,11 @@ fn cron_follows_standard_semantics() {
         next("0 8 * * 7", "2026-11-25T00:00:00Z"),
         "2026-11-29T08:00:00+00:00"
     );
+    // A clock with milliseconds still lands on the whole minute.
+    assert_eq!(
+        next("0 9 * * *", "2026-11-25T16:58:39.377Z"),
+        "2026-11-26T09:00:00+00:00"
+    );
     assert_eq!(
         next("1-10/4 0 * * *", "2026-11-25T00:02:00Z"),
         "2026-11-25T00:05:00+00:00"

@@ -26,6 +26,11 @@ impl ApiError {
         }
     }
 
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+
     pub fn with_context(mut self, context: Value) -> Self {
         self.context = Some(context);
         self
@@ -80,7 +85,8 @@ impl ApiError {
             StatusCode::CONFLICT => tonic::Code::AlreadyExists,
             StatusCode::FORBIDDEN => tonic::Code::PermissionDenied,
             StatusCode::UNAUTHORIZED => tonic::Code::Unauthenticated,
-            StatusCode::SERVICE_UNAVAILABLE => tonic::Code::Unavailable,
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY => tonic::Code::Unavailable,
+            StatusCode::TOO_MANY_REQUESTS => tonic::Code::ResourceExhausted,
             _ => tonic::Code::Internal,
         };
         tonic::Status::new(code, format!("{}: {}", self.code, self.message))
@@ -117,6 +123,132 @@ impl From<portos_store::StoreError> for ApiError {
             ),
             S::InvalidName { .. } => ApiError::bad_request("INVALID_FILENAME", e.to_string()),
             S::Io { .. } | S::Encode { .. } => ApiError::internal(e.to_string()),
+        }
+    }
+}
+
+impl From<portos_agents::AgentsError> for ApiError {
+    fn from(e: portos_agents::AgentsError) -> Self {
+        use portos_agents::AgentsError as E;
+        match e {
+            E::NotFound { code, message } => ApiError::new(StatusCode::NOT_FOUND, code, message),
+            E::Invalid(i) => ApiError::validation(i.0),
+            E::Conflict { code, message } => {
+                let status = match code {
+                    "RUN_ACTIVE" | "SCHEDULE_DISABLED" | "ACTION_SKIPPED" => StatusCode::CONFLICT,
+                    "PLATFORM_ERROR" => StatusCode::BAD_GATEWAY,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                ApiError::new(status, code, message)
+            }
+            E::Store(s) => s.into(),
+            E::Platform(p) => p.into(),
+        }
+    }
+}
+
+/// A refusal of the local rate limiter: 429 with which limit and when it frees.
+fn refused(r: &portos_ratelimit::Refused) -> ApiError {
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", r.to_string()).with_context(
+        json!({ "action": r.action, "limit": r.which, "limitText": r.limit_text, "waitMs": r.wait.as_millis() as u64, "sentToPlatform": false }),
+    )
+}
+
+/// A platform's answer as ours: unreachable or broken → 503 `PLATFORM_UNAVAILABLE`
+/// (the original's mapping), its 4xx kept with its message.
+fn platform(
+    name: &str,
+    status: Option<u16>,
+    auth: bool,
+    suspended: bool,
+    retry_after: Option<std::time::Duration>,
+    message: String,
+) -> ApiError {
+    if suspended {
+        return ApiError::new(StatusCode::FORBIDDEN, "ACCOUNT_SUSPENDED", message);
+    }
+    if auth {
+        return ApiError::new(StatusCode::UNAUTHORIZED, "PLATFORM_AUTH_FAILED", message);
+    }
+    match status {
+        Some(429) => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", message)
+            .with_context(json!({ "retryAfterMs": retry_after.map(|d| d.as_millis() as u64), "sentToPlatform": true })),
+        Some(s @ 400..=499) => ApiError::new(
+            StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST),
+            "PLATFORM_ERROR",
+            message,
+        ),
+        _ => ApiError::unavailable(format!("{name} is currently unavailable: {message}"))
+            .with_code("PLATFORM_UNAVAILABLE"),
+    }
+}
+
+impl From<portos_agents::ActionError> for ApiError {
+    fn from(e: portos_agents::ActionError) -> Self {
+        use portos_agents::ActionError as A;
+        use portos_moltbook::MoltbookError as B;
+        use portos_moltworld::MoltworldError as W;
+        let text = e.to_string();
+        match e {
+            A::Params(m) => ApiError::validation(m),
+            A::WrongPlatform { .. } => ApiError::bad_request("WRONG_PLATFORM", text),
+            A::Moltbook(B::Limited(r)) | A::Moltworld(W::Limited(r)) => refused(&r),
+            A::Moltbook(B::Store(s)) | A::Moltworld(W::Store(s)) => s.into(),
+            A::Moltbook(b) => {
+                let (status, retry) = match &b {
+                    B::Remote { status, .. } => (Some(*status), None),
+                    B::RateLimited { retry_after, .. } => (Some(429), *retry_after),
+                    _ => (None, None),
+                };
+                platform(
+                    "Moltbook",
+                    status,
+                    matches!(b, B::Auth(_)),
+                    b.is_suspended(),
+                    retry,
+                    text,
+                )
+            }
+            A::Moltworld(w) => {
+                let (status, retry) = match &w {
+                    W::Remote { status, .. } => (Some(*status), None),
+                    W::RateLimited { retry_after, .. } => (Some(429), *retry_after),
+                    _ => (None, None),
+                };
+                platform(
+                    "Moltworld",
+                    status,
+                    matches!(w, W::Auth(_)),
+                    w.is_suspended(),
+                    retry,
+                    text,
+                )
+            }
+        }
+    }
+}
+
+impl From<portos_jira::JiraError> for ApiError {
+    fn from(e: portos_jira::JiraError) -> Self {
+        use portos_jira::JiraError as J;
+        let text = e.to_string();
+        match e {
+            J::Auth(_) => ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", text),
+            J::Locked(_) => ApiError::new(StatusCode::FORBIDDEN, "JIRA_ACCOUNT_LOCKED", text),
+            J::RateLimited { retry_after, .. } => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", text).with_context(
+                    json!({ "retryAfterMs": retry_after.map(|d| d.as_millis() as u64) }),
+                )
+            }
+            J::Remote { status, .. } if (400..500).contains(&status) => ApiError::new(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                "JIRA_ERROR",
+                text,
+            ),
+            J::Config(_) => ApiError::bad_request("JIRA_CONFIG", text),
+            J::Network(_) | J::Timeout(_) | J::Remote { .. } | J::Decode(_) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "JIRA_UNAVAILABLE", text)
+            }
         }
     }
 }

@@ -61,18 +61,44 @@ pub struct AppState {
     pub runs: Arc<runs::Runs>,
     /// What was last seen of LM Studio.
     pub lmstudio: Arc<routes::lmstudio::LmState>,
+    /// Personalities, platform accounts, schedules and their scheduler.
+    pub agents: Arc<portos_agents::Agents>,
 }
 
 impl AppState {
     /// State over a data dir; the supervisor's socket is the data dir's.
     pub fn new(data_dir: PathBuf, hosts: HostPolicy, tokens: guard::TokenPolicy) -> Self {
+        let platforms = routes::agents::platforms(&data_dir);
+        Self::with_platforms(data_dir, hosts, tokens, platforms)
+    }
+
+    /// As [`AppState::new`], with the Moltbook and Moltworld clients given
+    /// (tests point them at fakes).
+    pub fn with_platforms(
+        data_dir: PathBuf,
+        hosts: HostPolicy,
+        tokens: guard::TokenPolicy,
+        platforms: portos_agents::Platforms,
+    ) -> Self {
+        let store = Arc::new(JsonStore::new(data_dir.clone()));
+        let hub = Arc::new(Hub::default());
+        let agents = {
+            let hub = hub.clone();
+            portos_agents::Agents::new(
+                store.clone(),
+                Arc::new(portos_ratelimit::SystemClock),
+                platforms,
+                move |event: &str, data: serde_json::Value| hub.publish("agents", event, &data),
+            )
+        };
         Self {
+            agents,
             tokens: Arc::new(tokens),
             supervisor: Arc::new(SupervisorLink {
                 socket: data_dir.join("supervisor.sock"),
             }),
-            store: Arc::new(JsonStore::new(data_dir)),
-            hub: Arc::new(Hub::default()),
+            store,
+            hub,
             hosts: Arc::new(hosts),
             updating: Arc::default(),
             rendered: Arc::default(),
@@ -212,6 +238,67 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::browser::logs))
         .routes(routes!(routes::browser::screenshot))
         .routes(routes!(routes::browser::cookies))
+        .routes(routes!(
+            routes::agents::list_personalities,
+            routes::agents::create_personality
+        ))
+        .routes(routes!(
+            routes::agents::get_personality,
+            routes::agents::update_personality,
+            routes::agents::delete_personality
+        ))
+        .routes(routes!(routes::agents::toggle_personality))
+        .routes(routes!(
+            routes::agents::list_accounts,
+            routes::agents::create_account
+        ))
+        .routes(routes!(
+            routes::agents::get_account,
+            routes::agents::delete_account
+        ))
+        .routes(routes!(routes::agents::test_account))
+        .routes(routes!(routes::agents::claim_account))
+        .routes(routes!(
+            routes::agents::list_schedules,
+            routes::agents::create_schedule
+        ))
+        .routes(routes!(routes::agents::schedule_stats))
+        .routes(routes!(
+            routes::agents::get_schedule,
+            routes::agents::update_schedule,
+            routes::agents::delete_schedule
+        ))
+        .routes(routes!(routes::agents::toggle_schedule))
+        .routes(routes!(routes::agents::run_schedule))
+        .routes(routes!(routes::agents::agent_activity))
+        .routes(routes!(routes::agents::publish_post))
+        .routes(routes!(routes::agents::publish_comment))
+        .routes(routes!(routes::agents::feed))
+        .routes(routes!(routes::agents::rate_limits))
+        .routes(routes!(routes::agents::mw_join))
+        .routes(routes!(routes::agents::mw_build))
+        .routes(routes!(routes::agents::mw_explore))
+        .routes(routes!(routes::agents::mw_think))
+        .routes(routes!(routes::agents::mw_say))
+        .routes(routes!(routes::agents::mw_balance))
+        .routes(routes!(
+            routes::jira::list_instances,
+            routes::jira::upsert_instance
+        ))
+        .routes(routes!(routes::jira::delete_instance))
+        .routes(routes!(routes::jira::test_instance))
+        .routes(routes!(routes::jira::projects))
+        .routes(routes!(routes::jira::create_ticket))
+        .routes(routes!(
+            routes::jira::update_ticket,
+            routes::jira::delete_ticket
+        ))
+        .routes(routes!(routes::jira::comment))
+        .routes(routes!(routes::jira::transitions))
+        .routes(routes!(routes::jira::transition))
+        .routes(routes!(routes::jira::my_sprint_tickets))
+        .routes(routes!(routes::jira::sprints))
+        .routes(routes!(routes::jira::epics))
         .route("/api/openapi.json", get(openapi_json))
         .split_for_parts()
 }

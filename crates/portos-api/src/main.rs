@@ -34,6 +34,8 @@ fn main() -> ExitCode {
             state.clone(),
             ctx.shutdown.clone(),
         ));
+        // Automation schedules: one scheduler, stopped with the process.
+        tokio::spawn(state.agents.clone().run(ctx.shutdown.clone()));
         let (grpc, grpc_names) = portos_api::grpc::routes(state.clone());
         Ok(App {
             rest: router(state.clone()),

@@ -1164,6 +1164,14 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/browser/screenshot", &["post"]),
         ("/api/browser/pages/{id}", &["delete"]),
         ("/api/processes/{name}/{action}", &["post"]),
+        ("/api/agents/accounts", &["get", "post"]),
+        ("/api/agents/schedules/{id}", &["get", "put", "delete"]),
+        ("/api/agents/schedules/{id}/run", &["post"]),
+        ("/api/jira/instances", &["get", "post"]),
+        (
+            "/api/jira/instances/{id}/tickets/{ticket}",
+            &["put", "delete"],
+        ),
     ] {
         let p = paths.get(path).unwrap_or_else(|| {
             panic!("{path} missing from {:?}", paths.keys().collect::<Vec<_>>())
@@ -1172,7 +1180,7 @@ async fn the_openapi_document_covers_every_route() {
             assert!(p.get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 77, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 112, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 #[tokio::test]

@@ -1,10 +1,12 @@
 //! REST routes under `/api`, one module per area of the original.
 
+pub mod agents;
 pub mod apps;
 pub mod browser;
 pub mod detect;
 pub mod files;
 pub mod history;
+pub mod jira;
 pub mod lmstudio;
 pub mod processes;
 pub mod prompts;
