@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "portos/api/v1/api.proto",
         "portos/runner/v1/runner.proto",
         "portos/browser/v1/browser.proto",
+        "portos/integrations/v1/integrations.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

@@ -4,6 +4,7 @@
 use std::pin::Pin;
 
 use portos_proto::api::v1 as pb;
+use portos_proto::integrations::v1 as ipb;
 use portos_store::types::HistoryEntry;
 use tonic::{Request, Response, Status};
 
@@ -26,7 +27,21 @@ pub fn routes(app: AppState) -> (tonic::service::Routes, Vec<&'static str>) {
     .add_service(pb::apps_server::AppsServer::new(AppsRpc(app.clone())))
     .add_service(pb::files_server::FilesServer::new(FilesRpc(app.clone())))
     .add_service(pb::runs_server::RunsServer::new(RunsRpc(app.clone())))
-    .add_service(pb::prompts_server::PromptsServer::new(PromptsRpc(app)));
+    .add_service(pb::prompts_server::PromptsServer::new(PromptsRpc(
+        app.clone(),
+    )))
+    .add_service(ipb::schedules_server::SchedulesServer::new(
+        crate::grpc_integrations::SchedulesRpc(app.clone()),
+    ))
+    .add_service(ipb::accounts_server::AccountsServer::new(
+        crate::grpc_integrations::AccountsRpc(app.clone()),
+    ))
+    .add_service(ipb::activity_server::ActivityServer::new(
+        crate::grpc_integrations::ActivityRpc(app.clone()),
+    ))
+    .add_service(ipb::jira_server::JiraServer::new(
+        crate::grpc_integrations::JiraRpc(app),
+    ));
     (
         routes,
         vec![
@@ -38,12 +53,16 @@ pub fn routes(app: AppState) -> (tonic::service::Routes, Vec<&'static str>) {
             "portos.api.v1.Files",
             "portos.api.v1.Runs",
             "portos.api.v1.Prompts",
+            "portos.integrations.v1.Schedules",
+            "portos.integrations.v1.Accounts",
+            "portos.integrations.v1.Activity",
+            "portos.integrations.v1.Jira",
         ],
     )
 }
 
 /// A handler's result as a gRPC answer: errors through [`fail`].
-trait OrStatus<T> {
+pub(crate) trait OrStatus<T> {
     fn or_status(self, app: &AppState) -> Result<T, Status>;
 }
 

@@ -11,6 +11,7 @@
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod grpc_integrations;
 pub mod guard;
 pub mod prompts;
 pub mod provider_status;

@@ -28,6 +28,13 @@ pub mod runner {
     }
 }
 
+/// `portos.integrations.v1`: schedules, platform accounts, activity, JIRA.
+pub mod integrations {
+    pub mod v1 {
+        tonic::include_proto!("portos.integrations.v1");
+    }
+}
+
 /// `portos.browser.v1`: the browser host's control API.
 pub mod browser {
     pub mod v1 {

@@ -110,13 +110,18 @@ async fn client(app: &AppState, id: &str) -> Result<(Instance, Jira), ApiError> 
 
 #[utoipa::path(get, path = "/api/jira/instances", tag = "jira", operation_id = "listJiraInstances", responses((status = 200, description = "`{ instances: { <id>: { id, name, baseUrl, email, hasApiToken, tokenUpdatedAt, createdAt, updatedAt, customFields, hasCaCert } } }`")))]
 pub async fn list_instances(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let f: JiraFile = app.store.load(FILE).await?;
-    let map: serde_json::Map<String, Value> = f
-        .instances
-        .iter()
-        .map(|(k, i)| (k.clone(), i.public()))
+    let map: serde_json::Map<String, Value> = public_instances(&app)
+        .await?
+        .into_iter()
+        .map(|i| (i["id"].as_str().unwrap_or_default().to_string(), i))
         .collect();
     Ok(Json(json!({ "instances": map })))
+}
+
+/// Every instance as a client may see it (no token).
+pub async fn public_instances(app: &AppState) -> Result<Vec<Value>, ApiError> {
+    let f: JiraFile = app.store.load(FILE).await?;
+    Ok(f.instances.values().map(Instance::public).collect())
 }
 
 #[derive(Debug, Deserialize)]
@@ -258,15 +263,20 @@ pub async fn test_instance(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let i = instance(&app, &id).await?;
+    Ok(Json(test_of(&app, &id).await?))
+}
+
+/// `{ success: true, user, email }`, or `{ success: false, error, code }`.
+pub async fn test_of(app: &AppState, id: &str) -> Result<Value, ApiError> {
+    let i = instance(app, id).await?;
     let outcome = match i.client() {
         Ok(c) => c.myself().await.map_err(ApiError::from),
         Err(e) => Err(e),
     };
-    Ok(Json(match outcome {
+    Ok(match outcome {
         Ok(me) => json!({ "success": true, "user": me.display_name, "email": me.email_address }),
         Err(e) => json!({ "success": false, "error": e.message, "code": e.code }),
-    }))
+    })
 }
 
 #[utoipa::path(get, path = "/api/jira/instances/{id}/projects", tag = "jira", operation_id = "jiraProjects", params(("id" = String, Path)), responses((status = 200, description = "`[{ key, name, id }]`"), (status = 404, description = "no such instance")))]
@@ -284,24 +294,35 @@ pub async fn create_ticket(
     Path(id): Path<String>,
     Json(new): Json<NewIssue>,
 ) -> Result<Json<Value>, ApiError> {
+    let created = create_of(&app, &id, &new).await?;
+    Ok(Json(
+        json!({ "success": true, "ticketId": created.key, "url": created.url, "response": created.raw }),
+    ))
+}
+
+/// Creates a ticket on instance `id`, recorded in history.
+pub async fn create_of(
+    app: &AppState,
+    id: &str,
+    new: &NewIssue,
+) -> Result<portos_jira::Created, ApiError> {
     if new.project_key.trim().is_empty() || new.summary.trim().is_empty() {
         return Err(ApiError::validation("projectKey and summary are required"));
     }
-    let (_, c) = client(&app, &id).await?;
-    let created = c.create_issue(&new).await?;
+    let (_, c) = client(app, id).await?;
+    let created = c.create_issue(new).await?;
+    let details = json!({ "instanceId": id });
     let _ = history::record(
-        &app,
+        app,
         "create-ticket",
         Some("jira"),
         Some(&created.key),
-        json!({ "instanceId": id }),
+        details,
         true,
         None,
     )
     .await;
-    Ok(Json(
-        json!({ "success": true, "ticketId": created.key, "url": created.url, "response": created.raw }),
-    ))
+    Ok(created)
 }
 
 #[utoipa::path(put, path = "/api/jira/instances/{id}/tickets/{ticket}", tag = "jira", operation_id = "updateJiraTicket", params(("id" = String, Path), ("ticket" = String, Path)), request_body(content = Object, description = "JIRA `fields`"), responses((status = 200, description = "`{ success, ticketId, url }`")))]
@@ -393,8 +414,17 @@ pub async fn my_sprint_tickets(
     State(app): State<AppState>,
     Path((id, project)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let (_, c) = client(&app, &id).await?;
-    Ok(Json(json!(c.my_sprint_issues(&project).await?)))
+    Ok(Json(json!(sprint_issues_of(&app, &id, &project).await?)))
+}
+
+/// My issues of `project` in open sprints on instance `id`.
+pub async fn sprint_issues_of(
+    app: &AppState,
+    id: &str,
+    project: &str,
+) -> Result<Vec<portos_jira::SprintIssue>, ApiError> {
+    let (_, c) = client(app, id).await?;
+    Ok(c.my_sprint_issues(project).await?)
 }
 
 #[utoipa::path(get, path = "/api/jira/instances/{id}/boards/{board}/sprints", tag = "jira", operation_id = "activeSprints", params(("id" = String, Path), ("board" = String, Path)), responses((status = 200, description = "`[{ id, name, state, startDate, endDate }]`")))]
