@@ -4,6 +4,7 @@
 mod bad_config;
 mod browser;
 mod http;
+mod integrations;
 mod lifecycle;
 mod live_logs;
 mod logs;

@@ -136,12 +136,6 @@ pub struct Remote {
     timeout: Duration,
 }
 
-/// rustls needs one crypto provider per process; ring is ours.
-fn install_crypto() {
-    // Already installed (by us or by someone else) is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 impl Remote {
     /// A client of `base` (`http://` or `https://`), every call bounded by
     /// `timeout`. With `ca_pem`, TLS trusts exactly the certificates in it (a
@@ -154,7 +148,6 @@ impl Remote {
                 "base URL {base}: only http and https are supported"
             )));
         }
-        install_crypto();
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)));
