@@ -23,7 +23,7 @@ use futures_util::StreamExt;
 use portos_e2e::{LlmServer, Stack, free_port};
 use serde_json::Value;
 
-const PAGES: [&str; 9] = [
+const PAGES: [&str; 12] = [
     "/",
     "/logs",
     "/providers",
@@ -32,6 +32,9 @@ const PAGES: [&str; 9] = [
     "/browser",
     "/screenshots",
     "/uploads",
+    "/agents",
+    "/schedules",
+    "/jira",
     "/history",
 ];
 

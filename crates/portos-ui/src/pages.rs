@@ -54,6 +54,9 @@ pages! {
     Browser: "browser", "/browser", "Browser", "browser.html";
     Screenshots: "screenshots", "/screenshots", "Screenshots", "gallery.html";
     Uploads: "uploads", "/uploads", "Uploads", "gallery.html";
+    Agents: "agents", "/agents", "Agents", "agents.html";
+    Schedules: "schedules", "/schedules", "Schedules", "schedules.html";
+    JiraPage: "jira", "/jira", "JIRA", "jira.html";
     History: "history", "/history", "History", "history.html";
 }
 
