@@ -264,9 +264,11 @@ async fn shoot(page: &Page, name: &str) {
 fn the_web_ui_in_a_real_browser() {
     let llm = LlmServer::start("");
     let (api, ui, fixer, fixer_ui) = (free_port(), free_port(), free_port(), free_port());
+    // Moltworld is nowhere: the seeded schedule's run fails, and says so.
+    let closed = free_port();
     let stack = Stack::new(&format!(
         "[[process]]\nname = \"portos-server\"\ncommand = \"portos-api\"\n\
-         env = {{ HOST = \"127.0.0.1\", PORT = \"{api}\", PORTOS_PROVIDER_CHECK_SECS = \"3600\", PORTOS_UI_PORT = \"{ui}\" }}\n\
+         env = {{ HOST = \"127.0.0.1\", PORT = \"{api}\", PORTOS_PROVIDER_CHECK_SECS = \"3600\", PORTOS_UI_PORT = \"{ui}\", PORTOS_MOLTWORLD_URL = \"http://127.0.0.1:{closed}\" }}\n\
          ports = {{ api = {api} }}\nhealth = {{ check = \"grpc\", interval = \"200ms\" }}\n\n\
          [[process]]\nname = \"portos-ui\"\ncommand = \"portos-ui\"\n\
          env = {{ HOST = \"127.0.0.1\", PORT = \"{ui}\", PORTOS_API_PORT = \"{api}\", PORTOS_AUTOFIXER_UI_PORT = \"{fixer_ui}\" }}\n\
@@ -287,6 +289,23 @@ fn the_web_ui_in_a_real_browser() {
         let page = browser.new_page("about:blank").await.unwrap();
         let console = watch_console(&page).await;
 
+        // An agent, an account and a schedule whose run failed, for the integrations' pages.
+        let rest = crate::http::Api::new(api);
+        let (_, agent) = rest
+            .post("/api/agents/personalities", serde_json::json!({ "userId": "me", "name": "Ada", "personality": { "style": "witty", "topics": ["rust"] } }))
+            .await;
+        let (_, account) = rest
+            .post("/api/agents/accounts", serde_json::json!({ "agentId": agent["id"], "platform": "moltworld", "status": "active",
+                "credentials": { "apiKey": "mw-ui-key-1234", "username": "ada", "agentId": "mw-ui" } }))
+            .await;
+        let (st, schedule) = rest
+            .post("/api/agents/schedules", serde_json::json!({ "agentId": agent["id"], "accountId": account["id"],
+                "action": { "type": "mw_think", "params": { "thought": "hi" } }, "schedule": { "type": "cron", "cron": "0 9 * * 1-5" } }))
+            .await;
+        assert_eq!(st, 201, "{schedule}");
+        rest.post(&format!("/api/agents/schedules/{}/run", schedule["id"].as_str().unwrap()), serde_json::json!({}))
+            .await;
+
         // Every page: loads clean, labelled, walkable by keyboard; pictures at two widths.
         for path in PAGES {
             page.goto(format!("{base}{path}")).await.unwrap();
@@ -295,6 +314,14 @@ fn the_web_ui_in_a_real_browser() {
             if path == "/logs" {
                 // "All processes" tails every process, each line naming its own.
                 until(&page, "the sleeper's line among all processes", 15, "[...document.querySelectorAll('#logs-out > div')].some(d => d.textContent.startsWith('sleeper ') && d.textContent.includes('sleeper up'))").await;
+            }
+            if path == "/schedules" {
+                // The failed run is a red dot on the day's line, and the key shows masked only.
+                until(&page, "the run on the timeline", 15, "document.querySelector('#sc-timeline .dot.failed') !== null").await;
+            }
+            if path == "/agents" {
+                until(&page, "the masked key", 10, "document.getElementById('acc-list').textContent.includes('***1234')").await;
+                assert_eq!(eval(&page, "document.body.textContent.includes('mw-ui-key-1234')").await, Value::Bool(false));
             }
             let title = eval(&page, "document.title").await;
             assert!(title.as_str().unwrap().ends_with("· PortOS"), "{path}: {title}");

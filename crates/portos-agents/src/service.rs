@@ -217,7 +217,9 @@ impl Agents {
         Ok(with_id(id, &updated))
     }
 
-    pub async fn delete_agent(&self, id: &str) -> Result<(), AgentsError> {
+    /// Deletes the agent with its accounts and schedules (the original left
+    /// them behind, orphaned); answers how many of each went.
+    pub async fn delete_agent(&self, id: &str) -> Result<Value, AgentsError> {
         self.store
             .update(files::AGENTS, |f: &mut AgentsFile| {
                 f.agents
@@ -226,8 +228,43 @@ impl Agents {
                     .ok_or_else(|| not_found("NOT_FOUND", "Agent not found"))
             })
             .await??;
+        let schedules = self
+            .store
+            .update(files::SCHEDULES, |f: &mut SchedulesFile| {
+                let gone: Vec<String> = f
+                    .schedules
+                    .iter()
+                    .filter(|(_, s)| s.agent_id == id)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                f.schedules.retain(|_, s| s.agent_id != id);
+                Ok::<_, ()>(gone)
+            })
+            .await?
+            .unwrap_or_default();
+        for s in &schedules {
+            self.planner().deactivate(s);
+            self.changed("agents:schedule:changed", "scheduleId", "delete", s);
+        }
+        let accounts = self
+            .store
+            .update(files::ACCOUNTS, |f: &mut AccountsFile| {
+                let gone: Vec<String> = f
+                    .accounts
+                    .iter()
+                    .filter(|(_, a)| a.agent_id == id)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                f.accounts.retain(|_, a| a.agent_id != id);
+                Ok::<_, ()>(gone)
+            })
+            .await?
+            .unwrap_or_default();
+        for a in &accounts {
+            self.changed("agents:account:changed", "accountId", "delete", a);
+        }
         self.changed("agents:personality:changed", "agentId", "delete", id);
-        Ok(())
+        Ok(json!({ "accounts": accounts.len(), "schedules": schedules.len() }))
     }
 
     // ----- accounts -----
@@ -284,10 +321,8 @@ impl Agents {
             .get("credentials")
             .filter(|c| c.is_object())
             .ok_or_else(|| Invalid("credentials must be an object".into()))?;
-        let api_key = req_str(creds, "credentials.apiKey", 1, 1000)
-            .or_else(|_| req_str(creds, "apiKey", 1, 1000))?;
-        let username = req_str(creds, "username", 1, 100)
-            .map_err(|e| Invalid(e.0.replace("username", "credentials.username")))?;
+        let api_key = req_str(creds, "credentials.apiKey", 1, 1000)?;
+        let username = req_str(creds, "credentials.username", 1, 100)?;
         let status = match body.get("status").and_then(Value::as_str) {
             None => AccountStatus::Pending,
             Some(s) => serde_json::from_value(json!(s)).map_err(|_| {
@@ -883,25 +918,37 @@ impl Agents {
         let id = id.to_string();
         Ok(Begun::Started(self.tasks.spawn(async move {
             let began = std::time::Instant::now();
-            let mut e = this.entry(&id, &s, "completed");
-            match this.perform(&s).await {
-                Ok(Ok(result)) => e.result = Some(result),
-                Ok(Err(skipped)) => {
-                    e.status = "skipped".into();
-                    e.error = Some(skipped);
-                }
-                Err(err) => {
-                    e.status = "failed".into();
-                    e.error = Some(err.to_string());
-                }
-            }
-            e.duration_ms = Some(began.elapsed().as_millis() as u64);
+            let out = this.perform(&s).await;
+            let e = this.outcome(this.entry(&id, &s, "completed"), &out, began);
             if let Err(err) = this.log(&s.agent_id, e).await {
                 tracing::error!(schedule = %id, "cannot record the run's outcome: {err}");
             }
             this.planner().finished(&id, this.now());
             this.wake.notify_one();
         })))
+    }
+
+    /// The closing activity entry of a run: completed with its result,
+    /// skipped with the reason, or failed with the error; and how long it took.
+    fn outcome(
+        &self,
+        mut e: ActivityEntry,
+        out: &Result<Result<Value, String>, AgentsError>,
+        began: std::time::Instant,
+    ) -> ActivityEntry {
+        match out {
+            Ok(Ok(r)) => e.result = Some(r.clone()),
+            Ok(Err(why)) => {
+                e.status = "skipped".into();
+                e.error = Some(why.clone());
+            }
+            Err(err) => {
+                e.status = "failed".into();
+                e.error = Some(err.to_string());
+            }
+        }
+        e.duration_ms = Some(began.elapsed().as_millis() as u64);
+        e
     }
 
     /// The action itself: `Ok(Err(reason))` when the account or agent says not now.
@@ -971,21 +1018,9 @@ impl Agents {
             extra: Default::default(),
         };
         let began = std::time::Instant::now();
-        let mut e = self.entry("", &s, "completed");
-        e.schedule_id = None;
         let out = self.perform(&s).await;
-        match &out {
-            Ok(Ok(r)) => e.result = Some(r.clone()),
-            Ok(Err(why)) => {
-                e.status = "skipped".into();
-                e.error = Some(why.clone());
-            }
-            Err(err) => {
-                e.status = "failed".into();
-                e.error = Some(err.to_string());
-            }
-        }
-        e.duration_ms = Some(began.elapsed().as_millis() as u64);
+        let mut e = self.outcome(self.entry("", &s, "completed"), &out, began);
+        e.schedule_id = None;
         self.log(&s.agent_id, e).await?;
         match out? {
             Ok(r) => Ok(r),

@@ -66,9 +66,9 @@ pub(crate) trait OrStatus<T> {
     fn or_status(self, app: &AppState) -> Result<T, Status>;
 }
 
-impl<T> OrStatus<T> for Result<T, ApiError> {
+impl<T, E: Into<ApiError>> OrStatus<T> for Result<T, E> {
     fn or_status(self, app: &AppState) -> Result<T, Status> {
-        self.map_err(|e| fail(app, e))
+        self.map_err(|e| fail(app, e.into()))
     }
 }
 

@@ -124,7 +124,6 @@ impl pb::schedules_server::Schedules for SchedulesRpc {
             .agents
             .schedules(r.agent_id.as_deref(), r.account_id.as_deref())
             .await
-            .map_err(ApiError::from)
             .or_status(&self.0)?;
         Ok(Response::new(pb::ListSchedulesResponse {
             schedules: list.iter().map(schedule_to_proto).collect(),
@@ -137,13 +136,7 @@ impl pb::schedules_server::Schedules for SchedulesRpc {
     ) -> Result<Response<pb::Schedule>, Status> {
         let id = req.into_inner().id;
         need(&id, "id")?;
-        let v = self
-            .0
-            .agents
-            .schedule_view(&id)
-            .await
-            .map_err(ApiError::from)
-            .or_status(&self.0)?;
+        let v = self.0.agents.schedule_view(&id).await.or_status(&self.0)?;
         Ok(Response::new(schedule_to_proto(&v)))
     }
 
@@ -161,7 +154,6 @@ impl pb::schedules_server::Schedules for SchedulesRpc {
             .agents
             .create_schedule(body)
             .await
-            .map_err(ApiError::from)
             .or_status(&self.0)?;
         Ok(Response::new(schedule_to_proto(&v)))
     }
@@ -179,7 +171,6 @@ impl pb::schedules_server::Schedules for SchedulesRpc {
             .agents
             .update_schedule(&r.id, patch)
             .await
-            .map_err(ApiError::from)
             .or_status(&self.0)?;
         Ok(Response::new(schedule_to_proto(&v)))
     }
@@ -194,7 +185,6 @@ impl pb::schedules_server::Schedules for SchedulesRpc {
             .agents
             .delete_schedule(&id)
             .await
-            .map_err(ApiError::from)
             .or_status(&self.0)?;
         Ok(Response::new(pb::DeleteScheduleResponse {}))
     }
@@ -210,7 +200,6 @@ impl pb::schedules_server::Schedules for SchedulesRpc {
             .agents
             .toggle_schedule(&r.id, r.enabled)
             .await
-            .map_err(ApiError::from)
             .or_status(&self.0)?;
         Ok(Response::new(schedule_to_proto(&v)))
     }
@@ -221,20 +210,8 @@ impl pb::schedules_server::Schedules for SchedulesRpc {
     ) -> Result<Response<pb::RunScheduleResponse>, Status> {
         let id = req.into_inner().id;
         need(&id, "id")?;
-        let begun = self
-            .0
-            .agents
-            .run_now(&id)
-            .await
-            .map_err(ApiError::from)
-            .or_status(&self.0)?;
-        let v = self
-            .0
-            .agents
-            .schedule_view(&id)
-            .await
-            .map_err(ApiError::from)
-            .or_status(&self.0)?;
+        let begun = self.0.agents.run_now(&id).await.or_status(&self.0)?;
+        let v = self.0.agents.schedule_view(&id).await.or_status(&self.0)?;
         let (run, reason) = match begun {
             portos_agents::Begun::Started(_) => ("started", String::new()),
             portos_agents::Begun::Skipped(why) => ("skipped", why),
@@ -250,13 +227,7 @@ impl pb::schedules_server::Schedules for SchedulesRpc {
         &self,
         _req: Request<pb::ScheduleStatsRequest>,
     ) -> Result<Response<pb::ScheduleStats>, Status> {
-        let v = self
-            .0
-            .agents
-            .stats()
-            .await
-            .map_err(ApiError::from)
-            .or_status(&self.0)?;
+        let v = self.0.agents.stats().await.or_status(&self.0)?;
         let n = |k: &str| v[k].as_u64().unwrap_or(0);
         Ok(Response::new(pb::ScheduleStats {
             total: n("total") as u32,
@@ -291,7 +262,6 @@ impl pb::accounts_server::Accounts for AccountsRpc {
             .agents
             .accounts(r.agent_id.as_deref(), r.platform.as_deref())
             .await
-            .map_err(ApiError::from)
             .or_status(&self.0)?;
         Ok(Response::new(pb::ListAccountsResponse {
             accounts: list.iter().map(account_to_proto).collect(),
@@ -301,13 +271,7 @@ impl pb::accounts_server::Accounts for AccountsRpc {
     async fn get(&self, req: Request<pb::AccountRequest>) -> Result<Response<pb::Account>, Status> {
         let id = req.into_inner().id;
         need(&id, "id")?;
-        let a = self
-            .0
-            .agents
-            .account(&id)
-            .await
-            .map_err(ApiError::from)
-            .or_status(&self.0)?;
+        let a = self.0.agents.account(&id).await.or_status(&self.0)?;
         Ok(Response::new(account_to_proto(&a.masked(&id))))
     }
 
@@ -317,13 +281,7 @@ impl pb::accounts_server::Accounts for AccountsRpc {
     ) -> Result<Response<pb::AccountTestResult>, Status> {
         let id = req.into_inner().id;
         need(&id, "id")?;
-        let v = self
-            .0
-            .agents
-            .test_account(&id)
-            .await
-            .map_err(ApiError::from)
-            .or_status(&self.0)?;
+        let v = self.0.agents.test_account(&id).await.or_status(&self.0)?;
         Ok(Response::new(pb::AccountTestResult {
             success: v["success"].as_bool().unwrap_or(false),
             message: s(&v, "message"),
@@ -339,13 +297,7 @@ impl pb::accounts_server::Accounts for AccountsRpc {
     ) -> Result<Response<pb::Account>, Status> {
         let id = req.into_inner().id;
         need(&id, "id")?;
-        let v = self
-            .0
-            .agents
-            .claim_account(&id)
-            .await
-            .map_err(ApiError::from)
-            .or_status(&self.0)?;
+        let v = self.0.agents.claim_account(&id).await.or_status(&self.0)?;
         Ok(Response::new(account_to_proto(&v)))
     }
 
@@ -355,12 +307,7 @@ impl pb::accounts_server::Accounts for AccountsRpc {
     ) -> Result<Response<pb::DeleteAccountResponse>, Status> {
         let id = req.into_inner().id;
         need(&id, "id")?;
-        self.0
-            .agents
-            .delete_account(&id)
-            .await
-            .map_err(ApiError::from)
-            .or_status(&self.0)?;
+        self.0.agents.delete_account(&id).await.or_status(&self.0)?;
         Ok(Response::new(pb::DeleteAccountResponse {}))
     }
 }
@@ -390,7 +337,6 @@ impl pb::activity_server::Activity for ActivityRpc {
             .agents
             .activity(&r.agent_id, &date)
             .await
-            .map_err(ApiError::from)
             .or_status(&self.0)?;
         Ok(Response::new(pb::ListActivityResponse {
             entries: list

@@ -409,6 +409,21 @@ async fn accounts_schedules_and_tools_keep_keys_to_themselves() {
         (Some(1), Some(false))
     );
 
+    // Deleting the agent takes its accounts and schedules along (the original orphaned them).
+    let (st, gone) = s
+        .call(
+            "DELETE",
+            &format!("/api/agents/personalities/{agent}"),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{gone}");
+    assert_eq!(gone["removed"], json!({ "accounts": 4, "schedules": 1 }));
+    let (_, left) = s.get("/api/agents/accounts").await;
+    assert_eq!(left, json!([]));
+    let (_, left) = s.get("/api/agents/schedules").await;
+    assert_eq!(left, json!([]));
+
     s.assert_no_secret_left();
 }
 

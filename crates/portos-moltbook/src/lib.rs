@@ -35,7 +35,7 @@ pub fn limits() -> [(&'static str, Limit); 4] {
     ]
 }
 
-/// An API key; shown as `ApiKey(…last4)` and never sent anywhere but Moltbook.
+/// An API key; shown as `ApiKey(<redacted>)` and never sent anywhere but Moltbook.
 #[derive(Clone)]
 pub struct ApiKey(String);
 
@@ -47,16 +47,7 @@ impl ApiKey {
 
 impl std::fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let tail: String = self
-            .0
-            .chars()
-            .rev()
-            .take(4)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        write!(f, "ApiKey(…{tail})")
+        f.write_str("ApiKey(<redacted>)")
     }
 }
 

@@ -230,37 +230,20 @@ async fn limits_refuse_locally_and_survive_a_restart() {
     again.think(GOOD, "now").await.unwrap();
 
     // 500 builds a day: the 501st is refused without reaching the world.
+    let stone = Build {
+        x: 0,
+        y: 0,
+        z: 0,
+        kind: "stone".into(),
+        action: "place".into(),
+    };
     for _ in 0..500 {
         clock.advance(Duration::from_secs(2));
-        again
-            .build(
-                GOOD,
-                &Build {
-                    x: 0,
-                    y: 0,
-                    z: 0,
-                    kind: "stone".into(),
-                    action: "place".into(),
-                },
-            )
-            .await
-            .ok();
+        again.build(GOOD, &stone).await.ok();
     }
     let sent = fake.seen.hits();
     clock.advance(Duration::from_secs(2));
-    let e = again
-        .build(
-            GOOD,
-            &Build {
-                x: 0,
-                y: 0,
-                z: 0,
-                kind: "stone".into(),
-                action: "place".into(),
-            },
-        )
-        .await
-        .unwrap_err();
+    let e = again.build(GOOD, &stone).await.unwrap_err();
     assert!(
         matches!(&e, MoltworldError::Limited(r) if r.which == Which::Daily && r.limit_text == "500 per day"),
         "{e:?}"

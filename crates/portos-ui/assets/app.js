@@ -98,6 +98,12 @@ const fmt = {
     if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
     return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
   },
+  /** A time in UTC, as schedules are written: `2026-11-26 09:00 UTC`. */
+  utc(t) {
+    if (!t) return '–';
+    const d = new Date(String(t));
+    return Number.isNaN(d.getTime()) ? String(t) : `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  },
   time(t) {
     if (!t) return '–';
     const d = new Date(typeof t === 'number' ? t : String(t));
@@ -682,11 +688,11 @@ pages.schedules = () => {
     accounts = accs;
     agents = ags;
     const accName = new Map(accs.map((a) => [a.id, `${a.platform}: ${a.credentials.username}`]));
-    $('#sc-stats').textContent = stats ? `${stats.total} schedules, ${stats.enabled} enabled, ${stats.active} active, ${stats.totalRuns} runs so far.` : '';
+    $('#sc-stats').textContent = stats ? `${stats.total} schedule${stats.total === 1 ? '' : 's'}, ${stats.enabled} enabled, ${stats.active} active, ${stats.totalRuns} run${stats.totalRuns === 1 ? '' : 's'} so far.` : '';
     $('#sc-list').replaceChildren(...(list.length ? list.map((x) => h('li', {},
       h('span', { class: `badge ${x.isActive ? 'ok' : 'muted'}`, text: x.isActive ? 'active' : 'off' }),
       h('span', { class: 'grow' }, h('strong', { text: x.action.type }), ` · ${accName.get(x.accountId) || x.accountId} · ${timingText(x.schedule)}`,
-        h('br'), h('span', { class: 'muted', text: `next ${x.nextRun ? fmt.time(x.nextRun) : '–'} · last ${fmt.time(x.lastRun)} · ${x.runCount} runs · missed runs: ${x.missedRuns}` })),
+        h('br'), h('span', { class: 'muted', text: `next ${fmt.utc(x.nextRun)} · last ${fmt.utc(x.lastRun)} · ${x.runCount} run${x.runCount === 1 ? '' : 's'} · missed runs: ${x.missedRuns}` })),
       h('button', { type: 'button', 'aria-label': `Run ${x.action.type} now`, onclick: () => attempt(() => api(`/api/agents/schedules/${x.id}/run`, { method: 'POST' }), (r) => (r.run === 'skipped' ? `Skipped: ${r.reason}` : 'Started')).then(load) }, 'Run now'),
       h('button', { type: 'button', 'aria-label': `${x.enabled ? 'Disable' : 'Enable'} ${x.action.type} schedule`, onclick: () => attempt(() => api(`/api/agents/schedules/${x.id}/toggle`, { method: 'POST', json: { enabled: !x.enabled } })).then(load) }, x.enabled ? 'Disable' : 'Enable'),
       confirmButton('Delete', `Delete ${x.action.type} schedule`, () => attempt(() => api(`/api/agents/schedules/${x.id}`, { method: 'DELETE' }), 'Schedule deleted').then(load))))
@@ -721,7 +727,7 @@ pages.schedules = () => {
     $('#sc-activity').replaceChildren(...entries.slice(0, 50).map((e) => h('li', {},
       h('span', { class: `badge ${e.status === 'completed' ? 'ok' : e.status === 'failed' ? 'bad' : e.status === 'skipped' ? 'warn' : 'muted'}`, text: e.status }),
       h('span', { class: 'grow' }, e.action, e.error ? h('span', { class: 'muted', text: ` · ${e.error}` }) : null),
-      h('time', { class: 'muted', datetime: e.timestamp, text: fmt.time(e.timestamp) }))));
+      h('time', { class: 'muted', datetime: e.timestamp, text: fmt.utc(e.timestamp) }))));
   }
   $('#sc-account').addEventListener('change', actions);
   $('#sc-act-agent').addEventListener('change', activity);
@@ -739,7 +745,7 @@ pages.schedules = () => {
     const schedule = type === 'cron' ? { type, cron: when }
       : type === 'interval' ? { type, intervalMs: Math.round(Number(when) * 1000) }
       : { type, randomWindow: { minMs: Math.round(Number(when.split('-')[0]) * 1000), maxMs: Math.round(Number(when.split('-')[1] || when.split('-')[0]) * 1000) } };
-    await attempt(() => api('/api/agents/schedules', { method: 'POST', json: { agentId: acc.agentId, accountId: acc.id, action: { type: $('#sc-action').value, params }, schedule, missedRuns: $('#sc-missed').value } }), (x) => `Scheduled; next run ${fmt.time(x.nextRun)}`);
+    await attempt(() => api('/api/agents/schedules', { method: 'POST', json: { agentId: acc.agentId, accountId: acc.id, action: { type: $('#sc-action').value, params }, schedule, missedRuns: $('#sc-missed').value } }), (x) => `Scheduled; next run ${fmt.utc(x.nextRun)}`);
     load();
   });
   live.on('agents:', () => load());

@@ -141,14 +141,14 @@ pub async fn update_personality(
     Ok(Json(a))
 }
 
-#[utoipa::path(delete, path = "/api/agents/personalities/{id}", tag = "agents", operation_id = "deleteAgentPersonality", params(("id" = String, Path)), responses((status = 200, description = "`{ success: true }`"), (status = 404, description = "Agent not found")))]
+#[utoipa::path(delete, path = "/api/agents/personalities/{id}", tag = "agents", operation_id = "deleteAgentPersonality", params(("id" = String, Path)), responses((status = 200, description = "`{ success: true, removed: { accounts, schedules } }`: its accounts and schedules go with it"), (status = 404, description = "Agent not found")))]
 pub async fn delete_personality(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    app.agents.delete_agent(&id).await?;
-    record(&app, "delete", "agent-personality", &id, json!({})).await;
-    Ok(Json(json!({ "success": true })))
+    let removed = app.agents.delete_agent(&id).await?;
+    record(&app, "delete", "agent-personality", &id, removed.clone()).await;
+    Ok(Json(json!({ "success": true, "removed": removed })))
 }
 
 #[derive(Debug, Deserialize)]
