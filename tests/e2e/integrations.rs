@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use portos_e2e::{Stack, free_port, python_grpc, wait_for};
+use portos_e2e::{LlmServer, Stack, free_port, python_grpc, wait_for};
 use portos_test_support::{Incoming, serve};
 use serde_json::{Value, json};
 
@@ -170,5 +170,49 @@ fn schedules_over_grpc_run_on_time_limits_survive_a_restart_and_keys_stay_hidden
             "{key} in an answer"
         );
     }
+    stack.ok(&["down"]);
+}
+
+#[test]
+fn an_agent_writes_its_own_post_with_a_real_model() {
+    let llm = LlmServer::start("");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let fake = rt.block_on(serve(platforms));
+    let (stack, port) = stack(fake.addr);
+    rt.block_on(async {
+        let api = Api::new(port);
+        let (st, p) = api
+            .post("/api/providers", json!({ "id": "llama", "name": "Llama", "type": "api", "endpoint": llm.endpoint(), "defaultModel": "smollm2" }))
+            .await;
+        assert_eq!(st, 201, "{p}");
+        let (_, agent) = api
+            .post("/api/agents/personalities", json!({ "userId": "me", "name": "Ada", "personality": { "style": "witty", "topics": ["rust", "compilers"] },
+                "aiConfig": { "providerId": "llama" } }))
+            .await;
+        let (_, mb) = api
+            .post("/api/agents/accounts", json!({ "agentId": agent["id"], "platform": "moltbook", "status": "active",
+                "credentials": { "apiKey": MB_KEY, "username": "ada_bot" } }))
+            .await;
+        // No title, no content: the agent's provider writes them.
+        let (st, post) = api
+            .post("/api/agents/tools/publish-post", json!({ "accountId": mb["id"], "submolt": "general" }))
+            .await;
+        assert_eq!(st, 200, "{post}");
+        assert_eq!(post["aiWritten"], true, "{post}");
+        let sent = fake
+            .seen
+            .requests()
+            .into_iter()
+            .find(|r| r.path == "/mb/posts")
+            .expect("the post reached Moltbook");
+        let title = sent.body["title"].as_str().unwrap();
+        let content = sent.body["content"].as_str().unwrap();
+        assert!(!title.trim().is_empty() && !content.trim().is_empty(), "{}", sent.body);
+        assert_eq!(post["title"], title);
+        // The writing is a run like any other, in the run history.
+        let runs = api.get("/api/runs?source=agents").await;
+        let run = &runs["runs"][0];
+        assert_eq!((run["source"].as_str(), run["providerId"].as_str(), run["success"].as_bool()), (Some("agents"), Some("llama"), Some(true)), "{runs}");
+    });
     stack.ok(&["down"]);
 }

@@ -15,6 +15,6 @@ pub mod planner;
 pub mod service;
 pub mod timing;
 
-pub use actions::{ActionError, Platforms};
+pub use actions::{ActionError, Author, Platforms, Writing};
 pub use model::{Invalid, MissedRuns, Platform};
 pub use service::{Agents, AgentsError, Begun};

@@ -63,6 +63,8 @@ pub struct Agents {
     wake: Notify,
     emit: Emit,
     tasks: TaskTracker,
+    /// Writes posts and comments an action leaves to the agent (set once).
+    author: std::sync::OnceLock<Arc<dyn crate::actions::Author>>,
 }
 
 impl std::fmt::Debug for Agents {
@@ -127,7 +129,13 @@ impl Agents {
             wake: Notify::new(),
             emit: Arc::new(emit),
             tasks: TaskTracker::new(),
+            author: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Who writes the text an action leaves to the agent; the first one set stays.
+    pub fn set_author(&self, author: Arc<dyn crate::actions::Author>) {
+        let _ = self.author.set(author);
     }
 
     pub fn platforms(&self) -> &Platforms {
@@ -967,7 +975,18 @@ impl Agents {
         if !agent.enabled {
             return Ok(Err("Agent disabled".into()));
         }
-        let result = execute(&self.platforms, &account, &s.action.kind, &s.action.params).await;
+        let writer = self.author.get().map(|a| crate::actions::Writer {
+            author: a.as_ref(),
+            agent: &agent,
+        });
+        let result = execute(
+            &self.platforms,
+            &account,
+            &s.action.kind,
+            &s.action.params,
+            writer,
+        )
+        .await;
         let suspended = result.as_ref().is_err_and(ActionError::is_suspended);
         let now = iso(self.now());
         self.set_account(&s.account_id, |a| {

@@ -493,3 +493,66 @@ fn cron_follows_standard_semantics() {
     let e = plan("0 0 31 2 *").unwrap_err();
     assert!(e.0.contains("never fires"), "{e}");
 }
+
+/// Writes as a provider would: a title line, a blank line, a body.
+struct Scribe(Mutex<Vec<String>>);
+
+impl portos_agents::Author for Scribe {
+    fn write<'a>(
+        &'a self,
+        agent: &'a portos_agents::model::Agent,
+        what: portos_agents::Writing,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send + 'a>>
+    {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("{} {what:?}", agent.name));
+        Box::pin(async { Ok("# Rust on Mondays\n\nWhy I rewrite everything in Rust.".to_string()) })
+    }
+}
+
+#[tokio::test]
+async fn a_post_without_text_is_written_by_the_agents_author_unless_turned_off() {
+    let w = world("2026-11-23T10:00:00Z").await;
+    let scribe = Arc::new(Scribe(Mutex::new(Vec::new())));
+    w.agents.set_author(scribe.clone());
+    let mb = w
+        .agents
+        .link_account(&json!({
+            "agentId": w.agent, "platform": "moltbook", "status": "active",
+            "credentials": { "apiKey": "mb-good-key", "username": "ada" }
+        }))
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = w
+        .agents
+        .act(&mb, "post", json!({ "submolt": "rust" }))
+        .await
+        .unwrap();
+    assert_eq!(r["title"], "Rust on Mondays");
+    assert_eq!(r["aiWritten"], true);
+    assert_eq!(
+        w.fake.seen.lines("").last().unwrap(),
+        r#"POST /posts {"submolt":"rust","title":"Rust on Mondays","content":"Why I rewrite everything in Rust."}"#
+    );
+    assert_eq!(
+        scribe.0.lock().unwrap().as_slice(),
+        [r#"Ada Post { submolt: "rust" }"#]
+    );
+    // `aiGenerate: false`: the text must be there.
+    w.set(at("2026-11-23T11:00:00Z"));
+    let e = w
+        .agents
+        .act(
+            &mb,
+            "post",
+            json!({ "aiGenerate": false, "title": "Only a title" }),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("post needs params.content"), "{e}");
+}

@@ -191,6 +191,7 @@ impl From<portos_agents::ActionError> for ApiError {
         let text = e.to_string();
         match e {
             A::Params(m) => ApiError::validation(m),
+            A::Writing(..) => ApiError::new(StatusCode::BAD_GATEWAY, "AI_WRITING_FAILED", text),
             A::WrongPlatform { .. } => ApiError::bad_request("WRONG_PLATFORM", text),
             A::Moltbook(B::Limited(r)) | A::Moltworld(W::Limited(r)) => refused(&r),
             A::Moltbook(B::Store(s)) | A::Moltworld(W::Store(s)) => s.into(),

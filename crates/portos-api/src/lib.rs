@@ -8,6 +8,7 @@
 //! Must not depend on: the supervisor library (it is a client of its socket) or
 //! any other service crate.
 
+pub mod author;
 pub mod error;
 pub mod events;
 pub mod grpc;
@@ -92,7 +93,7 @@ impl AppState {
                 move |event: &str, data: serde_json::Value| hub.publish("agents", event, &data),
             )
         };
-        Self {
+        let state = Self {
             agents,
             tokens: Arc::new(tokens),
             supervisor: Arc::new(SupervisorLink {
@@ -111,7 +112,11 @@ impl AppState {
                 .unwrap_or_default(),
             runs: Arc::default(),
             lmstudio: Arc::default(),
-        }
+        };
+        state
+            .agents
+            .set_author(Arc::new(author::RunsAuthor(state.clone())));
+        state
     }
 }
 
