@@ -244,6 +244,11 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::browser::logs))
         .routes(routes!(routes::browser::screenshot))
         .routes(routes!(routes::browser::cookies))
+        .routes(routes!(routes::agent_processes::list))
+        .routes(routes!(
+            routes::agent_processes::get,
+            routes::agent_processes::kill
+        ))
         .routes(routes!(
             routes::agents::list_personalities,
             routes::agents::create_personality

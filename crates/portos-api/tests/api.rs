@@ -1180,7 +1180,7 @@ async fn the_openapi_document_covers_every_route() {
             assert!(p.get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 112, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 114, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 #[tokio::test]

@@ -506,3 +506,60 @@ async fn jira_instances_and_tickets_without_the_token() {
 
     s.assert_no_secret_left();
 }
+
+#[tokio::test]
+async fn agent_processes_are_listed_and_only_they_can_be_ended() {
+    let s = start().await;
+    // An "agent": its command line names claude.
+    use std::os::unix::process::CommandExt;
+    let mut child = std::process::Command::new("sleep")
+        .arg0("claude-code-fake")
+        .arg("1000")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i64;
+    let mut found = Value::Null;
+    for _ in 0..50 {
+        let (_, list) = s.get("/api/agents").await;
+        if let Some(p) = list.as_array().unwrap().iter().find(|p| p["pid"] == pid) {
+            found = p.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        (found["agentType"].as_str(), found["agentName"].as_str()),
+        (Some("claude"), Some("Claude")),
+        "{found}"
+    );
+    assert!(
+        found["command"]
+            .as_str()
+            .unwrap()
+            .contains("claude-code-fake")
+    );
+    let (st, one) = s.get(&format!("/api/agents/{pid}")).await;
+    assert_eq!((st, one["pid"].as_i64()), (200, Some(pid)));
+
+    // Not an agent (this test process): left alone, 404; not a pid: 400.
+    let me = std::process::id();
+    let (st, e) = s.call("DELETE", &format!("/api/agents/{me}"), None).await;
+    assert_eq!((st, e["code"].as_str()), (404, Some("NOT_FOUND")), "{e}");
+    let (st, e) = s.call("DELETE", "/api/agents/..%2F1", None).await;
+    assert_eq!(
+        (st, e["code"].as_str()),
+        (400, Some("VALIDATION_ERROR")),
+        "{e}"
+    );
+
+    let (st, r) = s.call("DELETE", &format!("/api/agents/{pid}"), None).await;
+    assert_eq!((st, r["success"].as_bool()), (200, Some(true)), "{r}");
+    let status = child.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(15),
+        "ended by SIGTERM"
+    );
+}

@@ -1,5 +1,6 @@
 //! REST routes under `/api`, one module per area of the original.
 
+pub mod agent_processes;
 pub mod agents;
 pub mod apps;
 pub mod browser;

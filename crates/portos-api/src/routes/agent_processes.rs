@@ -1,0 +1,143 @@
+//! `/api/agents`: the AI agent processes running on this machine (Claude Code,
+//! Codex, Gemini CLI, Aider, Cursor, Copilot), found in `/proc`. Ending one is
+//! limited to those processes, run by this user: the original would
+//! `kill -9` any pid it was given.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// What marks an agent in a command line, and its name.
+const PATTERNS: [(&str, &str); 6] = [
+    ("claude", "Claude"),
+    ("codex", "Codex"),
+    ("gemini", "Gemini"),
+    ("aider", "Aider"),
+    ("cursor", "Cursor"),
+    ("copilot", "Copilot"),
+];
+
+fn now_ms() -> u64 {
+    crate::error::now_ms()
+}
+
+/// One agent process in the original's shape.
+fn describe(p: &procfs::process::Process, boot_ms: u64, tps: u64, mem_total: u64) -> Option<Value> {
+    let cmd = p.cmdline().ok()?.join(" ");
+    let lower = cmd.to_lowercase();
+    let (ty, name) = PATTERNS.iter().find(|(pat, _)| lower.contains(pat))?;
+    let stat = p.stat().ok()?;
+    let start_ms = boot_ms + stat.starttime * 1000 / tps.max(1);
+    let runtime = now_ms().saturating_sub(start_ms);
+    let cpu_secs = (stat.utime + stat.stime) as f64 / tps.max(1) as f64;
+    let cpu = if runtime > 0 {
+        cpu_secs * 100_000.0 / runtime as f64
+    } else {
+        0.0
+    };
+    let rss = stat.rss * procfs::page_size();
+    let memory = if mem_total > 0 {
+        rss as f64 * 100.0 / mem_total as f64
+    } else {
+        0.0
+    };
+    Some(json!({
+            "pid": p.pid, "ppid": stat.ppid, "cpu": (cpu * 10.0).round() / 10.0,
+            "memory": (memory * 10.0).round() / 10.0, "runtime": runtime,
+            "runtimeFormatted": humantime::format_duration(std::time::Duration::from_secs(runtime / 1000)).to_string(),
+            "command": cmd, "startTime": start_ms, "agentName": name, "agentType": ty,
+    }))
+}
+
+/// Every agent process of this user, newest first.
+fn scan() -> Vec<Value> {
+    use procfs::Current;
+    let boot_ms = procfs::boot_time_secs().unwrap_or(0) * 1000;
+    let tps = procfs::ticks_per_second();
+    let mem_total = procfs::Meminfo::current().map(|m| m.mem_total).unwrap_or(0);
+    let me = nix::unistd::getuid().as_raw();
+    let own = std::process::id() as i32;
+    let Ok(all) = procfs::process::all_processes() else {
+        return Vec::new();
+    };
+    let mut out: Vec<Value> = all
+        .flatten()
+        .filter(|p| p.pid != own && p.uid().is_ok_and(|u| u == me))
+        .filter_map(|p| describe(&p, boot_ms, tps, mem_total))
+        .collect();
+    out.sort_by_key(|v| std::cmp::Reverse(v["startTime"].as_u64().unwrap_or(0)));
+    out
+}
+
+fn find(pid: i32) -> Result<Value, ApiError> {
+    scan()
+        .into_iter()
+        .find(|v| v["pid"].as_i64() == Some(i64::from(pid)))
+        .ok_or_else(|| ApiError::not_found(format!("no AI agent process {pid} of this user")))
+}
+
+fn pid_of(s: &str) -> Result<i32, ApiError> {
+    s.parse::<i32>()
+        .ok()
+        .filter(|p| *p > 1)
+        .ok_or_else(|| ApiError::validation(format!("pid must be a process number, not {s:?}")))
+}
+
+#[utoipa::path(get, path = "/api/agents", tag = "agents", operation_id = "listAgentProcesses", responses((status = 200, description = "`[{ pid, ppid, cpu, memory, runtime, runtimeFormatted, command, startTime, agentName, agentType }]`, newest first")))]
+pub async fn list(State(_app): State<AppState>) -> Json<Value> {
+    Json(json!(
+        tokio::task::spawn_blocking(scan).await.unwrap_or_default()
+    ))
+}
+
+#[utoipa::path(get, path = "/api/agents/{pid}", tag = "agents", operation_id = "getAgentProcess", params(("pid" = String, Path)), responses((status = 200, description = "the process"), (status = 400, description = "not a pid"), (status = 404, description = "no AI agent process with that pid")))]
+pub async fn get(Path(pid): Path<String>) -> Result<Json<Value>, ApiError> {
+    let pid = pid_of(&pid)?;
+    Ok(Json(
+        tokio::task::spawn_blocking(move || find(pid))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))??,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/agents/{pid}", tag = "agents", operation_id = "killAgentProcess", params(("pid" = String, Path)), responses((status = 200, description = "`{ success: true, pid }`: SIGTERM, then SIGKILL after 3 s"), (status = 400, description = "not a pid"), (status = 404, description = "not an AI agent process of this user: left alone")))]
+pub async fn kill(
+    State(app): State<AppState>,
+    Path(pid): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let pid = pid_of(&pid)?;
+    let found = tokio::task::spawn_blocking(move || find(pid))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
+    kill(Pid::from_raw(pid), Signal::SIGTERM)
+        .map_err(|e| ApiError::internal(format!("cannot stop {pid}: {e}")))?;
+    for _ in 0..30 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if kill(Pid::from_raw(pid), None).is_err()
+            || procfs::process::Process::new(pid)
+                .and_then(|p| p.stat())
+                .is_ok_and(|s| s.state == 'Z')
+        {
+            break;
+        }
+    }
+    if kill(Pid::from_raw(pid), None).is_ok() {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    let _ = crate::routes::history::record(
+        &app,
+        "kill",
+        Some("agent-process"),
+        Some(&pid.to_string()),
+        json!({ "agentType": found["agentType"] }),
+        true,
+        None,
+    )
+    .await;
+    Ok(Json(json!({ "success": true, "pid": pid })))
+}
