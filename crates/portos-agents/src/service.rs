@@ -711,6 +711,14 @@ impl Agents {
 
     pub async fn update_schedule(&self, id: &str, patch: Value) -> Result<Value, AgentsError> {
         let now = iso(self.now());
+        // A new action must still run on the schedule's account.
+        let platform = match patch.pointer("/action/type").and_then(Value::as_str) {
+            Some(_) => {
+                let account_id = self.schedule(id).await?.account_id;
+                self.account(&account_id).await.ok().map(|a| a.platform)
+            }
+            None => None,
+        };
         let s = self
             .store
             .update(files::SCHEDULES, |f: &mut SchedulesFile| {
@@ -735,6 +743,14 @@ impl Agents {
                 let next: Schedule =
                     serde_json::from_value(v).map_err(|e| Invalid(format!("schedule: {e}")))?;
                 validate_schedule(&next)?;
+                if let Some(p) = platform.filter(|p| platform_of(&next.action.kind) != Some(*p)) {
+                    return Err(Invalid(format!(
+                        "action.type {} does not run on a {} account",
+                        next.action.kind,
+                        p.as_str()
+                    ))
+                    .into());
+                }
                 *s = next.clone();
                 Ok::<_, AgentsError>(next)
             })

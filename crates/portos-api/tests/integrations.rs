@@ -360,6 +360,19 @@ async fn accounts_schedules_and_tools_keep_keys_to_themselves() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(done["result"]["thought"], "hello world", "{done}");
+    // A change of action must still fit the account's platform.
+    let (st, e) = s
+        .call(
+            "PUT",
+            &format!("/api/agents/schedules/{sid}"),
+            Some(json!({ "action": { "type": "post" } })),
+        )
+        .await;
+    assert_eq!(
+        (st, e["code"].as_str()),
+        (400, Some("VALIDATION_ERROR")),
+        "{e}"
+    );
     let (_, stats) = s.get("/api/agents/schedules/stats").await;
     assert_eq!(
         (stats["total"].as_u64(), stats["totalRuns"].as_u64()),
