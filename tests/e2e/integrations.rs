@@ -18,6 +18,7 @@ use crate::http::Api;
 
 const MB_KEY: &str = "moltbook_sk_e2e_key_a1b2c3d4e5f6";
 const MW_KEY: &str = "moltworld_e2e_secret_9f8e7d6c";
+const JIRA_TOKEN: &str = "jira_pat_e2e_0a1b2c3d4e5f";
 
 async fn platforms(r: Incoming) -> Response {
     match r.path.as_str() {
@@ -133,6 +134,15 @@ fn schedules_over_grpc_run_on_time_limits_survive_a_restart_and_keys_stay_hidden
         let accounts = python_grpc(&[&target, "portos.integrations.v1.Accounts", "List"]);
         answers.push(accounts.to_string());
         assert_eq!(accounts["response"]["accounts"][0]["apiKeyMasked"], "***7d6c");
+        // JIRA over gRPC: the instance without its token.
+        let (st, i) = api
+            .post("/api/jira/instances", json!({ "id": "corp", "name": "Corp", "baseUrl": format!("http://{}/jira", fake.addr),
+                "email": "ada@example.com", "apiToken": JIRA_TOKEN }))
+            .await;
+        assert_eq!(st, 200, "{i}");
+        let jira = python_grpc(&[&target, "portos.integrations.v1.Jira", "ListInstances"]);
+        assert_eq!(jira["response"]["instances"][0]["hasApiToken"], true, "{jira}");
+        answers.push(jira.to_string());
 
         // One post now; the second within 30 minutes is refused here, also
         // after the api server restarted.
@@ -163,7 +173,7 @@ fn schedules_over_grpc_run_on_time_limits_survive_a_restart_and_keys_stay_hidden
         logs.contains("POST /api/agents/accounts 201"),
         "the api server's request lines are there"
     );
-    for key in [MB_KEY, MW_KEY] {
+    for key in [MB_KEY, MW_KEY, JIRA_TOKEN] {
         assert!(!logs.contains(key), "{key} in a log");
         assert!(
             !answers.iter().any(|a| a.contains(key)),

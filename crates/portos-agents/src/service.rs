@@ -817,13 +817,20 @@ impl Agents {
         Ok(f.activities)
     }
 
-    fn entry(&self, id: &str, s: &Schedule, status: &str) -> ActivityEntry {
+    /// An activity entry of `action` on `account` (of schedule `schedule`, if any).
+    fn entry(
+        &self,
+        schedule: Option<&str>,
+        account: &str,
+        action: &Action,
+        status: &str,
+    ) -> ActivityEntry {
         ActivityEntry {
             id: String::new(),
-            account_id: s.account_id.clone(),
-            schedule_id: Some(id.to_string()),
-            action: s.action.kind.clone(),
-            params: s.action.params.clone(),
+            account_id: account.to_string(),
+            schedule_id: schedule.map(str::to_string),
+            action: action.kind.clone(),
+            params: action.params.clone(),
             status: status.into(),
             result: None,
             error: None,
@@ -833,7 +840,7 @@ impl Agents {
     }
 
     async fn skip(&self, id: &str, s: &Schedule, why: &str) -> Result<(), AgentsError> {
-        let mut e = self.entry(id, s, "skipped");
+        let mut e = self.entry(Some(id), &s.account_id, &s.action, "skipped");
         e.error = Some(why.to_string());
         self.log(&s.agent_id, e).await
     }
@@ -914,7 +921,7 @@ impl Agents {
                 return Err(e);
             }
         }
-        let mut started = self.entry(id, &s, "started");
+        let mut started = self.entry(Some(id), &s.account_id, &s.action, "started");
         if let Some(Why::Missed(n)) = why {
             started.result = Some(json!({ "missedRuns": n }));
         }
@@ -942,8 +949,9 @@ impl Agents {
         let id = id.to_string();
         Ok(Begun::Started(self.tasks.spawn(async move {
             let began = std::time::Instant::now();
-            let out = this.perform(&s).await;
-            let e = this.outcome(this.entry(&id, &s, "completed"), &out, began);
+            let out = this.perform(&s.agent_id, &s.account_id, &s.action).await;
+            let done = this.entry(Some(&id), &s.account_id, &s.action, "completed");
+            let e = this.outcome(done, &out, began);
             if let Err(err) = this.log(&s.agent_id, e).await {
                 tracing::error!(schedule = %id, "cannot record the run's outcome: {err}");
             }
@@ -976,8 +984,13 @@ impl Agents {
     }
 
     /// The action itself: `Ok(Err(reason))` when the account or agent says not now.
-    async fn perform(&self, s: &Schedule) -> Result<Result<Value, String>, AgentsError> {
-        let account = match self.account(&s.account_id).await {
+    async fn perform(
+        &self,
+        agent_id: &str,
+        account_id: &str,
+        action: &Action,
+    ) -> Result<Result<Value, String>, AgentsError> {
+        let account = match self.account(account_id).await {
             Ok(a) => a,
             Err(AgentsError::NotFound { .. }) => {
                 return Err(not_found("ACCOUNT_NOT_FOUND", "Account not found"));
@@ -987,7 +1000,7 @@ impl Agents {
         if account.status != AccountStatus::Active {
             return Ok(Err(format!("Account status: {}", account.status.as_str())));
         }
-        let agent = self.agent(&s.agent_id).await?;
+        let agent = self.agent(agent_id).await?;
         if !agent.enabled {
             return Ok(Err("Agent disabled".into()));
         }
@@ -998,14 +1011,14 @@ impl Agents {
         let result = execute(
             &self.platforms,
             &account,
-            &s.action.kind,
-            &s.action.params,
+            &action.kind,
+            &action.params,
             writer,
         )
         .await;
         let suspended = result.as_ref().is_err_and(ActionError::is_suspended);
         let now = iso(self.now());
-        self.set_account(&s.account_id, |a| {
+        self.set_account(account_id, |a| {
             a.last_activity = Some(now);
             if suspended {
                 a.status = AccountStatus::Suspended;
@@ -1030,33 +1043,15 @@ impl Agents {
                 message: format!("Account not active: {}", account.status.as_str()),
             });
         }
-        let s = Schedule {
-            agent_id: account.agent_id.clone(),
-            account_id: account_id.to_string(),
-            action: Action {
-                kind: action.to_string(),
-                params,
-            },
-            schedule: Timing {
-                kind: "manual".into(),
-                cron: None,
-                interval_ms: None,
-                random_window: None,
-            },
-            rate_limit: RateLimit::default(),
-            enabled: true,
-            missed_runs: MissedRuns::Skip,
-            last_run: None,
-            run_count: 0,
-            created_at: String::new(),
-            updated_at: String::new(),
-            extra: Default::default(),
+        let action = Action {
+            kind: action.to_string(),
+            params,
         };
         let began = std::time::Instant::now();
-        let out = self.perform(&s).await;
-        let mut e = self.outcome(self.entry("", &s, "completed"), &out, began);
-        e.schedule_id = None;
-        self.log(&s.agent_id, e).await?;
+        let out = self.perform(&account.agent_id, account_id, &action).await;
+        let done = self.entry(None, account_id, &action, "completed");
+        let e = self.outcome(done, &out, began);
+        self.log(&account.agent_id, e).await?;
         match out? {
             Ok(r) => Ok(r),
             Err(why) => Err(AgentsError::Conflict {

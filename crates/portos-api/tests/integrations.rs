@@ -447,12 +447,12 @@ async fn jira_instances_and_tickets_without_the_token() {
     let (st, e) = s
         .post(
             "/api/jira/instances",
-            json!({ "id": "work", "name": "Work" }),
+            json!({ "id": "office", "name": "Work" }),
         )
         .await;
     assert_eq!((st, e["code"].as_str()), (400, Some("INVALID_INPUT")));
     let (st, i) = s
-        .post("/api/jira/instances", json!({ "id": "work", "name": "Work", "baseUrl": base, "email": "ada@example.com", "apiToken": JIRA_PAT,
+        .post("/api/jira/instances", json!({ "id": "office", "name": "Work", "baseUrl": base, "email": "ada@example.com", "apiToken": JIRA_PAT,
             "customFields": { "storyPoints": "customfield_10200" } }))
         .await;
     assert_eq!(st, 200, "{i}");
@@ -460,7 +460,7 @@ async fn jira_instances_and_tickets_without_the_token() {
     let stamp = i["tokenUpdatedAt"].clone();
     // An update without the token keeps it (and its stamp), and the custom fields.
     let (_, i) = s
-        .post("/api/jira/instances", json!({ "id": "work", "name": "Work JIRA", "baseUrl": base, "email": "ada@example.com" }))
+        .post("/api/jira/instances", json!({ "id": "office", "name": "Work JIRA", "baseUrl": base, "email": "ada@example.com" }))
         .await;
     assert_eq!(
         (i["name"].as_str(), &i["tokenUpdatedAt"]),
@@ -468,9 +468,9 @@ async fn jira_instances_and_tickets_without_the_token() {
     );
     assert_eq!(i["customFields"]["storyPoints"], "customfield_10200");
     let (_, list) = s.get("/api/jira/instances").await;
-    assert_eq!(list["instances"]["work"]["hasApiToken"], true);
+    assert_eq!(list["instances"]["office"]["hasApiToken"], true);
 
-    let (_, t) = s.post("/api/jira/instances/work/test", json!({})).await;
+    let (_, t) = s.post("/api/jira/instances/office/test", json!({})).await;
     assert_eq!(
         (t["success"].as_bool(), t["user"].as_str()),
         (Some(true), Some("Ada")),
@@ -478,7 +478,7 @@ async fn jira_instances_and_tickets_without_the_token() {
     );
     let (st, c) = s
         .post(
-            "/api/jira/instances/work/tickets",
+            "/api/jira/instances/office/tickets",
             json!({ "projectKey": "PORT", "summary": "Ship", "storyPoints": 2 }),
         )
         .await;
@@ -494,18 +494,18 @@ async fn jira_instances_and_tickets_without_the_token() {
         .unwrap();
     assert_eq!(sent.body["fields"]["customfield_10200"], 2.0);
     let (_, tr) = s
-        .get("/api/jira/instances/work/tickets/PORT-9/transitions")
+        .get("/api/jira/instances/office/tickets/PORT-9/transitions")
         .await;
     assert_eq!(tr, json!([{ "id": "31", "name": "Done", "to": "Done" }]));
     let (st, e) = s
         .post(
-            "/api/jira/instances/work/tickets/PORT-9/transition",
+            "/api/jira/instances/office/tickets/PORT-9/transition",
             json!({}),
         )
         .await;
     assert_eq!((st, e["code"].as_str()), (400, Some("INVALID_INPUT")));
     let (st, e) = s
-        .get("/api/jira/instances/work/tickets/NOPE-1/transitions")
+        .get("/api/jira/instances/office/tickets/NOPE-1/transitions")
         .await;
     assert_eq!((st, e["code"].as_str()), (404, Some("JIRA_ERROR")), "{e}");
     let (st, e) = s.get("/api/jira/instances/ghost/projects").await;
@@ -516,6 +516,21 @@ async fn jira_instances_and_tickets_without_the_token() {
         .await;
     let (st, e) = s.get("/api/jira/instances/old/projects").await;
     assert_eq!((st, e["code"].as_str()), (401, Some("UNAUTHORIZED")), "{e}");
+
+    // An old file's `allowSelfSigned` is not honoured: TLS checks stay on,
+    // and the answer says what to do instead.
+    let path = s.data.path().join("jira.json");
+    let mut file: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    file["instances"]["office"]["allowSelfSigned"] = json!(true);
+    std::fs::write(&path, file.to_string()).unwrap();
+    let (st, e) = s.get("/api/jira/instances/office/projects").await;
+    assert_eq!((st, e["code"].as_str()), (400, Some("JIRA_CONFIG")), "{e}");
+    assert!(e["error"].as_str().unwrap().contains("caCert"), "{e}");
+    // A CA that is no certificate is refused when saved, not at the first call.
+    let (st, e) = s
+        .post("/api/jira/instances", json!({ "id": "office", "name": "Work", "baseUrl": base, "email": "ada@example.com", "caCert": "not a certificate" }))
+        .await;
+    assert_eq!((st, e["code"].as_str()), (400, Some("JIRA_CONFIG")), "{e}");
 
     s.assert_no_secret_left();
 }

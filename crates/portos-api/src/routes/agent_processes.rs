@@ -52,30 +52,50 @@ fn describe(p: &procfs::process::Process, boot_ms: u64, tps: u64, mem_total: u64
     }))
 }
 
+/// What the descriptions need: boot time, clock ticks, total memory, this user.
+struct Host {
+    boot_ms: u64,
+    tps: u64,
+    mem_total: u64,
+    uid: u32,
+}
+
+impl Host {
+    fn now() -> Self {
+        use procfs::Current;
+        Self {
+            boot_ms: procfs::boot_time_secs().unwrap_or(0) * 1000,
+            tps: procfs::ticks_per_second(),
+            mem_total: procfs::Meminfo::current().map(|m| m.mem_total).unwrap_or(0),
+            uid: nix::unistd::getuid().as_raw(),
+        }
+    }
+
+    /// `p` as an agent process of this user (not this server), if it is one.
+    fn agent(&self, p: &procfs::process::Process) -> Option<Value> {
+        if p.pid == std::process::id() as i32 || !p.uid().is_ok_and(|u| u == self.uid) {
+            return None;
+        }
+        describe(p, self.boot_ms, self.tps, self.mem_total)
+    }
+}
+
 /// Every agent process of this user, newest first.
 fn scan() -> Vec<Value> {
-    use procfs::Current;
-    let boot_ms = procfs::boot_time_secs().unwrap_or(0) * 1000;
-    let tps = procfs::ticks_per_second();
-    let mem_total = procfs::Meminfo::current().map(|m| m.mem_total).unwrap_or(0);
-    let me = nix::unistd::getuid().as_raw();
-    let own = std::process::id() as i32;
+    let host = Host::now();
     let Ok(all) = procfs::process::all_processes() else {
         return Vec::new();
     };
-    let mut out: Vec<Value> = all
-        .flatten()
-        .filter(|p| p.pid != own && p.uid().is_ok_and(|u| u == me))
-        .filter_map(|p| describe(&p, boot_ms, tps, mem_total))
-        .collect();
+    let mut out: Vec<Value> = all.flatten().filter_map(|p| host.agent(&p)).collect();
     out.sort_by_key(|v| std::cmp::Reverse(v["startTime"].as_u64().unwrap_or(0)));
     out
 }
 
+/// Process `pid`, if it is an agent process of this user.
 fn find(pid: i32) -> Result<Value, ApiError> {
-    scan()
-        .into_iter()
-        .find(|v| v["pid"].as_i64() == Some(i64::from(pid)))
+    procfs::process::Process::new(pid)
+        .ok()
+        .and_then(|p| Host::now().agent(&p))
         .ok_or_else(|| ApiError::not_found(format!("no AI agent process {pid} of this user")))
 }
 
