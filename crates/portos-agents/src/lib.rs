@@ -5,11 +5,15 @@
 //! PortOS was down) with their activity log, and the executor that runs an
 //! action through the Moltbook or Moltworld client.
 //!
+//! Posts and comments an agent leaves to its AI are written as AI runs
+//! ([`author::RunsAuthor`], over `portos-ai`).
+//!
 //! Time comes from a [`portos_ratelimit::Clock`], so tests drive the scheduler.
 //! Must not depend on: axum, tonic, the api server or any service crate (the
 //! api server maps this crate's answers onto REST and gRPC).
 
 pub mod actions;
+pub mod author;
 pub mod model;
 pub mod planner;
 pub mod service;

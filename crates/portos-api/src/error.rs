@@ -254,15 +254,47 @@ impl From<portos_jira::JiraError> for ApiError {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+pub use portos_core::time::{now_iso, now_ms};
+
+/// The one place a domain problem becomes an HTTP status.
+impl From<portos_core::Problem> for ApiError {
+    fn from(p: portos_core::Problem) -> Self {
+        use portos_core::Kind as K;
+        let status = match p.kind {
+            K::Invalid => StatusCode::BAD_REQUEST,
+            K::Unauthenticated => StatusCode::UNAUTHORIZED,
+            K::Forbidden => StatusCode::FORBIDDEN,
+            K::NotFound => StatusCode::NOT_FOUND,
+            K::Conflict => StatusCode::CONFLICT,
+            K::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            K::TooMany => StatusCode::TOO_MANY_REQUESTS,
+            K::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            K::BadGateway => StatusCode::BAD_GATEWAY,
+            K::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ApiError {
+            status,
+            code: p.code,
+            message: p.message,
+            context: p.context,
+        }
+    }
 }
 
-/// The current UTC time as ISO 8601 with milliseconds.
-pub fn now_iso() -> String {
-    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+impl From<portos_ai::AiError> for ApiError {
+    fn from(e: portos_ai::AiError) -> Self {
+        match e {
+            portos_ai::AiError::Problem(p) => p.into(),
+            portos_ai::AiError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<portos_apps::AppsError> for ApiError {
+    fn from(e: portos_apps::AppsError) -> Self {
+        match e {
+            portos_apps::AppsError::Problem(p) => p.into(),
+            portos_apps::AppsError::Store(s) => s.into(),
+        }
+    }
 }

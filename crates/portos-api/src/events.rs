@@ -18,7 +18,6 @@ use tokio::sync::mpsc;
 
 use crate::AppState;
 use crate::error::now_ms;
-use crate::redact::is_secret_key;
 
 /// Channels a client may subscribe to. `cosmos` is another name for `cos`.
 pub const CHANNELS: &[&str] = &[
@@ -195,18 +194,16 @@ impl Hub {
     }
 }
 
-/// Drops every key that could carry a secret, at any depth (the original's
-/// sanitising of error contexts).
-pub fn sanitize(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter(|(k, _)| !is_secret_key(k) && !k.to_ascii_lowercase().contains("envvars"))
-                .map(|(k, v)| (k.clone(), sanitize(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(sanitize).collect()),
-        other => other.clone(),
+pub use portos_core::secrets::sanitize;
+
+/// The domain crates publish through the hub.
+impl portos_core::Events for Hub {
+    fn broadcast(&self, event: &str, data: &Value) {
+        Hub::broadcast(self, event, data);
+    }
+
+    fn publish(&self, channel: &str, event: &str, data: &Value) {
+        Hub::publish(self, channel, event, data);
     }
 }
 
@@ -286,20 +283,12 @@ async fn serve_socket(app: AppState, socket: WebSocket) {
                     hub.send_to(id, "logs:unsubscribed", &json!({}));
                 }
                 Some(Request::Detect { path }) => {
-                    tokio::spawn(crate::routes::detect::detect_for_client(
-                        app.clone(),
-                        id,
-                        path,
-                    ));
+                    tokio::spawn(detect_for_client(app.clone(), id, path));
                 }
                 Some(Request::AppUpdate { app_id }) => {
                     // Runs to its end even if the client leaves: an update
                     // cut in the middle would leave the repo half done.
-                    tokio::spawn(crate::routes::update::update_for_client(
-                        app.clone(),
-                        id,
-                        app_id,
-                    ));
+                    tokio::spawn(update_for_client(app.clone(), id, app_id));
                 }
                 None => {}
             },
@@ -435,5 +424,37 @@ fn logs_request(hub: &Hub, id: u64, data: &Value) -> Option<Request> {
             );
             None
         }
+    }
+}
+
+/// `detect:start`: each step of the detection to the asking client.
+async fn detect_for_client(app: AppState, client: u64, path: String) {
+    let hub = app.hub.clone();
+    portos_apps::detect::detect(&app.apps, &path, |event, data| {
+        hub.send_to(client, event, data);
+    })
+    .await;
+}
+
+/// `app:update { appId }`: each progress event to the asking client as
+/// `app:update:step`, then `app:update:complete { success, steps }`, or
+/// `app:update:error { message, code }` when the update cannot start.
+async fn update_for_client(app: AppState, client: u64, id: String) {
+    let hub = app.hub.clone();
+    let outcome = portos_apps::update::perform(&app.apps, &id, |e| {
+        hub.send_to(client, "app:update:step", e);
+    })
+    .await;
+    match outcome.map_err(crate::ApiError::from) {
+        Ok(o) => hub.send_to(
+            client,
+            "app:update:complete",
+            &json!({ "success": o.success, "steps": o.steps }),
+        ),
+        Err(e) => hub.send_to(
+            client,
+            "app:update:error",
+            &json!({ "message": e.message, "code": e.code }),
+        ),
     }
 }

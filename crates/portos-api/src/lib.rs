@@ -1,25 +1,22 @@
 //! The api server of PortOS (5554): the original's REST API under `/api`, live
 //! events on `/ws`, and gRPC, all on one port.
 //!
-//! Owns: the HTTP edge (routes, the one error type and its JSON/gRPC faces, Host
-//! checks, body limits, timeouts, request tracing), the live-event hub, and the
-//! link to the supervisor's control socket. Data lives in `portos-store`; this
-//! crate turns requests into store calls and back.
+//! Owns: the edge — routes and gRPC methods that parse a request, call one
+//! domain function and shape the answer; the one error type and its JSON/gRPC
+//! faces; Host checks, body limits, timeouts, request tracing; the live-event
+//! hub; and the link to the supervisor's control socket. The domain lives in
+//! `portos-ai`, `portos-apps`, `portos-history` and `portos-agents`; data in
+//! `portos-store`.
 //! Must not depend on: the supervisor library (it is a client of its socket) or
 //! any other service crate.
 
-pub mod author;
 pub mod error;
 pub mod events;
 pub mod grpc;
-pub mod grpc_integrations;
 pub mod guard;
-pub mod prompts;
-pub mod provider_status;
-pub mod redact;
 pub mod rendered;
 pub mod routes;
-pub mod runs;
+pub mod supervisor_link;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,14 +35,15 @@ use tower_http::trace::TraceLayer;
 pub use error::ApiError;
 use events::Hub;
 use guard::HostPolicy;
-use routes::processes::SupervisorLink;
+use supervisor_link::SupervisorLink;
 
 /// The largest request body accepted (the original's JSON limit).
 pub const BODY_LIMIT: usize = 50 << 20;
 /// How long a plain request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Everything a handler may reach. Cheap to clone.
+/// Everything a handler may reach: the domain services and the edge's own
+/// parts. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub store: Arc<JsonStore>,
@@ -53,16 +51,16 @@ pub struct AppState {
     pub supervisor: Arc<SupervisorLink>,
     pub hosts: Arc<HostPolicy>,
     pub tokens: Arc<guard::TokenPolicy>,
-    /// Repos with an update running.
-    pub updating: Arc<routes::update::Updating>,
     /// Read answers kept per version of their data.
     pub rendered: Arc<rendered::Rendered>,
-    /// The one HTTP client for outbound calls (providers).
+    /// The HTTP client for the edge's own outbound calls (the browser host).
     pub http: reqwest::Client,
-    /// AI runs in flight.
-    pub runs: Arc<runs::Runs>,
-    /// What was last seen of LM Studio.
-    pub lmstudio: Arc<routes::lmstudio::LmState>,
+    /// Providers, runs, prompts, provider status, LM Studio.
+    pub ai: portos_ai::Ai,
+    /// The apps registry and its processes.
+    pub apps: portos_apps::Apps,
+    /// The action history.
+    pub history: portos_history::ActionLog,
     /// Personalities, platform accounts, schedules and their scheduler.
     pub agents: Arc<portos_agents::Agents>,
 }
@@ -93,30 +91,35 @@ impl AppState {
                 move |event: &str, data: serde_json::Value| hub.publish("agents", event, &data),
             )
         };
-        let state = Self {
+        let supervisor = Arc::new(SupervisorLink {
+            socket: data_dir.join("supervisor.sock"),
+        });
+        let history = portos_history::ActionLog::new(store.clone());
+        let ai = portos_ai::Ai::new(
+            store.clone(),
+            Arc::new(portos_runner_client::GrpcRunner::from_env()),
+            hub.clone(),
+        );
+        let apps = portos_apps::Apps::new(
+            store.clone(),
+            supervisor.clone(),
+            history.clone(),
+            hub.clone(),
+        );
+        agents.set_author(Arc::new(portos_agents::author::RunsAuthor(ai.clone())));
+        Self {
             agents,
             tokens: Arc::new(tokens),
-            supervisor: Arc::new(SupervisorLink {
-                socket: data_dir.join("supervisor.sock"),
-            }),
+            supervisor,
             store,
             hub,
             hosts: Arc::new(hosts),
-            updating: Arc::default(),
             rendered: Arc::default(),
-            // No idle connections kept: a run's stream owns its connection,
-            // and a stopped run's connection must close at once.
-            http: reqwest::Client::builder()
-                .pool_max_idle_per_host(0)
-                .build()
-                .unwrap_or_default(),
-            runs: Arc::default(),
-            lmstudio: Arc::default(),
-        };
-        state
-            .agents
-            .set_author(Arc::new(author::RunsAuthor(state.clone())));
-        state
+            http: ai.http.clone(),
+            ai,
+            apps,
+            history,
+        }
     }
 }
 
@@ -131,8 +134,7 @@ struct ApiDoc;
 /// The REST routes and the OpenAPI document built from the same list, so the
 /// document cannot miss a route.
 pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use routes::apps as apps_registry;
-    use routes::{files, history, processes, providers, settings};
+    use routes::{apps, files, history, processes, providers, settings};
     use utoipa::OpenApi;
     use utoipa_axum::router::OpenApiRouter;
     use utoipa_axum::routes;
@@ -197,23 +199,19 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(processes::list_processes))
         .routes(routes!(processes::process_logs))
         .routes(routes!(processes::control_process))
-        .routes(routes!(processes::list_apps, apps_registry::create))
-        .routes(routes!(
-            processes::get_app,
-            apps_registry::update,
-            apps_registry::delete
-        ))
-        .routes(routes!(apps_registry::archive))
-        .routes(routes!(apps_registry::unarchive))
-        .routes(routes!(apps_registry::task_types))
-        .routes(routes!(apps_registry::set_task_type))
-        .routes(routes!(apps_registry::open_editor))
-        .routes(routes!(apps_registry::open_folder))
-        .routes(routes!(apps_registry::refresh_config))
-        .routes(routes!(routes::update::update))
-        .routes(routes!(processes::app_status))
-        .routes(routes!(processes::app_logs))
-        .routes(routes!(processes::logs_of_app))
+        .routes(routes!(apps::list, apps::create))
+        .routes(routes!(apps::get, apps::update, apps::delete))
+        .routes(routes!(apps::archive))
+        .routes(routes!(apps::unarchive))
+        .routes(routes!(apps::task_types))
+        .routes(routes!(apps::set_task_type))
+        .routes(routes!(apps::open_editor))
+        .routes(routes!(apps::open_folder))
+        .routes(routes!(apps::refresh_config))
+        .routes(routes!(apps::update_code))
+        .routes(routes!(apps::status))
+        .routes(routes!(apps::logs))
+        .routes(routes!(apps::logs_of_app))
         .routes(routes!(apps::start))
         .routes(routes!(apps::stop))
         .routes(routes!(apps::restart))
@@ -379,30 +377,6 @@ pub fn guarded(state: &AppState, router: Router) -> Router {
             guard::check_host,
         ))
         .layer(middleware::from_fn(log_request))
-}
-
-/// `POST /api/apps/:id/{start,stop,restart}`.
-mod apps {
-    use axum::Json;
-    use axum::extract::{Path, State};
-    use serde_json::Value;
-
-    use crate::routes::processes::{AppAction, act_on_app};
-    use crate::{ApiError, AppState};
-
-    macro_rules! app_action {
-        ($fn:ident, $action:expr, $path:literal) => {
-            #[utoipa::path(post, path = $path, tag = "apps", operation_id = concat!(stringify!($fn), "App"), params(("id" = String, Path)),
-                responses((status = 200, description = "`{ success, results: { <process>: { success, error? } } }`"),
-                          (status = 404, description = "App not found")))]
-            pub async fn $fn(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-                act_on_app(app, id, $action).await
-            }
-        };
-    }
-    app_action!(start, AppAction::Start, "/api/apps/{id}/start");
-    app_action!(stop, AppAction::Stop, "/api/apps/{id}/stop");
-    app_action!(restart, AppAction::Restart, "/api/apps/{id}/restart");
 }
 
 /// Named handlers for one file folder (list, create, download, delete), so each

@@ -28,10 +28,10 @@ fn main() -> ExitCode {
         // Runs a previous api server left in flight: followed or recorded.
         tokio::spawn({
             let state = state.clone();
-            async move { portos_api::runs::resume(&state).await }
+            async move { portos_ai::runs::resume(&state.ai).await }
         });
-        tokio::spawn(portos_api::provider_status::run_checks(
-            state.clone(),
+        tokio::spawn(portos_ai::status::run_checks(
+            state.ai.clone(),
             ctx.shutdown.clone(),
         ));
         // Automation schedules: one scheduler, stopped with the process.

@@ -1009,8 +1009,8 @@ async fn the_same_history_through_grpc_on_the_same_port() {
         .unwrap()
         .into_inner();
     assert!(st.available && st.reason == "ok", "{st:?}");
-    portos_api::provider_status::from_run(
-        &state,
+    portos_ai::status::from_run(
+        &state.ai,
         "lmstudio",
         "rate-limit",
         "429 Too Many Requests",
@@ -2208,7 +2208,7 @@ async fn provider_status_follows_checks_limits_and_recovery() {
         "unknown is available"
     );
 
-    portos_api::provider_status::check_all(&s.state).await;
+    portos_ai::status::check_all(&s.state.ai).await;
     let st = status("probe-me").await;
     assert_eq!(
         (st["available"].as_bool(), st["reason"].as_str()),
@@ -2238,7 +2238,7 @@ async fn provider_status_follows_checks_limits_and_recovery() {
     std::fs::create_dir(site.path().join("v1")).unwrap();
     std::fs::write(site.path().join("v1/models"), r#"{"data": [{"id": "m"}]}"#).unwrap();
     let _server = StaticServer::start_on(site.path(), port);
-    portos_api::provider_status::check_all(&s.state).await;
+    portos_ai::status::check_all(&s.state.ai).await;
     assert_eq!(status("probe-me").await["available"], true);
     let event = until_event(&mut ws, |e| {
         e["event"] == "provider:status:changed" && e["data"]["providerId"] == "probe-me"
@@ -2247,14 +2247,14 @@ async fn provider_status_follows_checks_limits_and_recovery() {
     assert_eq!(event["data"]["type"], "recovered");
 
     // A usage limit from a run holds until its time, whatever checks say.
-    portos_api::provider_status::from_run(
-        &s.state,
+    portos_ai::status::from_run(
+        &s.state.ai,
         "probe-me",
         "usage-limit",
         "You've hit your usage limit, try again in 2 hours",
     )
     .await;
-    portos_api::provider_status::check_all(&s.state).await;
+    portos_ai::status::check_all(&s.state.ai).await;
     let st = status("probe-me").await;
     assert_eq!(
         (st["available"].as_bool(), st["reason"].as_str()),
@@ -2385,8 +2385,8 @@ async fn runs_pass_over_unavailable_providers_and_left_runs_are_recorded() {
     ] {
         assert_eq!(s.post_json("/api/providers", &p).await.0, 201);
     }
-    portos_api::provider_status::from_run(
-        &s.state,
+    portos_ai::status::from_run(
+        &s.state.ai,
         "limited",
         "rate-limit",
         "429 Too Many Requests",
@@ -2427,7 +2427,7 @@ async fn runs_pass_over_unavailable_providers_and_left_runs_are_recorded() {
         json!({"id": id, "type": "ai", "providerId": "backup", "startTime": "2026-11-25T10:00:00.000Z", "endTime": null}).to_string(),
     )
     .unwrap();
-    portos_api::runs::resume(&s.state).await;
+    portos_ai::runs::resume(&s.state.ai).await;
     let run = ended_run(&s, id).await;
     assert_eq!(run["success"], false);
     assert_eq!(

@@ -149,15 +149,16 @@ pub async fn kill(
     if kill(Pid::from_raw(pid), None).is_ok() {
         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
     }
-    let _ = crate::routes::history::record(
-        &app,
-        "kill",
-        Some("agent-process"),
-        Some(&pid.to_string()),
-        json!({ "agentType": found["agentType"] }),
-        true,
-        None,
-    )
-    .await;
+    let _ = app
+        .history
+        .record(portos_history::NewEntry {
+            action: "kill",
+            target: Some("agent-process"),
+            target_name: Some(&pid.to_string()),
+            details: json!({ "agentType": found["agentType"] }),
+            success: true,
+            error: None,
+        })
+        .await;
     Ok(Json(json!({ "success": true, "pid": pid })))
 }

@@ -19,7 +19,6 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::routes::history;
 
 /// Remote calls give up after this long.
 const PLATFORM_TIMEOUT: Duration = Duration::from_secs(30);
@@ -72,7 +71,17 @@ pub fn platforms(data_dir: &FsPath) -> Platforms {
 }
 
 async fn record(app: &AppState, action: &str, target: &str, id: &str, details: Value) {
-    if let Err(e) = history::record(app, action, Some(target), Some(id), details, true, None).await
+    if let Err(e) = app
+        .history
+        .record(portos_history::NewEntry {
+            action: action,
+            target: Some(target),
+            target_name: Some(id),
+            details: details,
+            success: true,
+            error: None,
+        })
+        .await
     {
         tracing::warn!("history not recorded: {e}");
     }

@@ -20,7 +20,9 @@ use tonic::transport::Channel;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::routes::processes::{self, AppAction};
+use portos_apps::{AppAction, Supervisor};
+
+use crate::routes::processes;
 
 /// The supervisor's name for the browser host.
 const PROCESS: &str = "portos-browser";
@@ -230,7 +232,7 @@ pub async fn launch(State(app): State<AppState>) -> Result<Json<Value>, ApiError
     let mut h = match host(&app).await {
         Ok(h) => h,
         Err(_) => {
-            processes::control(&app, PROCESS, AppAction::Start).await?;
+            app.supervisor.control(PROCESS, AppAction::Start).await?;
             wait_for_host(&app).await?
         }
     };
@@ -363,7 +365,7 @@ async fn process(app: &AppState) -> Result<Value, ApiError> {
     Ok(match all.iter().find(|p| p.name == PROCESS) {
         None => json!({ "exists": false, "status": "not_found", "pm2_id": Value::Null }),
         Some(p) => {
-            let s = processes::summary(p);
+            let s = p.summary();
             json!({
                 "exists": true,
                 "status": s["status"],

@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::{ApiError, now_iso};
-use crate::routes::history;
 
 const FILE: &str = "jira.json";
 
@@ -230,16 +229,17 @@ pub async fn upsert_instance(
             Ok(i)
         })
         .await??;
-    let _ = history::record(
-        &app,
-        "upsert",
-        Some("jira-instance"),
-        Some(&id),
-        json!({ "baseUrl": saved.base_url }),
-        true,
-        None,
-    )
-    .await;
+    let _ = app
+        .history
+        .record(portos_history::NewEntry {
+            action: "upsert",
+            target: Some("jira-instance"),
+            target_name: Some(&id),
+            details: json!({ "baseUrl": saved.base_url }),
+            success: true,
+            error: None,
+        })
+        .await;
     Ok(Json(saved.public()))
 }
 
@@ -312,16 +312,17 @@ pub async fn create_of(
     let (_, c) = client(app, id).await?;
     let created = c.create_issue(new).await?;
     let details = json!({ "instanceId": id });
-    let _ = history::record(
-        app,
-        "create-ticket",
-        Some("jira"),
-        Some(&created.key),
-        details,
-        true,
-        None,
-    )
-    .await;
+    let _ = app
+        .history
+        .record(portos_history::NewEntry {
+            action: "create-ticket",
+            target: Some("jira"),
+            target_name: Some(&created.key),
+            details: details,
+            success: true,
+            error: None,
+        })
+        .await;
     Ok(created)
 }
 

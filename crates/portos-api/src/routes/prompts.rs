@@ -1,33 +1,19 @@
-//! `/api/prompts`: stages, variables, previews and template versions (the
-//! work is in `crate::prompts`). Better than the original: variable updates
-//! keep the fields they do not name, a taken name is a 409, an unknown stage
-//! a 404, and every saved template is kept as a version.
+//! `/api/prompts`: stages, variables, previews and template versions, over
+//! `portos-ai`'s stored prompts (the work is there).
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use portos_ai::prompts::{self, edit};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::prompts::{self, STAGE_CONFIG, SYSTEM_STAGES, VARIABLES, check_key, check_stage};
-
-fn conflict(message: String) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, "CONFLICT", message)
-}
-
-fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
-    match body {
-        Value::Object(m) => Ok(m),
-        _ => Err(ApiError::validation("a JSON object is required")),
-    }
-}
 
 /// `GET /api/prompts`: `{ stages }`.
 #[utoipa::path(get, operation_id = "listStages", path = "/api/prompts", tag = "prompts", responses((status = 200, description = "`{ stages }`")))]
 pub async fn list(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "stages": prompts::stages(&app).await? })))
+    Ok(Json(json!({ "stages": prompts::stages(&app.ai).await? })))
 }
 
 /// `POST /api/prompts`: a new stage.
@@ -36,40 +22,7 @@ pub async fn create(
     State(app): State<AppState>,
     Json(body): Json<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let b = object(body)?;
-    let (Some(stage), Some(name)) = (
-        b.get("stageName").and_then(Value::as_str),
-        b.get("name").and_then(Value::as_str),
-    ) else {
-        return Err(ApiError::validation("stageName and name are required"));
-    };
-    check_stage(stage)?;
-    let config = json!({
-        "name": name,
-        "description": b.get("description").and_then(Value::as_str).unwrap_or_default(),
-        "model": b.get("model").and_then(Value::as_str).unwrap_or("default"),
-        "returnsJson": b.get("returnsJson").and_then(Value::as_bool).unwrap_or(false),
-        "variables": b.get("variables").filter(|v| v.is_array()).cloned().unwrap_or_else(|| json!([])),
-    });
-    let stage_owned = stage.to_string();
-    app.store
-        .update(STAGE_CONFIG, |f: &mut Map<String, Value>| {
-            let stages = f.entry("stages").or_insert_with(|| json!({}));
-            if !stages.is_object() {
-                *stages = json!({});
-            }
-            if stages.get(&stage_owned).is_some() {
-                return Err(conflict(format!("Stage {stage_owned} already exists")));
-            }
-            stages[&stage_owned] = config;
-            Ok(())
-        })
-        .await??;
-    let template = b
-        .get("template")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    prompts::save_template(&app, stage, template).await?;
+    let stage = edit::create_stage(&app.ai, body).await?;
     Ok(Json(json!({ "success": true, "stageName": stage })))
 }
 
@@ -84,7 +37,7 @@ pub async fn reload() -> Json<Value> {
 #[utoipa::path(get, operation_id = "listVariables", path = "/api/prompts/variables", tag = "prompts", responses((status = 200, description = "`{ variables }`")))]
 pub async fn list_variables(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(
-        json!({ "variables": prompts::variables(&app).await? }),
+        json!({ "variables": prompts::variables(&app.ai).await? }),
     ))
 }
 
@@ -94,33 +47,7 @@ pub async fn create_variable(
     State(app): State<AppState>,
     Json(body): Json<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let b = object(body)?;
-    let (Some(key), Some(content)) = (b.get("key").and_then(Value::as_str), b.get("content"))
-    else {
-        return Err(ApiError::validation("key and content are required"));
-    };
-    check_key(key)?;
-    let mut v = Map::new();
-    for f in ["name", "category"] {
-        if let Some(x) = b.get(f) {
-            v.insert(f.into(), x.clone());
-        }
-    }
-    v.insert("content".into(), content.clone());
-    let key_owned = key.to_string();
-    app.store
-        .update(VARIABLES, |f: &mut Map<String, Value>| {
-            let vars = f.entry("variables").or_insert_with(|| json!({}));
-            if !vars.is_object() {
-                *vars = json!({});
-            }
-            if vars.get(&key_owned).is_some() {
-                return Err(conflict(format!("Variable {key_owned} already exists")));
-            }
-            vars[&key_owned] = Value::Object(v);
-            Ok(())
-        })
-        .await??;
+    let key = edit::create_variable(&app.ai, body).await?;
     Ok(Json(json!({ "success": true, "key": key })))
 }
 
@@ -130,15 +57,7 @@ pub async fn get_variable(
     State(app): State<AppState>,
     Path(key): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let vars = prompts::variables(&app).await?;
-    let v = vars
-        .get(&key)
-        .ok_or_else(|| ApiError::not_found("Variable not found"))?;
-    let mut out = json!({ "key": key });
-    for f in ["name", "category", "content"] {
-        out[f] = v.get(f).cloned().unwrap_or(Value::Null);
-    }
-    Ok(Json(out))
+    Ok(Json(edit::variable(&app.ai, &key).await?))
 }
 
 /// `PUT /api/prompts/variables/:key`: sets the fields given, keeps the others
@@ -149,27 +68,7 @@ pub async fn update_variable(
     Path(key): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    check_key(&key)?;
-    let b = object(body)?;
-    app.store
-        .update(VARIABLES, |f: &mut Map<String, Value>| {
-            let vars = f.entry("variables").or_insert_with(|| json!({}));
-            if !vars.is_object() {
-                *vars = json!({});
-            }
-            let v = &mut vars[&key];
-            if !v.is_object() {
-                *v = json!({});
-            }
-            for field in ["name", "category", "content"] {
-                if let Some(x) = b.get(field) {
-                    v[field] = x.clone();
-                }
-            }
-            Ok::<(), ()>(())
-        })
-        .await?
-        .ok();
+    edit::update_variable(&app.ai, &key, body).await?;
     Ok(Json(json!({ "success": true })))
 }
 
@@ -179,19 +78,7 @@ pub async fn delete_variable(
     State(app): State<AppState>,
     Path(key): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    app.store
-        .update(VARIABLES, |f: &mut Map<String, Value>| {
-            match f
-                .get_mut("variables")
-                .and_then(Value::as_object_mut)
-                .and_then(|v| v.shift_remove(&key))
-            {
-                Some(_) => Ok(()),
-                None => Err(()),
-            }
-        })
-        .await?
-        .ok();
+    edit::delete_variable(&app.ai, &key).await?;
     Ok(Json(json!({ "success": true })))
 }
 
@@ -201,7 +88,7 @@ pub async fn get(
     State(app): State<AppState>,
     Path(stage): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (mut out, template) = prompts::stage(&app, &stage).await?;
+    let (mut out, template) = prompts::stage(&app.ai, &stage).await?;
     out["template"] = json!(template);
     Ok(Json(out))
 }
@@ -214,13 +101,7 @@ pub async fn update(
     Path(stage): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut b = object(body)?;
-    let template = match b.shift_remove("template") {
-        None => None,
-        Some(Value::String(t)) => Some(t),
-        Some(_) => return Err(ApiError::validation("template must be a string")),
-    };
-    let version = prompts::save_stage(&app, &stage, b, template).await?;
+    let version = edit::update_stage(&app.ai, &stage, body).await?;
     let mut out = json!({ "success": true });
     if let Some(v) = version {
         out["version"] = json!(v);
@@ -240,42 +121,15 @@ pub async fn delete(
     Path(stage): Path<String>,
     Query(q): Query<ForceQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    check_stage(&stage)?;
-    if SYSTEM_STAGES.iter().any(|(s, _)| *s == stage) && q.force.as_deref() != Some("true") {
-        return Err(ApiError::bad_request(
-            "SYSTEM_STAGE_PROTECTED",
-            format!("{stage} is used by PortOS; add ?force=true to delete it"),
-        ));
-    }
-    app.store
-        .update(STAGE_CONFIG, |f: &mut Map<String, Value>| {
-            f.get_mut("stages")
-                .and_then(Value::as_object_mut)
-                .and_then(|s| s.shift_remove(&stage))
-                .map(drop)
-                .ok_or_else(|| ApiError::not_found("Stage not found"))
-        })
-        .await??;
-    let _ = tokio::fs::remove_file(app.store.path(&format!("prompts/stages/{stage}.md"))).await;
+    let force = q.force.as_deref() == Some("true");
+    edit::delete_stage(&app.ai, &stage, force).await?;
     Ok(Json(json!({ "success": true })))
 }
 
 /// `GET /api/prompts/:stage/usage`.
 #[utoipa::path(get, operation_id = "stageUsage", path = "/api/prompts/{stage}/usage", tag = "prompts", params(("stage" = String, Path)), responses((status = 200, description = "`{ isSystemStage, usedBy, canDelete, warning }`")))]
 pub async fn usage(Path(stage): Path<String>) -> Result<Json<Value>, ApiError> {
-    check_stage(&stage)?;
-    let used: Vec<&str> = SYSTEM_STAGES
-        .iter()
-        .filter(|(s, _)| *s == stage)
-        .map(|(_, by)| *by)
-        .collect();
-    let system = !used.is_empty();
-    Ok(Json(json!({
-        "isSystemStage": system,
-        "usedBy": used,
-        "canDelete": !system,
-        "warning": system.then_some("This stage is used by PortOS; deleting it may break those features."),
-    })))
+    Ok(Json(edit::usage(&stage)?))
 }
 
 /// `POST /api/prompts/:stage/preview`: `{ testData }` → `{ preview, missing }`.
@@ -290,7 +144,7 @@ pub async fn preview(
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    let (text, missing) = prompts::preview(&app, &stage, &data).await?;
+    let (text, missing) = prompts::preview(&app.ai, &stage, &data).await?;
     Ok(Json(json!({ "preview": text, "missing": missing })))
 }
 
@@ -301,7 +155,7 @@ pub async fn versions(
     Path(stage): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(
-        json!({ "versions": prompts::versions(&app, &stage).await? }),
+        json!({ "versions": prompts::versions(&app.ai, &stage).await? }),
     ))
 }
 
@@ -311,6 +165,6 @@ pub async fn version(
     State(app): State<AppState>,
     Path((stage, version)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let template = prompts::version(&app, &stage, &version).await?;
+    let template = prompts::version(&app.ai, &stage, &version).await?;
     Ok(Json(json!({ "version": version, "template": template })))
 }

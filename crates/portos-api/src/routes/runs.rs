@@ -1,5 +1,5 @@
 //! `/api/runs`: AI runs (the toolkit's routes, kept path for path; the work
-//! is in `crate::runs`).
+//! is in `portos_ai::runs`).
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::runs::{self, NewRun};
+use portos_ai::runs::{self, NewRun};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
@@ -34,7 +34,7 @@ pub async fn list(State(app): State<AppState>, Query(q): Query<ListQuery>) -> Js
         .as_deref()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    Json(runs::list(&app, limit, offset, q.source.as_deref().unwrap_or("all")).await)
+    Json(runs::list(&app.ai, limit, offset, q.source.as_deref().unwrap_or("all")).await)
 }
 
 #[derive(Debug, Deserialize)]
@@ -61,7 +61,7 @@ pub async fn create(
     Json(b): Json<CreateBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let metadata = runs::create(
-        &app,
+        &app.ai,
         NewRun {
             provider_id: b.provider_id,
             model: b.model,
@@ -87,7 +87,7 @@ pub async fn get(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(runs::get(&app, &id).await?))
+    Ok(Json(runs::get(&app.ai, &id).await?))
 }
 
 fn text(body: String) -> Response {
@@ -100,7 +100,7 @@ pub async fn output(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(text(runs::output(&app, &id).await?))
+    Ok(text(runs::output(&app.ai, &id).await?))
 }
 
 /// `GET /api/runs/:id/prompt`.
@@ -109,7 +109,7 @@ pub async fn prompt(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(text(runs::prompt(&app, &id).await?))
+    Ok(text(runs::prompt(&app.ai, &id).await?))
 }
 
 /// `POST /api/runs/:id/stop`: API and CLI runs alike (the original could not stop CLI runs).
@@ -119,7 +119,7 @@ pub async fn stop(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     runs::check_id(&id)?;
-    if runs::stop(&app, &id).await {
+    if runs::stop(&app.ai, &id).await {
         Ok(Json(json!({ "success": true })))
     } else {
         Err(ApiError::not_found("Run not found or not active"))
@@ -132,7 +132,7 @@ pub async fn delete(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    runs::delete(&app, &id).await?;
+    runs::delete(&app.ai, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -153,6 +153,6 @@ pub async fn delete_failed(
         ));
     }
     Ok(Json(
-        json!({ "deletedCount": runs::delete_failed(&app).await }),
+        json!({ "deletedCount": runs::delete_failed(&app.ai).await }),
     ))
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::redact::redact_secrets;
+use portos_core::secrets::redact_secrets;
 
 /// `GET /api/settings`.
 #[utoipa::path(get, operation_id = "getSettings", path = "/api/settings", tag = "settings", responses((status = 200, description = "the settings, secrets masked")))]

@@ -1,6 +1,6 @@
 //! Secrets never leave in full: any field whose name says it is a secret is
 //! shown as `***` plus at most its last four characters, and a `has<Field>`
-//! flag tells whether one is set.
+//! flag tells whether one is set; error contexts lose such fields altogether.
 
 use serde_json::{Map, Value};
 
@@ -58,6 +58,21 @@ pub fn redact_secrets(v: &Value) -> Value {
             Value::Object(out)
         }
         Value::Array(a) => Value::Array(a.iter().map(redact_secrets).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Drops every key that could carry a secret, at any depth (the original's
+/// sanitising of error contexts).
+pub fn sanitize(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| !is_secret_key(k) && !k.to_ascii_lowercase().contains("envvars"))
+                .map(|(k, v)| (k.clone(), sanitize(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(sanitize).collect()),
         other => other.clone(),
     }
 }

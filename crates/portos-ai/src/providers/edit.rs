@@ -5,26 +5,13 @@
 use portos_store::types::{Provider, Providers, files};
 use serde_json::{Map, Value, json};
 
-use crate::AppState;
-use crate::error::ApiError;
+use crate::Ai;
+use crate::AiError;
+use portos_core::Refuse;
+use portos_core::id_from_name;
 
 /// Fields a client may not set: the id is the key, `hasApiKey` is derived.
 const NOT_SETTABLE: &[&str] = &["id", "hasApiKey"];
-
-/// The id the original derives from a name: lower case, every character
-/// outside `a-z0-9` as `-`.
-pub fn id_from_name(name: &str) -> String {
-    name.to_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_lowercase() || c.is_ascii_digit() {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
-}
 
 fn valid_id(id: &str) -> bool {
     !id.is_empty()
@@ -36,58 +23,58 @@ fn valid_id(id: &str) -> bool {
 
 /// The record as a [`Provider`], or a 400 naming the field that is wrong;
 /// then the rules serde cannot say: name, timeout range, endpoint scheme.
-fn checked(record: Value) -> Result<Provider, ApiError> {
+fn checked(record: Value) -> Result<Provider, AiError> {
     let p: Provider = serde_path_to_error::deserialize(&record).map_err(|e| {
         let field = e.path().to_string();
-        ApiError::validation(format!("{field}: {}", e.into_inner()))
+        AiError::validation(format!("{field}: {}", e.into_inner()))
             .with_context(json!({ "field": field }))
     })?;
     if p.name.trim().is_empty() || p.name.chars().count() > 100 {
-        return Err(ApiError::validation("Name is required (1-100 characters)"));
+        return Err(AiError::validation("Name is required (1-100 characters)"));
     }
     if let Some(t) = p.timeout
         && !(1_000..=600_000).contains(&t)
     {
-        return Err(ApiError::validation(format!(
+        return Err(AiError::validation(format!(
             "timeout must be 1000-600000 ms, not {t}"
         )));
     }
     if let Some(e) = p.endpoint.as_deref().filter(|e| !e.is_empty())
         && !(e.starts_with("http://") || e.starts_with("https://"))
     {
-        return Err(ApiError::validation(format!(
+        return Err(AiError::validation(format!(
             "endpoint must be an http:// or https:// URL, not {e:?}"
         )));
     }
     Ok(p)
 }
 
-fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
+fn object(body: Value) -> Result<Map<String, Value>, AiError> {
     match body {
         Value::Object(m) => Ok(m),
-        _ => Err(ApiError::validation("a JSON object is required")),
+        _ => Err(AiError::validation("a JSON object is required")),
     }
 }
 
 /// Adds a provider: the original's defaults, then the body's fields. The
 /// first provider becomes the active one. A taken id is a 409.
-pub async fn create(app: &AppState, body: Value) -> Result<Provider, ApiError> {
+pub async fn create(ai: &Ai, body: Value) -> Result<Provider, AiError> {
     let body = object(body)?;
     let name = match body.get("name") {
         Some(Value::String(n)) if !n.trim().is_empty() => n.clone(),
-        _ => return Err(ApiError::validation("Name is required")),
+        _ => return Err(AiError::validation("Name is required")),
     };
     if !matches!(
         body.get("type").and_then(Value::as_str),
         Some("cli" | "api")
     ) {
-        return Err(ApiError::validation("Type must be \"cli\" or \"api\""));
+        return Err(AiError::validation("Type must be \"cli\" or \"api\""));
     }
     let id = match body.get("id") {
         None | Some(Value::Null) => id_from_name(&name),
         Some(Value::String(id)) if valid_id(id) => id.clone(),
         Some(other) => {
-            return Err(ApiError::validation(format!(
+            return Err(AiError::validation(format!(
                 "id must be 1-100 letters, digits, '-', '_' or '.', not {other}"
             )));
         }
@@ -105,11 +92,11 @@ pub async fn create(app: &AppState, body: Value) -> Result<Provider, ApiError> {
     }
     let provider = checked(record)?;
     let stored = provider.clone();
-    app.store
+    ai.store
         .update(files::PROVIDERS, move |f: &mut Providers| {
             if f.providers.contains_key(&stored.id) {
-                return Err(ApiError::new(
-                    axum::http::StatusCode::CONFLICT,
+                return Err(AiError::problem(
+                    portos_core::Kind::Conflict,
                     "CONFLICT",
                     format!("Provider with this ID already exists: {}", stored.id),
                 ));
@@ -127,18 +114,18 @@ pub async fn create(app: &AppState, body: Value) -> Result<Provider, ApiError> {
 /// A shallow merge of the body into provider `id`. Secrets are kept unless
 /// replaced: no `apiKey` in the body keeps the stored key (`""` clears it),
 /// and a secret env value sent back as `***` keeps the stored value.
-pub async fn update(app: &AppState, id: &str, body: Value) -> Result<Provider, ApiError> {
+pub async fn update(ai: &Ai, id: &str, body: Value) -> Result<Provider, AiError> {
     let body = object(body)?;
-    app.store
+    ai.store
         .update(files::PROVIDERS, |f: &mut Providers| {
             let stored = f
                 .providers
                 .get(id)
-                .ok_or_else(|| ApiError::not_found("Provider not found"))?;
+                .ok_or_else(|| AiError::not_found("Provider not found"))?;
             let Value::Object(mut record) =
-                serde_json::to_value(stored).map_err(|e| ApiError::internal(e.to_string()))?
+                serde_json::to_value(stored).map_err(|e| AiError::internal(e.to_string()))?
             else {
-                return Err(ApiError::internal("a provider is not an object"));
+                return Err(AiError::internal("a provider is not an object"));
             };
             for (k, v) in body {
                 if !NOT_SETTABLE.contains(&k.as_str()) {
@@ -163,12 +150,12 @@ pub async fn update(app: &AppState, id: &str, body: Value) -> Result<Provider, A
 }
 
 /// Removes provider `id`; if it was active, the first one left becomes active.
-pub async fn delete(app: &AppState, id: &str) -> Result<(), ApiError> {
-    app.store
+pub async fn delete(ai: &Ai, id: &str) -> Result<(), AiError> {
+    ai.store
         .update(files::PROVIDERS, |f: &mut Providers| {
             f.providers
                 .shift_remove(id)
-                .ok_or_else(|| ApiError::not_found("Provider not found"))?;
+                .ok_or_else(|| AiError::not_found("Provider not found"))?;
             if f.active_provider.as_deref() == Some(id) {
                 f.active_provider = f.providers.keys().next().cloned();
             }
@@ -178,17 +165,17 @@ pub async fn delete(app: &AppState, id: &str) -> Result<(), ApiError> {
 }
 
 /// Makes provider `id` the active one.
-pub async fn set_active(app: &AppState, id: &str) -> Result<Provider, ApiError> {
+pub async fn set_active(ai: &Ai, id: &str) -> Result<Provider, AiError> {
     if id.is_empty() {
-        return Err(ApiError::validation("Provider ID required"));
+        return Err(AiError::validation("Provider ID required"));
     }
-    app.store
+    ai.store
         .update(files::PROVIDERS, |f: &mut Providers| {
             let p = f
                 .providers
                 .get(id)
                 .cloned()
-                .ok_or_else(|| ApiError::not_found("Provider not found"))?;
+                .ok_or_else(|| AiError::not_found("Provider not found"))?;
             f.active_provider = Some(id.to_string());
             Ok(p)
         })

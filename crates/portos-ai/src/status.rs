@@ -10,9 +10,11 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value, json};
 
-use crate::AppState;
-use crate::error::{ApiError, now_iso};
-use crate::routes::providers;
+use crate::Ai;
+use crate::AiError;
+use crate::providers;
+use portos_core::Refuse;
+use portos_core::time::now_iso;
 
 pub const STATUS_FILE: &str = "provider-status.json";
 
@@ -64,8 +66,8 @@ fn with_time(mut entry: Value) -> Value {
 }
 
 /// Every known status, `{ providers, lastUpdated }`.
-pub async fn all(app: &AppState) -> Result<Value, ApiError> {
-    let file: Map<String, Value> = app.store.load(STATUS_FILE).await?;
+pub async fn all(ai: &Ai) -> Result<Value, AiError> {
+    let file: Map<String, Value> = ai.store.load(STATUS_FILE).await?;
     let providers: Map<String, Value> = file
         .get("providers")
         .and_then(Value::as_object)
@@ -79,8 +81,8 @@ pub async fn all(app: &AppState) -> Result<Value, ApiError> {
 }
 
 /// One provider's status (an unknown one is available).
-pub async fn get(app: &AppState, id: &str) -> Result<Value, ApiError> {
-    let file: Map<String, Value> = app.store.load(STATUS_FILE).await?;
+pub async fn get(ai: &Ai, id: &str) -> Result<Value, AiError> {
+    let file: Map<String, Value> = ai.store.load(STATUS_FILE).await?;
     let entry = file
         .get("providers")
         .and_then(|p| p.get(id))
@@ -90,20 +92,20 @@ pub async fn get(app: &AppState, id: &str) -> Result<Value, ApiError> {
 }
 
 /// Whether a provider may be used now.
-pub async fn is_available(app: &AppState, id: &str) -> bool {
-    get(app, id).await.map_or(true, |e| e["available"] != false)
+pub async fn is_available(ai: &Ai, id: &str) -> bool {
+    get(ai, id).await.map_or(true, |e| e["available"] != false)
 }
 
 /// Applies `change` to a provider's entry; on a change of availability or
 /// reason, one `provider:status:changed` event of `kind` (or the reason).
 async fn set(
-    app: &AppState,
+    ai: &Ai,
     id: &str,
     kind: Option<&str>,
     change: impl FnOnce(&Value) -> Value,
-) -> Result<Value, ApiError> {
+) -> Result<Value, AiError> {
     let id_owned = id.to_string();
-    let (before, after) = app
+    let (before, after) = ai
         .store
         .update(STATUS_FILE, |f: &mut Map<String, Value>| {
             let providers = f.entry("providers").or_insert_with(|| json!({}));
@@ -120,10 +122,10 @@ async fn set(
             Ok::<_, ()>((before, after))
         })
         .await?
-        .map_err(|()| ApiError::internal("status update failed"))?;
+        .map_err(|()| AiError::internal("status update failed"))?;
     if before["available"] != after["available"] || before["reason"] != after["reason"] {
         let kind = kind.or(after["reason"].as_str()).unwrap_or("changed");
-        app.hub.broadcast(
+        ai.events.broadcast(
             "provider:status:changed",
             &json!({ "providerId": id, "status": with_time(after.clone()), "type": kind }),
         );
@@ -132,8 +134,8 @@ async fn set(
 }
 
 /// Marks a provider available again (manual recovery).
-pub async fn recover(app: &AppState, id: &str) -> Result<Value, ApiError> {
-    set(app, id, Some("recovered"), |_| ok_entry(0)).await
+pub async fn recover(ai: &Ai, id: &str) -> Result<Value, AiError> {
+    set(ai, id, Some("recovered"), |_| ok_entry(0)).await
 }
 
 /// "in 2 hours", "1 day 3 hours", "resets in 45 min": the wait, when said.
@@ -178,7 +180,7 @@ fn unavailable(
 
 /// What a failed run said about its provider: rate and usage limits make it
 /// unavailable (5 minutes, or the wait the provider named, 24 h when none).
-pub async fn from_run(app: &AppState, id: &str, category: &str, message: &str) {
+pub async fn from_run(ai: &Ai, id: &str, category: &str, message: &str) {
     let (reason, wait) = match category {
         "rate-limit" => ("rate-limit", Some(Duration::from_secs(300))),
         "usage-limit" | "quota-exceeded" => (
@@ -187,7 +189,7 @@ pub async fn from_run(app: &AppState, id: &str, category: &str, message: &str) {
         ),
         _ => return,
     };
-    let r = set(app, id, None, |before| {
+    let r = set(ai, id, None, |before| {
         unavailable(before, reason, message, wait, Some(message))
     })
     .await;
@@ -197,13 +199,13 @@ pub async fn from_run(app: &AppState, id: &str, category: &str, message: &str) {
 }
 
 /// Checks every enabled provider once (the periodic check runs this).
-pub async fn check_all(app: &AppState) {
-    let Ok(file) = providers::load(app).await else {
+pub async fn check_all(ai: &Ai) {
+    let Ok(file) = providers::load(ai).await else {
         return;
     };
     for p in file.providers.values().filter(|p| p.enabled) {
-        let result = providers::probe::probe(&app.http, p).await;
-        let before = get(app, &p.id).await.unwrap_or_else(|_| ok_entry(0));
+        let result = providers::probe::probe(&ai.http, p).await;
+        let before = get(ai, &p.id).await.unwrap_or_else(|_| ok_entry(0));
         let limited = matches!(
             before["reason"].as_str(),
             Some("rate-limit" | "usage-limit")
@@ -214,9 +216,9 @@ pub async fn check_all(app: &AppState) {
             .is_some_and(|t| t <= SystemTime::now());
         let r = if result["success"] == true {
             if before["available"] == false && (!limited || recovery_passed) {
-                set(app, &p.id, Some("recovered"), |_| ok_entry(0)).await
+                set(ai, &p.id, Some("recovered"), |_| ok_entry(0)).await
             } else {
-                set(app, &p.id, None, |b| {
+                set(ai, &p.id, None, |b| {
                     let mut e = b.clone();
                     e["lastChecked"] = json!(now_iso());
                     e
@@ -235,7 +237,7 @@ pub async fn check_all(app: &AppState) {
                 _ if message.contains("key rejected") => "auth-error",
                 _ => "network-error",
             };
-            set(app, &p.id, None, |b| {
+            set(ai, &p.id, None, |b| {
                 unavailable(b, reason, &message, None, None)
             })
             .await
@@ -249,14 +251,14 @@ pub async fn check_all(app: &AppState) {
 /// Runs [`check_all`] every [`check_interval`] until `stop`, the first time
 /// half a minute after start (or sooner with a shorter interval), so a
 /// restart does not start every CLI at once.
-pub async fn run_checks(app: AppState, stop: tokio_util::sync::CancellationToken) {
+pub async fn run_checks(ai: Ai, stop: tokio_util::sync::CancellationToken) {
     let every = check_interval();
     let first = tokio::time::Instant::now() + every.min(Duration::from_secs(30));
     let mut tick = tokio::time::interval_at(first, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = tick.tick() => check_all(&app).await,
+            _ = tick.tick() => check_all(&ai).await,
             () = stop.cancelled() => return,
         }
     }

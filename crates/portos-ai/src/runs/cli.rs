@@ -4,30 +4,14 @@
 
 use std::time::Duration;
 
-use portos_proto::runner::v1 as pb;
+use futures_util::StreamExt;
 use portos_store::types::Provider;
 use tokio_util::sync::CancellationToken;
 
+use crate::runner::{Runner, RunnerError, Spawn};
+
 use super::Attempt;
 use super::analyze::{Analysis, analyze};
-
-/// Where the runner listens (`PORTOS_RUNNER_URL`, else 127.0.0.1:5558).
-pub fn runner_url() -> String {
-    std::env::var("PORTOS_RUNNER_URL").unwrap_or_else(|_| "http://127.0.0.1:5558".into())
-}
-
-pub async fn client() -> Result<pb::runner_client::RunnerClient<tonic::transport::Channel>, String>
-{
-    let url = runner_url();
-    let endpoint = tonic::transport::Endpoint::from_shared(url.clone())
-        .map_err(|e| format!("bad runner address {url:?}: {e}"))?
-        .connect_timeout(Duration::from_secs(3));
-    let channel = endpoint
-        .connect()
-        .await
-        .map_err(|e| format!("the runner at {url} is not reachable: {e}"))?;
-    Ok(pb::runner_client::RunnerClient::new(channel))
-}
 
 /// The original's argument list by provider id.
 pub fn args_for(p: &Provider) -> Vec<String> {
@@ -59,6 +43,7 @@ pub fn agent_id(run_id: &str, hop: usize) -> String {
 /// its output on (0 for a new run; more when the api server re-attaches).
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
+    runner: &dyn Runner,
     agent: &str,
     provider: &Provider,
     prompt: &str,
@@ -68,17 +53,8 @@ pub async fn run(
     timeout: Duration,
     on_text: &mut (dyn FnMut(&str) + Send),
 ) -> Attempt {
-    let mut runner = match client().await {
-        Ok(c) => c,
-        Err(why) => {
-            return Attempt::failed(Analysis {
-                message: Some(why),
-                ..analyze("network error", None)
-            });
-        }
-    };
     if spawn {
-        let req = pb::SpawnRequest {
+        let req = Spawn {
             id: agent.to_string(),
             command: provider.command.clone().unwrap_or_default(),
             args: args_for(provider),
@@ -89,38 +65,37 @@ pub async fn run(
                 .collect(),
             cwd: workspace.unwrap_or_default().to_string(),
             stdin: prompt.to_string(),
-            ..Default::default()
         };
-        if let Err(s) = runner.spawn(req).await {
+        if let Err(e) = runner.spawn(req).await {
+            let why = match e {
+                RunnerError::Unreachable(why) => return unreachable(why),
+                RunnerError::Failed(why) => why,
+            };
             let mut a = Attempt::failed(Analysis {
-                message: Some(format!("Spawn failed: {}", s.message())),
+                message: Some(format!("Spawn failed: {why}")),
                 category: Some("spawn-error"),
-                ..analyze(s.message(), Some(-1))
+                ..analyze(&why, Some(-1))
             });
             a.exit_code = Some(-1);
             return a;
         }
     }
-    let mut follower = runner.clone();
+    let mut stream = match runner.follow(agent).await {
+        Ok(s) => s,
+        Err(RunnerError::Unreachable(why)) => return unreachable(why),
+        Err(RunnerError::Failed(why)) => {
+            return Attempt::failed(Analysis {
+                message: Some(format!("lost the runner's output: {why}")),
+                ..analyze(&why, None)
+            });
+        }
+    };
     let follow = async {
-        let mut stream = follower
-            .output(pb::OutputRequest {
-                id: agent.to_string(),
-                follow: true,
-                from_offset: 0,
-            })
-            .await
-            .map_err(|s| s.message().to_string())?
-            .into_inner();
         let mut text = String::new();
         let mut pending = Vec::new();
-        while let Some(chunk) = stream
-            .message()
-            .await
-            .map_err(|s| s.message().to_string())?
-        {
+        while let Some(chunk) = stream.next().await {
             // Whole UTF-8 characters only: a piece may end inside one.
-            pending.extend_from_slice(&chunk.data);
+            pending.extend_from_slice(&chunk?);
             let valid = match std::str::from_utf8(&pending) {
                 Ok(s) => s.len(),
                 Err(e) if e.error_len().is_none() => e.valid_up_to(),
@@ -140,13 +115,9 @@ pub async fn run(
         }
         Ok::<String, String>(text)
     };
-    let stop = |why: &'static str| {
-        let mut runner = runner.clone();
-        let id = agent.to_string();
-        async move {
-            let _ = runner.stop(pb::StopRequest { id, grace_ms: 0 }).await;
-            why
-        }
+    let stop = |why: &'static str| async move {
+        let _ = runner.stop(agent).await;
+        why
     };
     let outcome = tokio::select! {
         r = follow => r,
@@ -174,16 +145,12 @@ pub async fn run(
             });
         }
     };
-    let agent_now = match runner
-        .get(pb::AgentRequest {
-            id: agent.to_string(),
-        })
-        .await
-    {
-        Ok(a) => a.into_inner(),
-        Err(s) => {
+    let agent_now = match runner.get(agent).await {
+        Ok(a) => a,
+        Err(e) => {
+            let why = e.to_string();
             return Attempt::failed(Analysis {
-                message: Some(format!("the runner lost the agent: {}", s.message())),
+                message: Some(format!("the runner lost the agent: {why}")),
                 ..analyze("unknown", Some(1))
             });
         }
@@ -194,10 +161,19 @@ pub async fn run(
     };
     if agent_now.exit_code != Some(0) {
         let mut a = analyze(&text, agent_now.exit_code);
-        if agent_now.state == pb::AgentState::Lost as i32 || agent_now.exit_code.is_none() {
+        if agent_now.lost || agent_now.exit_code.is_none() {
             a.message = Some(agent_now.reason.clone());
         }
         attempt.fail(a);
     }
     attempt
+}
+
+/// The attempt when the runner is not there: a network error, as any
+/// unreachable provider.
+fn unreachable(why: String) -> Attempt {
+    Attempt::failed(Analysis {
+        message: Some(why),
+        ..analyze("network error", None)
+    })
 }

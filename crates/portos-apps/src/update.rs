@@ -1,4 +1,4 @@
-//! `POST /api/apps/:id/update`: bring an app up to date as the original does:
+//! Bringing an app up to date as the original does:
 //! `git pull --rebase --autostash`, `npm install` where a package.json is
 //! (root, client, server), `npm run setup` when the root package has one, then
 //! a restart of its processes through the supervisor. No shell runs any step.
@@ -14,15 +14,13 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::Json;
-use axum::extract::{Path as UrlPath, State};
+use portos_core::time::now_ms;
+use portos_history::NewEntry;
 use serde_json::{Value, json};
 
-use crate::AppState;
-use crate::error::{ApiError, now_ms};
-use crate::routes::apps::with_repo;
-use crate::routes::history;
-use crate::routes::processes::{AppAction, control_all};
+use crate::control::{AppAction, control_all};
+use crate::registry::with_repo;
+use crate::{Apps, AppsError};
 
 /// How long one step may run.
 const STEP_TIMEOUT: Duration = Duration::from_secs(600);
@@ -144,45 +142,14 @@ async fn has_setup(dir: &Path) -> bool {
         .is_some_and(|p| p["scripts"]["setup"].is_string())
 }
 
-/// `POST /api/apps/:id/update`.
-#[utoipa::path(post, operation_id = "updateAppCode", path = "/api/apps/{id}/update", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "`{ success, steps: [{ step, success, message }], progress: [{ step, status, message, timestamp }] }`; a failing step ends the update with `success: false`; a second update of the same repo answers the `lock` step"), (status = 400, description = "PATH_NOT_FOUND"), (status = 404, description = "App not found")))]
-pub async fn update(
-    State(app): State<AppState>,
-    UrlPath(id): UrlPath<String>,
-) -> Result<Json<Value>, ApiError> {
-    let o = perform(&app, &id, |_| {}).await?;
-    Ok(Json(
-        json!({ "success": o.success, "steps": o.steps, "progress": o.progress }),
-    ))
-}
-
-/// A live client's `app:update { appId }`: each progress event to it as
-/// `app:update:step`, then `app:update:complete { success, steps }`, or
-/// `app:update:error { message }` when the update cannot start.
-pub async fn update_for_client(app: AppState, client: u64, id: String) {
-    let hub = app.hub.clone();
-    match perform(&app, &id, |e| hub.send_to(client, "app:update:step", e)).await {
-        Ok(o) => hub.send_to(
-            client,
-            "app:update:complete",
-            &json!({ "success": o.success, "steps": o.steps }),
-        ),
-        Err(e) => hub.send_to(
-            client,
-            "app:update:error",
-            &json!({ "message": e.message, "code": e.code }),
-        ),
-    }
-}
-
 /// Updates app `id`; `on_step` sees each progress event as it happens.
 pub async fn perform(
-    app: &AppState,
+    apps: &Apps,
     id: &str,
     on_step: impl FnMut(&Value),
-) -> Result<Outcome, ApiError> {
-    let (a, repo) = with_repo(app, id, "App repo path does not exist").await?;
-    let Some(_claim) = app.updating.claim(&repo) else {
+) -> Result<Outcome, AppsError> {
+    let (a, repo) = with_repo(apps, id, "App repo path does not exist").await?;
+    let Some(_claim) = apps.updating.claim(&repo) else {
         return Ok(Outcome {
             success: false,
             steps: vec![
@@ -240,7 +207,7 @@ pub async fn perform(
     if ok && !names.is_empty() {
         ok = r
             .step("restart", "Restarting app...", async {
-                let results = control_all(app, &names, AppAction::Restart).await;
+                let results = control_all(apps, &names, AppAction::Restart).await;
                 let failed: Vec<String> = results
                     .iter()
                     .filter(|(_, r)| r["success"] != true)
@@ -257,20 +224,17 @@ pub async fn perform(
     let Report {
         steps, progress, ..
     } = r;
-    history::record(
-        app,
-        "update",
-        Some(id),
-        a["name"].as_str(),
-        json!({ "steps": steps }),
-        ok,
-        None,
-    )
-    .await?;
-    app.hub.broadcast(
-        "apps:changed",
-        &json!({ "action": "update", "timestamp": now_ms() }),
-    );
+    apps.history
+        .record(NewEntry {
+            action: "update",
+            target: Some(id),
+            target_name: a["name"].as_str(),
+            details: json!({ "steps": steps }),
+            success: ok,
+            error: None,
+        })
+        .await?;
+    apps.changed("update");
     Ok(Outcome {
         success: ok,
         steps,

@@ -6,21 +6,21 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use portos_agents::Writing;
-use portos_agents::model::Agent;
+use portos_ai::Ai;
+use portos_ai::runs::{self, NewRun};
 use serde_json::Value;
 
-use crate::AppState;
-use crate::runs::{self, NewRun};
+use crate::Writing;
+use crate::model::Agent;
 
 /// How long a piece of writing may take.
 const DEADLINE: Duration = Duration::from_secs(180);
 
-/// The [`portos_agents::Author`] of the api server.
+/// The [`crate::Author`] that writes through AI runs.
 #[derive(Debug, Clone)]
-pub struct RunsAuthor(pub AppState);
+pub struct RunsAuthor(pub Ai);
 
-impl portos_agents::Author for RunsAuthor {
+impl crate::Author for RunsAuthor {
     fn write<'a>(
         &'a self,
         agent: &'a Agent,
@@ -81,12 +81,12 @@ pub fn prompt(agent: &Agent, what: &Writing) -> String {
     out
 }
 
-async fn write(app: &AppState, agent: &Agent, what: Writing) -> Result<String, String> {
+async fn write(ai: &Ai, agent: &Agent, what: Writing) -> Result<String, String> {
     let cfg = agent.ai_config.as_ref();
     let provider = match pick(cfg, "providerId") {
         Some(p) => p.to_string(),
         None => {
-            let file: portos_store::types::Providers = app
+            let file: portos_store::types::Providers = ai
                 .store
                 .load(portos_store::types::files::PROVIDERS)
                 .await
@@ -100,7 +100,7 @@ async fn write(app: &AppState, agent: &Agent, what: Writing) -> Result<String, S
         }
     };
     let run = runs::create(
-        app,
+        ai,
         NewRun {
             provider_id: provider,
             model: pick(cfg, "model").map(str::to_string),
@@ -111,11 +111,11 @@ async fn write(app: &AppState, agent: &Agent, what: Writing) -> Result<String, S
         },
     )
     .await
-    .map_err(|e| e.message)?;
+    .map_err(|e| e.to_string())?;
     let id = run["id"].as_str().unwrap_or_default().to_string();
     let started = Instant::now();
     loop {
-        let m = runs::get(app, &id).await.map_err(|e| e.message)?;
+        let m = runs::get(ai, &id).await.map_err(|e| e.to_string())?;
         if !m["endTime"].is_null() {
             if m["success"] != Value::Bool(true) {
                 return Err(format!(
@@ -123,10 +123,10 @@ async fn write(app: &AppState, agent: &Agent, what: Writing) -> Result<String, S
                     m["error"].as_str().unwrap_or("the provider failed")
                 ));
             }
-            return runs::output(app, &id).await.map_err(|e| e.message);
+            return runs::output(ai, &id).await.map_err(|e| e.to_string());
         }
         if started.elapsed() > DEADLINE + Duration::from_secs(10) {
-            runs::stop(app, &id).await;
+            runs::stop(ai, &id).await;
             return Err(format!(
                 "run {id} did not end within {}s",
                 DEADLINE.as_secs()

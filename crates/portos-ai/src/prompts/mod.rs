@@ -5,14 +5,16 @@
 //! A stage becomes a prompt with [`build`]: its template (stages it includes
 //! expanded), the caller's values, then its listed variables over them.
 
+pub mod edit;
 pub mod template;
 
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use crate::AppState;
-use crate::error::ApiError;
+use crate::Ai;
+use crate::AiError;
+use portos_core::Refuse;
 use template::TemplateError;
 
 pub const STAGE_CONFIG: &str = "prompts/stage-config.json";
@@ -33,7 +35,7 @@ pub const SYSTEM_STAGES: &[(&str, &str)] = &[
 ];
 
 /// A stage name names a file: letters, digits, `-`, `_`, `.`, not leading.
-pub fn check_stage(name: &str) -> Result<(), ApiError> {
+pub fn check_stage(name: &str) -> Result<(), AiError> {
     let ok = !name.is_empty()
         && name.len() <= 100
         && !name.starts_with('.')
@@ -43,7 +45,7 @@ pub fn check_stage(name: &str) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::bad_request(
+        Err(AiError::bad_request(
             "INVALID_STAGE",
             format!("invalid stage name {name:?}"),
         ))
@@ -51,14 +53,14 @@ pub fn check_stage(name: &str) -> Result<(), ApiError> {
 }
 
 /// A variable key is a template key: letters, digits, `_`.
-pub fn check_key(key: &str) -> Result<(), ApiError> {
+pub fn check_key(key: &str) -> Result<(), AiError> {
     if !key.is_empty()
         && key.len() <= 100
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     {
         Ok(())
     } else {
-        Err(ApiError::validation(format!(
+        Err(AiError::validation(format!(
             "variable key {key:?} must be letters, digits and '_'"
         )))
     }
@@ -69,8 +71,8 @@ fn template_rel(stage: &str) -> String {
 }
 
 /// The object under `key` in the JSON file `rel` (empty when absent).
-async fn section(app: &AppState, rel: &str, key: &str) -> Result<Map<String, Value>, ApiError> {
-    let file: Map<String, Value> = app.store.load(rel).await?;
+async fn section(ai: &Ai, rel: &str, key: &str) -> Result<Map<String, Value>, AiError> {
+    let file: Map<String, Value> = ai.store.load(rel).await?;
     Ok(file
         .get(key)
         .and_then(Value::as_object)
@@ -79,30 +81,30 @@ async fn section(app: &AppState, rel: &str, key: &str) -> Result<Map<String, Val
 }
 
 /// The stages' configuration.
-pub async fn stages(app: &AppState) -> Result<Map<String, Value>, ApiError> {
-    section(app, STAGE_CONFIG, "stages").await
+pub async fn stages(ai: &Ai) -> Result<Map<String, Value>, AiError> {
+    section(ai, STAGE_CONFIG, "stages").await
 }
 
 /// The shared variables.
-pub async fn variables(app: &AppState) -> Result<Map<String, Value>, ApiError> {
-    section(app, VARIABLES, "variables").await
+pub async fn variables(ai: &Ai) -> Result<Map<String, Value>, AiError> {
+    section(ai, VARIABLES, "variables").await
 }
 
 /// A stage's template, `None` when it has none.
-pub async fn template_of(app: &AppState, stage: &str) -> Result<Option<String>, ApiError> {
+pub async fn template_of(ai: &Ai, stage: &str) -> Result<Option<String>, AiError> {
     check_stage(stage)?;
-    match tokio::fs::read(app.store.path(&template_rel(stage))).await {
+    match tokio::fs::read(ai.store.path(&template_rel(stage))).await {
         Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(ApiError::internal(e.to_string())),
+        Err(e) => Err(AiError::internal(e.to_string())),
     }
 }
 
 /// Saves a stage's template, and keeps it as a new version.
-pub async fn save_template(app: &AppState, stage: &str, text: &str) -> Result<String, ApiError> {
+pub async fn save_template(ai: &Ai, stage: &str, text: &str) -> Result<String, AiError> {
     check_stage(stage)?;
-    let path = app.store.path(&template_rel(stage));
-    let dir = app.store.path("prompts/versions").join(stage);
+    let path = ai.store.path(&template_rel(stage));
+    let dir = ai.store.path("prompts/versions").join(stage);
     let bytes = text.as_bytes().to_vec();
     let version = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
         std::fs::create_dir_all(&dir)?;
@@ -120,15 +122,15 @@ pub async fn save_template(app: &AppState, stage: &str, text: &str) -> Result<St
         Ok(version)
     })
     .await
-    .map_err(|e| ApiError::internal(e.to_string()))?
-    .map_err(|e| ApiError::internal(format!("cannot save the template: {e}")))?;
+    .map_err(|e| AiError::internal(e.to_string()))?
+    .map_err(|e| AiError::internal(format!("cannot save the template: {e}")))?;
     Ok(version)
 }
 
 /// The saved versions of a stage's template, newest first.
-pub async fn versions(app: &AppState, stage: &str) -> Result<Vec<Value>, ApiError> {
+pub async fn versions(ai: &Ai, stage: &str) -> Result<Vec<Value>, AiError> {
     check_stage(stage)?;
-    let dir = app.store.path("prompts/versions").join(stage);
+    let dir = ai.store.path("prompts/versions").join(stage);
     let mut out = Vec::new();
     if let Ok(mut rd) = tokio::fs::read_dir(&dir).await {
         while let Ok(Some(e)) = rd.next_entry().await {
@@ -151,15 +153,15 @@ pub async fn versions(app: &AppState, stage: &str) -> Result<Vec<Value>, ApiErro
 }
 
 /// One saved version's text.
-pub async fn version(app: &AppState, stage: &str, version: &str) -> Result<String, ApiError> {
+pub async fn version(ai: &Ai, stage: &str, version: &str) -> Result<String, AiError> {
     check_stage(stage)?;
     if version.is_empty() || !version.chars().all(|c| c.is_ascii_digit()) {
-        return Err(ApiError::bad_request(
+        return Err(AiError::bad_request(
             "INVALID_VERSION",
             format!("invalid version {version:?}"),
         ));
     }
-    let path = app
+    let path = ai
         .store
         .path("prompts/versions")
         .join(stage)
@@ -167,19 +169,19 @@ pub async fn version(app: &AppState, stage: &str, version: &str) -> Result<Strin
     tokio::fs::read(&path)
         .await
         .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .map_err(|_| ApiError::not_found("Version not found"))
+        .map_err(|_| AiError::not_found("Version not found"))
 }
 
-fn template_error(e: TemplateError) -> ApiError {
+fn template_error(e: TemplateError) -> AiError {
     match &e {
-        TemplateError::Missing(names) => ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        TemplateError::Missing(names) => AiError::problem(
+            portos_core::Kind::Unprocessable,
             "MISSING_VARIABLES",
             e.to_string(),
         )
         .with_context(json!({ "missing": names })),
-        _ => ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        _ => AiError::problem(
+            portos_core::Kind::Unprocessable,
             "INVALID_TEMPLATE",
             e.to_string(),
         ),
@@ -189,19 +191,19 @@ fn template_error(e: TemplateError) -> ApiError {
 /// A stage's template, the stages it includes expanded (each read when named,
 /// and only those), and the values it renders with.
 async fn prepared(
-    app: &AppState,
+    ai: &Ai,
     name: &str,
     data: &Map<String, Value>,
-) -> Result<(String, Map<String, Value>), ApiError> {
-    let (config, text) = stage(app, name).await?;
+) -> Result<(String, Map<String, Value>), AiError> {
+    let (config, text) = stage(ai, name).await?;
     let text = text.ok_or_else(|| {
-        ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        AiError::problem(
+            portos_core::Kind::Unprocessable,
             "NO_TEMPLATE",
             format!("stage {name:?} has no template"),
         )
     })?;
-    let dir = app.store.path("prompts/stages");
+    let dir = ai.store.path("prompts/stages");
     let owned = name.to_string();
     let expanded = tokio::task::spawn_blocking(move || {
         template::expand_includes(&owned, &text, &mut |n| {
@@ -210,19 +212,19 @@ async fn prepared(
         })
     })
     .await
-    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(|e| AiError::internal(e.to_string()))?
     .map_err(template_error)?;
-    Ok((expanded, context(app, &config, data).await?))
+    Ok((expanded, context(ai, &config, data).await?))
 }
 
 /// The values a stage renders with: the caller's, then the stage's listed
 /// variables over them (as the original).
 async fn context(
-    app: &AppState,
+    ai: &Ai,
     stage: &Value,
     data: &Map<String, Value>,
-) -> Result<Map<String, Value>, ApiError> {
-    let vars = variables(app).await?;
+) -> Result<Map<String, Value>, AiError> {
+    let vars = variables(ai).await?;
     let mut ctx = data.clone();
     for key in stage["variables"]
         .as_array()
@@ -238,53 +240,45 @@ async fn context(
 }
 
 /// A stage as a prompt, every variable given, or a 422 naming the missing ones.
-pub async fn build(
-    app: &AppState,
-    stage: &str,
-    data: &Map<String, Value>,
-) -> Result<String, ApiError> {
-    let (text, ctx) = prepared(app, stage, data).await?;
+pub async fn build(ai: &Ai, stage: &str, data: &Map<String, Value>) -> Result<String, AiError> {
+    let (text, ctx) = prepared(ai, stage, data).await?;
     template::render_strict(&text, &ctx).map_err(template_error)
 }
 
 /// A stage rendered leniently, with the names of what it lacked.
 pub async fn preview(
-    app: &AppState,
+    ai: &Ai,
     stage: &str,
     data: &Map<String, Value>,
-) -> Result<(String, BTreeSet<String>), ApiError> {
-    let (text, ctx) = prepared(app, stage, data).await?;
+) -> Result<(String, BTreeSet<String>), AiError> {
+    let (text, ctx) = prepared(ai, stage, data).await?;
     Ok(template::render(&text, &ctx))
 }
 
 /// A stage's configuration and template, or 404.
-pub async fn stage(app: &AppState, stage: &str) -> Result<(Value, Option<String>), ApiError> {
+pub async fn stage(ai: &Ai, stage: &str) -> Result<(Value, Option<String>), AiError> {
     check_stage(stage)?;
-    let all = stages(app).await?;
+    let all = stages(ai).await?;
     let config = all
         .get(stage)
         .cloned()
-        .ok_or_else(|| ApiError::not_found("Stage not found"))?;
-    Ok((config, template_of(app, stage).await?))
+        .ok_or_else(|| AiError::not_found("Stage not found"))?;
+    Ok((config, template_of(ai, stage).await?))
 }
 
 /// Merges `config` into a stage (created when missing) and saves `template`
 /// as a new version; the version, when a template was saved.
 pub async fn save_stage(
-    app: &AppState,
+    ai: &Ai,
     stage: &str,
     config: Map<String, Value>,
     template: Option<String>,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, AiError> {
     check_stage(stage)?;
     let name = stage.to_string();
-    app.store
+    ai.store
         .update(STAGE_CONFIG, |f: &mut Map<String, Value>| {
-            let stages = f.entry("stages").or_insert_with(|| json!({}));
-            if !stages.is_object() {
-                *stages = json!({});
-            }
-            let s = &mut stages[&name];
+            let s = &mut edit::section(f, "stages")[&name];
             if !s.is_object() {
                 *s = json!({});
             }
@@ -296,7 +290,7 @@ pub async fn save_stage(
         .await?
         .ok();
     match template {
-        Some(t) => Ok(Some(save_template(app, stage, &t).await?)),
+        Some(t) => Ok(Some(save_template(ai, stage, &t).await?)),
         None => Ok(None),
     }
 }

@@ -22,10 +22,12 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::AppState;
-use crate::error::{ApiError, now_iso, now_ms};
-use crate::routes::providers;
+use crate::Ai;
+use crate::AiError;
+use crate::providers;
 use analyze::Analysis;
+use portos_core::Refuse;
+use portos_core::time::{now_iso, now_ms};
 
 /// The runs folder, relative to the data dir.
 pub const RUNS_DIR: &str = "runs";
@@ -122,38 +124,38 @@ fn meta_rel(id: &str) -> String {
 }
 
 /// A run id names a folder: letters, digits and `-` only.
-pub fn check_id(id: &str) -> Result<(), ApiError> {
+pub fn check_id(id: &str) -> Result<(), AiError> {
     let ok = !id.is_empty()
         && id.len() <= 64
         && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     if ok {
         Ok(())
     } else {
-        Err(ApiError::bad_request(
+        Err(AiError::bad_request(
             "INVALID_RUN_ID",
             format!("invalid run id {id:?}"),
         ))
     }
 }
 
-fn run_not_found() -> ApiError {
-    ApiError::not_found("Run not found")
+fn run_not_found() -> AiError {
+    AiError::not_found("Run not found")
 }
 
 /// Creates a run and starts it; its first metadata.
-pub async fn create(app: &AppState, mut req: NewRun) -> Result<Value, ApiError> {
+pub async fn create(ai: &Ai, mut req: NewRun) -> Result<Value, AiError> {
     if req.provider_id.is_empty() {
-        return Err(ApiError::validation("providerId is required"));
+        return Err(AiError::validation("providerId is required"));
     }
     if req.prompt.is_empty() {
         match &req.stage {
-            Some(stage) => req.prompt = crate::prompts::build(app, stage, &req.variables).await?,
-            None => return Err(ApiError::validation("prompt is required")),
+            Some(stage) => req.prompt = crate::prompts::build(ai, stage, &req.variables).await?,
+            None => return Err(AiError::validation("prompt is required")),
         }
     }
-    let provider = providers::get(app, &req.provider_id).await?;
+    let provider = providers::get(ai, &req.provider_id).await?;
     if !provider.enabled {
-        return Err(ApiError::bad_request(
+        return Err(AiError::bad_request(
             "PROVIDER_DISABLED",
             format!("Provider {} is disabled", provider.id),
         ));
@@ -161,7 +163,7 @@ pub async fn create(app: &AppState, mut req: NewRun) -> Result<Value, ApiError> 
     if let Some(w) = &req.workspace_path
         && !std::path::Path::new(w).is_dir()
     {
-        return Err(ApiError::validation(format!(
+        return Err(AiError::validation(format!(
             "workspacePath {w:?} is not a folder"
         )));
     }
@@ -188,7 +190,7 @@ pub async fn create(app: &AppState, mut req: NewRun) -> Result<Value, ApiError> 
     if let Some(stage) = &req.stage {
         metadata["promptStage"] = json!(stage);
     }
-    let dir = app.store.path(RUNS_DIR).join(&id);
+    let dir = ai.store.path(RUNS_DIR).join(&id);
     let files = {
         let dir = dir.clone();
         let prompt = req.prompt.clone();
@@ -201,12 +203,12 @@ pub async fn create(app: &AppState, mut req: NewRun) -> Result<Value, ApiError> 
         .await
     };
     files
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| ApiError::internal(format!("cannot create the run: {e}")))?;
-    app.store.save(&meta_rel(&id), &metadata).await?;
-    usage::record_session(app, &provider.id, &provider.name, model.as_deref()).await;
-    let active = start(app, &id);
-    tokio::spawn(execute(app.clone(), id, provider, req, active, Resume::No));
+        .map_err(|e| AiError::internal(e.to_string()))?
+        .map_err(|e| AiError::internal(format!("cannot create the run: {e}")))?;
+    ai.store.save(&meta_rel(&id), &metadata).await?;
+    usage::record_session(ai, &provider.id, &provider.name, model.as_deref()).await;
+    let active = start(ai, &id);
+    tokio::spawn(execute(ai.clone(), id, provider, req, active, Resume::No));
     Ok(metadata)
 }
 
@@ -217,7 +219,7 @@ fn provider_type(p: &Provider) -> &'static str {
     }
 }
 
-fn start(app: &AppState, id: &str) -> (Arc<Active>, watch::Sender<bool>) {
+fn start(ai: &Ai, id: &str) -> (Arc<Active>, watch::Sender<bool>) {
     let (done_tx, done_rx) = watch::channel(false);
     let active = Arc::new(Active {
         cancel: CancellationToken::new(),
@@ -225,7 +227,7 @@ fn start(app: &AppState, id: &str) -> (Arc<Active>, watch::Sender<bool>) {
         chunks: broadcast::channel(1024).0,
         done: done_rx,
     });
-    app.runs.map().insert(id.to_string(), active.clone());
+    ai.runs.map().insert(id.to_string(), active.clone());
     (active, done_tx)
 }
 
@@ -237,7 +239,7 @@ enum Resume {
 }
 
 async fn execute(
-    app: AppState,
+    ai: Ai,
     id: String,
     first: Provider,
     req: NewRun,
@@ -258,16 +260,16 @@ async fn execute(
             out.push_str(text);
             at
         };
-        app.hub.broadcast(&format!("run:{id}:data"), &json!(text));
+        ai.events.broadcast(&format!("run:{id}:data"), &json!(text));
         let _ = active.chunks.send((offset, text.to_string()));
     };
     let attempt = loop {
         // A provider known to be unavailable is passed over for its fallback.
         if resume == Resume::No
-            && !crate::provider_status::is_available(&app, &provider.id).await
-            && let Some(next) = next_fallback(&app, &provider, &visited).await
+            && !crate::status::is_available(&ai, &provider.id).await
+            && let Some(next) = next_fallback(&ai, &provider, &visited).await
         {
-            let status = crate::provider_status::get(&app, &provider.id)
+            let status = crate::status::get(&ai, &provider.id)
                 .await
                 .unwrap_or_default();
             hops.push(json!({
@@ -289,7 +291,7 @@ async fn execute(
         let attempt = match provider.kind {
             ProviderKind::Api => {
                 openai::run(
-                    &app.http,
+                    &ai.http,
                     &provider,
                     model.as_deref(),
                     &req.prompt,
@@ -303,9 +305,10 @@ async fn execute(
                 let agent = cli::agent_id(&id, hops.len());
                 let spawn = resume == Resume::No || !hops.is_empty();
                 if spawn {
-                    set_fields(&app, &id, [("runnerAgentId", json!(agent))]).await;
+                    set_fields(&ai, &id, [("runnerAgentId", json!(agent))]).await;
                 }
                 cli::run(
+                    &*ai.runner,
                     &agent,
                     &provider,
                     &req.prompt,
@@ -321,8 +324,8 @@ async fn execute(
         if let Some(a) = attempt.error.as_ref()
             && let Some(category) = a.category
         {
-            crate::provider_status::from_run(
-                &app,
+            crate::status::from_run(
+                &ai,
                 &provider.id,
                 category,
                 a.message.as_deref().unwrap_or_default(),
@@ -333,7 +336,7 @@ async fn execute(
         if attempt.succeeded() || attempt.stopped || !active.output().is_empty() {
             break attempt;
         }
-        let Some(next) = next_fallback(&app, &provider, &visited).await else {
+        let Some(next) = next_fallback(&ai, &provider, &visited).await else {
             break attempt;
         };
         let why = attempt.error.as_ref().and_then(|a| a.message.clone());
@@ -349,7 +352,7 @@ async fn execute(
         model = provider.default_model.clone();
     };
     finish(
-        &app,
+        &ai,
         &id,
         &active,
         &provider,
@@ -358,26 +361,22 @@ async fn execute(
         attempt,
     )
     .await;
-    app.runs.map().remove(&id);
+    ai.runs.map().remove(&id);
     let _ = done.send(true);
 }
 
 /// The enabled provider `provider` falls back to, unless already tried.
-async fn next_fallback(
-    app: &AppState,
-    provider: &Provider,
-    tried: &HashSet<String>,
-) -> Option<Provider> {
+async fn next_fallback(ai: &Ai, provider: &Provider, tried: &HashSet<String>) -> Option<Provider> {
     let next = provider
         .fallback_provider
         .as_ref()
         .filter(|n| !tried.contains(*n))?;
-    providers::get(app, next).await.ok().filter(|p| p.enabled)
+    providers::get(ai, next).await.ok().filter(|p| p.enabled)
 }
 
 /// Sets fields of a run's metadata.
-async fn set_fields<const N: usize>(app: &AppState, id: &str, fields: [(&str, Value); N]) {
-    let r = app
+async fn set_fields<const N: usize>(ai: &Ai, id: &str, fields: [(&str, Value); N]) {
+    let r = ai
         .store
         .update(&meta_rel(id), |m: &mut Map<String, Value>| {
             for (k, v) in fields {
@@ -392,7 +391,7 @@ async fn set_fields<const N: usize>(app: &AppState, id: &str, fields: [(&str, Va
 }
 
 async fn finish(
-    app: &AppState,
+    ai: &Ai,
     id: &str,
     active: &Active,
     provider: &Provider,
@@ -401,7 +400,7 @@ async fn finish(
     attempt: Attempt,
 ) {
     let output = active.output().clone();
-    let path = app.store.path(RUNS_DIR).join(id).join("output.txt");
+    let path = ai.store.path(RUNS_DIR).join(id).join("output.txt");
     let bytes = output.clone().into_bytes();
     let written =
         tokio::task::spawn_blocking(move || portos_store::write_atomic(&path, &bytes)).await;
@@ -414,7 +413,7 @@ async fn finish(
     } else {
         attempt.error.as_ref().and_then(|a| a.message.clone())
     };
-    let result = app
+    let result = ai
         .store
         .update(&meta_rel(id), |m: &mut Map<String, Value>| {
             let started = m
@@ -466,7 +465,7 @@ async fn finish(
     };
     if success {
         let tokens = attempt.tokens.unwrap_or((output.len() as u64).div_ceil(4));
-        usage::record_messages(app, &provider.id, model, tokens).await;
+        usage::record_messages(ai, &provider.id, model, tokens).await;
     } else if !attempt.stopped {
         let message = format!(
             "AI provider {} execution failed: {}",
@@ -479,22 +478,23 @@ async fn finish(
             "workspacePath": metadata["workspacePath"], "workspaceName": metadata["workspaceName"],
             "errorDetails": attempt.error,
         });
-        app.hub.publish(
+        ai.events.publish(
             "errors",
             "error:notified",
             &json!({
                 "message": message, "code": "AI_PROVIDER_EXECUTION_FAILED", "severity": "error",
                 "canAutoFix": true, "timestamp": now_ms(),
-                "context": crate::events::sanitize(&context),
+                "context": portos_core::secrets::sanitize(&context),
             }),
         );
     }
-    app.hub.broadcast(&format!("run:{id}:complete"), &metadata);
+    ai.events
+        .broadcast(&format!("run:{id}:complete"), &metadata);
 }
 
 /// Stops a run in flight; false when it is not in flight.
-pub async fn stop(app: &AppState, id: &str) -> bool {
-    let Some(active) = app.runs.get(id) else {
+pub async fn stop(ai: &Ai, id: &str) -> bool {
+    let Some(active) = ai.runs.get(id) else {
         return false;
     };
     active.cancel.cancel();
@@ -512,44 +512,44 @@ async fn until_done(done: &mut watch::Receiver<bool>) {
 }
 
 /// A run's metadata, with `isActive`.
-pub async fn get(app: &AppState, id: &str) -> Result<Value, ApiError> {
+pub async fn get(ai: &Ai, id: &str) -> Result<Value, AiError> {
     check_id(id)?;
-    let mut m: Map<String, Value> = app
+    let mut m: Map<String, Value> = ai
         .store
         .load_opt(&meta_rel(id))
         .await?
         .ok_or_else(run_not_found)?;
-    m.insert("isActive".into(), json!(app.runs.is_active(id)));
+    m.insert("isActive".into(), json!(ai.runs.is_active(id)));
     Ok(Value::Object(m))
 }
 
 /// The run's output so far (in flight) or in full.
-pub async fn output(app: &AppState, id: &str) -> Result<String, ApiError> {
+pub async fn output(ai: &Ai, id: &str) -> Result<String, AiError> {
     check_id(id)?;
-    if let Some(a) = app.runs.get(id) {
+    if let Some(a) = ai.runs.get(id) {
         return Ok(a.output().clone());
     }
-    read_text(app, id, "output.txt").await
+    read_text(ai, id, "output.txt").await
 }
 
 /// The run's whole prompt.
-pub async fn prompt(app: &AppState, id: &str) -> Result<String, ApiError> {
+pub async fn prompt(ai: &Ai, id: &str) -> Result<String, AiError> {
     check_id(id)?;
-    read_text(app, id, "prompt.txt").await
+    read_text(ai, id, "prompt.txt").await
 }
 
-async fn read_text(app: &AppState, id: &str, file: &str) -> Result<String, ApiError> {
-    let path = app.store.path(RUNS_DIR).join(id).join(file);
+async fn read_text(ai: &Ai, id: &str, file: &str) -> Result<String, AiError> {
+    let path = ai.store.path(RUNS_DIR).join(id).join(file);
     match tokio::fs::read(&path).await {
         Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(run_not_found()),
-        Err(e) => Err(ApiError::internal(format!("{}: {e}", path.display()))),
+        Err(e) => Err(AiError::internal(format!("{}: {e}", path.display()))),
     }
 }
 
 /// Every run's metadata (those that have an `id`), newest first.
-async fn all(app: &AppState) -> Vec<Map<String, Value>> {
-    let dir = app.store.path(RUNS_DIR);
+async fn all(ai: &Ai) -> Vec<Map<String, Value>> {
+    let dir = ai.store.path(RUNS_DIR);
     let mut out = Vec::new();
     let Ok(mut rd) = tokio::fs::read_dir(&dir).await else {
         return out;
@@ -559,7 +559,7 @@ async fn all(app: &AppState) -> Vec<Map<String, Value>> {
         if check_id(&name).is_err() {
             continue;
         }
-        match app
+        match ai
             .store
             .load_opt::<Map<String, Value>>(&meta_rel(&name))
             .await
@@ -580,8 +580,8 @@ async fn all(app: &AppState) -> Vec<Map<String, Value>> {
 }
 
 /// `{ total, runs }`, newest first, from `source` (`all` for every source).
-pub async fn list(app: &AppState, limit: usize, offset: usize, source: &str) -> Value {
-    let runs: Vec<Map<String, Value>> = all(app)
+pub async fn list(ai: &Ai, limit: usize, offset: usize, source: &str) -> Value {
+    let runs: Vec<Map<String, Value>> = all(ai)
         .await
         .into_iter()
         .filter(|m| {
@@ -599,33 +599,32 @@ pub async fn list(app: &AppState, limit: usize, offset: usize, source: &str) -> 
 }
 
 /// Deletes a run that is not in flight.
-pub async fn delete(app: &AppState, id: &str) -> Result<(), ApiError> {
+pub async fn delete(ai: &Ai, id: &str) -> Result<(), AiError> {
     check_id(id)?;
-    if app.runs.is_active(id) {
-        return Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
+    if ai.runs.is_active(id) {
+        return Err(AiError::conflict(
             "RUN_ACTIVE",
             "the run is in flight; stop it first",
         ));
     }
-    let dir = app.store.path(RUNS_DIR).join(id);
+    let dir = ai.store.path(RUNS_DIR).join(id);
     match tokio::fs::remove_dir_all(&dir).await {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(run_not_found()),
-        Err(e) => Err(ApiError::internal(format!("{}: {e}", dir.display()))),
+        Err(e) => Err(AiError::internal(format!("{}: {e}", dir.display()))),
     }
 }
 
 /// Deletes every failed run; how many.
-pub async fn delete_failed(app: &AppState) -> usize {
+pub async fn delete_failed(ai: &Ai) -> usize {
     let mut n = 0;
-    for m in all(app).await {
+    for m in all(ai).await {
         let id = m
             .get("id")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        if m.get("success") == Some(&json!(false)) && delete(app, &id).await.is_ok() {
+        if m.get("success") == Some(&json!(false)) && delete(ai, &id).await.is_ok() {
             n += 1;
         }
     }
@@ -635,15 +634,15 @@ pub async fn delete_failed(app: &AppState) -> usize {
 /// The output of a run from `from` bytes, then (while it is in flight and
 /// `follow`) each new piece; `None` for an unknown run.
 pub async fn follow(
-    app: &AppState,
+    ai: &Ai,
     id: &str,
     from: usize,
     follow: bool,
-) -> Result<tokio::sync::mpsc::Receiver<String>, ApiError> {
+) -> Result<tokio::sync::mpsc::Receiver<String>, AiError> {
     check_id(id)?;
     let (tx, rx) = tokio::sync::mpsc::channel(64);
-    let Some(active) = app.runs.get(id).filter(|_| follow) else {
-        let text = output(app, id).await?;
+    let Some(active) = ai.runs.get(id).filter(|_| follow) else {
+        let text = output(ai, id).await?;
         let rest = text.get(from..).unwrap_or_default().to_string();
         tokio::spawn(async move {
             if !rest.is_empty() {
@@ -701,8 +700,8 @@ pub async fn follow(
 /// At start: runs left in flight by a previous api server. A CLI run the
 /// runner still has is followed to its end; any other is recorded as failed,
 /// with the reason.
-pub async fn resume(app: &AppState) {
-    for m in all(app).await {
+pub async fn resume(ai: &Ai) {
+    for m in all(ai).await {
         if !m.get("endTime").is_none_or(Value::is_null) {
             continue;
         }
@@ -716,9 +715,9 @@ pub async fn resume(app: &AppState) {
             .and_then(Value::as_str)
             .unwrap_or_default();
         let agent = m.get("runnerAgentId").and_then(Value::as_str);
-        let provider = providers::get(app, provider_id).await.ok();
-        let prompt = prompt(app, &id).await.unwrap_or_default();
-        let pair = start(app, &id);
+        let provider = providers::get(ai, provider_id).await.ok();
+        let prompt = prompt(ai, &id).await.unwrap_or_default();
+        let pair = start(ai, &id);
         match (provider, agent) {
             (Some(p), Some(_)) if p.kind == ProviderKind::Cli => {
                 tracing::info!(run = %id, "following a CLI run started before this api server");
@@ -732,7 +731,7 @@ pub async fn resume(app: &AppState) {
                         .map(str::to_string),
                     ..NewRun::default()
                 };
-                tokio::spawn(execute(app.clone(), id, p, req, pair, Resume::RunnerAgent));
+                tokio::spawn(execute(ai.clone(), id, p, req, pair, Resume::RunnerAgent));
             }
             (provider, _) => {
                 let (active, done) = pair;
@@ -745,8 +744,8 @@ pub async fn resume(app: &AppState) {
                     message: Some(why.into()),
                     ..analyze::analyze(why, Some(1))
                 });
-                finish(app, &id, &active, &p, None, Vec::new(), attempt).await;
-                app.runs.map().remove(&id);
+                finish(ai, &id, &active, &p, None, Vec::new(), attempt).await;
+                ai.runs.map().remove(&id);
                 let _ = done.send(true);
             }
         }

@@ -10,9 +10,10 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::AppState;
-use crate::error::now_ms;
-use crate::routes::apps::{ecosystem_file, read_ecosystem};
+use portos_core::time::now_ms;
+
+use crate::Apps;
+use crate::ecosystem::{ecosystem_file, read_ecosystem};
 
 /// The first `port: N` (or `PORT=N`) in a config text.
 fn port_after(text: &str, key: &str, sep: char) -> Option<u64> {
@@ -59,25 +60,23 @@ fn kind_of(pkg: &Value) -> &'static str {
     }
 }
 
-/// Runs the detection of `path`, each step to `client`.
-pub async fn detect_for_client(app: AppState, client: u64, path: String) {
-    let hub = app.hub.clone();
+/// Runs the detection of `path`; each event (`detect:step`, then
+/// `detect:complete`) goes to `send` with its data.
+pub async fn detect(apps: &Apps, path: &str, send: impl Fn(&str, &Value)) {
     let emit = |step: &str, status: &str, data: Value| {
-        hub.send_to(
-            client,
+        send(
             "detect:step",
             &json!({ "step": step, "status": status, "data": data, "timestamp": now_ms() }),
         );
     };
     let fail = |error: &str| {
         emit("validate", "error", json!({ "message": error }));
-        hub.send_to(
-            client,
+        send(
             "detect:complete",
             &json!({ "success": false, "error": error }),
         );
     };
-    let dir = Path::new(&path);
+    let dir = Path::new(path);
     emit(
         "validate",
         "running",
@@ -194,7 +193,7 @@ pub async fn detect_for_client(app: AppState, client: u64, path: String) {
                 );
                 r["processes"] = json!(processes);
             }
-            Err(e) => emit("config", "error", json!({ "message": e.message })),
+            Err(e) => emit("config", "error", json!({ "message": e.to_string() })),
         }
         config_files.push(name);
     }
@@ -220,7 +219,7 @@ pub async fn detect_for_client(app: AppState, client: u64, path: String) {
         json!({ "message": "Checking PM2 processes..." }),
     );
     let name = r["name"].as_str().unwrap_or_default().to_string();
-    let base = crate::routes::providers::id_from_name(&name);
+    let base = portos_core::id_from_name(&name);
     let candidates = [
         name.clone(),
         name.to_lowercase(),
@@ -228,7 +227,7 @@ pub async fn detect_for_client(app: AppState, client: u64, path: String) {
         format!("{name}-ui"),
         format!("{name}-api"),
     ];
-    let running = app.supervisor.list().await.unwrap_or_default();
+    let running = apps.supervisor.list().await.unwrap_or_default();
     let matching: Vec<Value> = running
         .iter()
         .filter(|p| {
@@ -237,7 +236,7 @@ pub async fn detect_for_client(app: AppState, client: u64, path: String) {
             })
         })
         .map(|p| {
-            let s = crate::routes::processes::summary(p);
+            let s = p.summary();
             json!({ "name": s["name"], "status": s["status"], "pid": s["pid"] })
         })
         .collect();
@@ -308,9 +307,5 @@ pub async fn detect_for_client(app: AppState, client: u64, path: String) {
             },
         );
     }
-    hub.send_to(
-        client,
-        "detect:complete",
-        &json!({ "success": true, "result": r }),
-    );
+    send("detect:complete", &json!({ "success": true, "result": r }));
 }

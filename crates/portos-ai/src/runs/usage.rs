@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::AppState;
+use crate::Ai;
 
 const USAGE: &str = "usage.json";
 
@@ -29,14 +29,9 @@ fn today_and_hour() -> (String, usize) {
 }
 
 /// A run was created on `provider` (`model` when known).
-pub async fn record_session(
-    app: &AppState,
-    provider: &str,
-    provider_name: &str,
-    model: Option<&str>,
-) {
+pub async fn record_session(ai: &Ai, provider: &str, provider_name: &str, model: Option<&str>) {
     let (day, hour) = today_and_hour();
-    let result = app
+    let result = ai
         .store
         .update(USAGE, |u: &mut Map<String, Value>| {
             let mut v = Value::Object(std::mem::take(u));
@@ -64,7 +59,7 @@ pub async fn record_session(
             if let Some(h) = v["hourlyActivity"].get_mut(hour) {
                 *h = json!(h.as_u64().unwrap_or(0) + 1);
             }
-            v["lastUpdated"] = json!(crate::error::now_iso());
+            v["lastUpdated"] = json!(portos_core::time::now_iso());
             *u = v.as_object().cloned().unwrap_or_default();
             Ok::<(), ()>(())
         })
@@ -75,9 +70,9 @@ pub async fn record_session(
 }
 
 /// A run succeeded with `tokens` of output.
-pub async fn record_messages(app: &AppState, provider: &str, model: Option<&str>, tokens: u64) {
+pub async fn record_messages(ai: &Ai, provider: &str, model: Option<&str>, tokens: u64) {
     let (day, _) = today_and_hour();
-    let result = app
+    let result = ai
         .store
         .update(USAGE, |u: &mut Map<String, Value>| {
             let mut v = Value::Object(std::mem::take(u));
@@ -96,7 +91,7 @@ pub async fn record_messages(app: &AppState, provider: &str, model: Option<&str>
                     bump(x, "tokens", tokens);
                 }
             }
-            v["lastUpdated"] = json!(crate::error::now_iso());
+            v["lastUpdated"] = json!(portos_core::time::now_iso());
             *u = v.as_object().cloned().unwrap_or_default();
             Ok::<(), ()>(())
         })

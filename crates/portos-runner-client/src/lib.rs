@@ -1,0 +1,109 @@
+//! The chief-of-staff runner (`portos.runner.v1` on 127.0.0.1:5558) as
+//! `portos-ai` needs it: [`GrpcRunner`] implements [`portos_ai::runner::Runner`].
+//! A connection is made per call, so a runner restarted in between is found again.
+//!
+//! Owns: the runner's address and the conversion of its messages.
+//! Must not depend on: the runner itself, the api server or any other service crate.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use pb::runner_client::RunnerClient;
+use portos_ai::runner::{AgentEnd, Output, Runner, RunnerError, Spawn};
+use portos_proto::runner::v1 as pb;
+use tonic::transport::Channel;
+
+/// The runner at one address.
+#[derive(Debug, Clone)]
+pub struct GrpcRunner {
+    url: String,
+}
+
+impl GrpcRunner {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self { url: url.into() }
+    }
+
+    /// The runner at `PORTOS_RUNNER_URL`, else 127.0.0.1:5558.
+    pub fn from_env() -> Self {
+        Self::new(
+            std::env::var("PORTOS_RUNNER_URL").unwrap_or_else(|_| "http://127.0.0.1:5558".into()),
+        )
+    }
+
+    async fn client(&self) -> Result<RunnerClient<Channel>, RunnerError> {
+        let url = &self.url;
+        let endpoint = tonic::transport::Endpoint::from_shared(url.clone())
+            .map_err(|e| RunnerError::Unreachable(format!("bad runner address {url:?}: {e}")))?
+            .connect_timeout(Duration::from_secs(3));
+        let channel = endpoint.connect().await.map_err(|e| {
+            RunnerError::Unreachable(format!("the runner at {url} is not reachable: {e}"))
+        })?;
+        Ok(RunnerClient::new(channel))
+    }
+}
+
+fn failed(s: tonic::Status) -> RunnerError {
+    RunnerError::Failed(s.message().to_string())
+}
+
+#[async_trait::async_trait]
+impl Runner for GrpcRunner {
+    async fn spawn(&self, s: Spawn) -> Result<(), RunnerError> {
+        let req = pb::SpawnRequest {
+            id: s.id,
+            command: s.command,
+            args: s.args,
+            env: s.env.into_iter().collect(),
+            cwd: s.cwd,
+            stdin: s.stdin,
+            ..Default::default()
+        };
+        self.client().await?.spawn(req).await.map_err(failed)?;
+        Ok(())
+    }
+
+    async fn follow(&self, id: &str) -> Result<Output, RunnerError> {
+        let stream = self
+            .client()
+            .await?
+            .output(pb::OutputRequest {
+                id: id.to_string(),
+                follow: true,
+                from_offset: 0,
+            })
+            .await
+            .map_err(failed)?
+            .into_inner();
+        Ok(Box::pin(stream.map(|chunk| {
+            chunk.map(|c| c.data).map_err(|s| s.message().to_string())
+        })))
+    }
+
+    async fn stop(&self, id: &str) -> Result<(), RunnerError> {
+        self.client()
+            .await?
+            .stop(pb::StopRequest {
+                id: id.to_string(),
+                grace_ms: 0,
+            })
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    async fn get(&self, id: &str) -> Result<AgentEnd, RunnerError> {
+        let a = self
+            .client()
+            .await?
+            .get(pb::AgentRequest { id: id.to_string() })
+            .await
+            .map_err(failed)?
+            .into_inner();
+        Ok(AgentEnd {
+            exit_code: a.exit_code,
+            lost: a.state == pb::AgentState::Lost as i32,
+            reason: a.reason,
+        })
+    }
+}
