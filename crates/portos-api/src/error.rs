@@ -290,6 +290,15 @@ impl From<portos_ai::AiError> for ApiError {
     }
 }
 
+impl From<portos_files::FilesError> for ApiError {
+    fn from(e: portos_files::FilesError) -> Self {
+        match e {
+            portos_files::FilesError::Problem(p) => p.into(),
+            portos_files::FilesError::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<portos_apps::AppsError> for ApiError {
     fn from(e: portos_apps::AppsError) -> Self {
         match e {

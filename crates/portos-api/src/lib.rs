@@ -421,21 +421,21 @@ macro_rules! file_folder {
 
 file_folder!(
     uploads,
-    crate::routes::files::UPLOADS,
+    portos_files::UPLOADS,
     "uploads",
     "/api/uploads",
     "/api/uploads/{filename}"
 );
 file_folder!(
     screenshots,
-    crate::routes::files::SCREENSHOTS,
+    portos_files::SCREENSHOTS,
     "screenshots",
     "/api/screenshots",
     "/api/screenshots/{filename}"
 );
 file_folder!(
     attachments,
-    crate::routes::files::ATTACHMENTS,
+    portos_files::ATTACHMENTS,
     "attachments",
     "/api/attachments",
     "/api/attachments/{filename}"

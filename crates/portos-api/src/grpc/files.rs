@@ -1,6 +1,6 @@
 //! `portos.api.v1.Files`: uploads, screenshots and attachments.
 
-use crate::routes::files;
+use portos_files as files;
 use tonic::{Request, Response, Status};
 
 use portos_proto::api::v1 as pb;
@@ -35,13 +35,13 @@ impl pb::files_server::Files for FilesRpc {
         req: Request<pb::ListFilesRequest>,
     ) -> Result<Response<pb::ListFilesResponse>, Status> {
         let folder = self.folder(req.into_inner().folder)?;
-        let listed = files::listing(&self.0, folder).await;
+        let listed = files::listing(self.0.store.root(), folder).await;
         Ok(Response::new(pb::ListFilesResponse {
             files: listed
                 .into_iter()
                 .map(|f| pb::FileInfo {
                     mime_type: files::mime_of(&f.name).to_string(),
-                    created_at: files::iso(f.created),
+                    created_at: portos_core::time::iso(f.created),
                     size: f.size,
                     filename: f.name,
                 })
@@ -55,7 +55,7 @@ impl pb::files_server::Files for FilesRpc {
     ) -> Result<Response<pb::DeleteFileResponse>, Status> {
         let r = req.into_inner();
         let folder = self.folder(r.folder)?;
-        let (_, size) = files::delete_file(&self.0, folder, &r.filename)
+        let (_, size) = files::delete(self.0.store.root(), folder, &r.filename)
             .await
             .or_status(&self.0)?;
         Ok(Response::new(pb::DeleteFileResponse { size }))
