@@ -348,7 +348,7 @@ pub async fn embeddings(ai: &Ai, b: &Value) -> Result<Value, AiError> {
     let body = json!({ "model": model, "input": text });
     Ok(
         match call(
-            &ai,
+            ai,
             reqwest::Method::POST,
             url,
             Some(body),

@@ -1009,13 +1009,7 @@ async fn the_same_history_through_grpc_on_the_same_port() {
         .unwrap()
         .into_inner();
     assert!(st.available && st.reason == "ok", "{st:?}");
-    portos_ai::status::from_run(
-        &state.ai,
-        "lmstudio",
-        "rate-limit",
-        "429 Too Many Requests",
-    )
-    .await;
+    portos_ai::status::from_run(&state.ai, "lmstudio", "rate-limit", "429 Too Many Requests").await;
     let all = prov
         .statuses(pb::ProviderStatusesRequest {})
         .await

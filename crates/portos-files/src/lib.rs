@@ -24,7 +24,11 @@ pub enum FilesError {
 }
 
 /// One file's bytes, as a client names it; not found when missing.
-pub async fn read(root: &Path, folder: Folder, name: &str) -> Result<(String, Vec<u8>), FilesError> {
+pub async fn read(
+    root: &Path,
+    folder: Folder,
+    name: &str,
+) -> Result<(String, Vec<u8>), FilesError> {
     let name = requested_name(name)?;
     let bytes = tokio::fs::read(folder_path(root, folder).join(&name))
         .await
@@ -247,7 +251,8 @@ pub async fn store(
             (name, mime)
         }
         Kind::Uploads | Kind::Attachments => {
-            let original = original.ok_or_else(|| FilesError::validation("filename is required"))?;
+            let original =
+                original.ok_or_else(|| FilesError::validation("filename is required"))?;
             let clean = sanitize_name(original);
             if clean.is_empty() {
                 return Err(FilesError::bad_request(
@@ -302,11 +307,7 @@ pub async fn store(
 }
 
 /// Deletes one file, named as a client names it; its checked name and size.
-pub async fn delete(
-    root: &Path,
-    folder: Folder,
-    name: &str,
-) -> Result<(String, u64), FilesError> {
+pub async fn delete(root: &Path, folder: Folder, name: &str) -> Result<(String, u64), FilesError> {
     let name = requested_name(name)?;
     let path = folder_path(root, folder).join(&name);
     let size = tokio::fs::metadata(&path)

@@ -77,7 +77,7 @@ pub enum MoltbookError {
     #[error("not sent: {0}")]
     Limited(#[from] Refused),
     #[error("the rate-limit state: {0}")]
-    Store(#[from] portos_store::StoreError),
+    Store(#[from] portos_ratelimit::StoreError),
     #[error("unexpected answer from Moltbook: {0}")]
     Decode(String),
 }

@@ -70,7 +70,7 @@ pub enum MoltworldError {
     #[error("not sent: {0}")]
     Limited(#[from] Refused),
     #[error("the rate-limit state: {0}")]
-    Store(#[from] portos_store::StoreError),
+    Store(#[from] portos_ratelimit::StoreError),
     #[error("unexpected answer from Moltworld: {0}")]
     Decode(String),
 }

@@ -7,6 +7,10 @@
 //! Time comes from a [`Clock`], so tests move it by hand.
 //! Must not depend on: any wire (reqwest, axum, tonic) or any service crate.
 
+/// The store's error, which a limit's state file can meet; the remote
+/// clients pass it on without a dependency of their own on the store.
+pub use portos_store::StoreError;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -41,7 +41,7 @@ pub enum Failure {
     Limited(#[from] Refused),
     /// The rate-limit state could not be read or written; nothing was sent.
     #[error("the rate-limit state: {0}")]
-    Store(#[from] portos_store::StoreError),
+    Store(#[from] portos_ratelimit::StoreError),
     /// A base URL or certificate that cannot be used.
     #[error("{0}")]
     Config(String),

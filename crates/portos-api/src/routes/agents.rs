@@ -74,10 +74,10 @@ async fn record(app: &AppState, action: &str, target: &str, id: &str, details: V
     if let Err(e) = app
         .history
         .record(portos_history::NewEntry {
-            action: action,
+            action,
             target: Some(target),
             target_name: Some(id),
-            details: details,
+            details,
             success: true,
             error: None,
         })

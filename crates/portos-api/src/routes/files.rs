@@ -50,7 +50,10 @@ pub async fn create(
                 .bytes()
                 .await
                 .map_err(|e| ApiError::bad_request("BAD_REQUEST", e.body_text()))?;
-            stored = Some(portos_files::store(app.store.root(), folder, name.as_deref(), bytes.to_vec()).await?);
+            stored = Some(
+                portos_files::store(app.store.root(), folder, name.as_deref(), bytes.to_vec())
+                    .await?,
+            );
         }
         stored.ok_or_else(|| ApiError::validation("a multipart upload needs a `file` part"))?
     } else {
@@ -61,7 +64,13 @@ pub async fn create(
             .data
             .filter(|d| !d.is_empty())
             .ok_or_else(|| ApiError::validation("data is required (base64)"))?;
-        portos_files::store(app.store.root(), folder, body.filename.as_deref(), decode(&data)?).await?
+        portos_files::store(
+            app.store.root(),
+            folder,
+            body.filename.as_deref(),
+            decode(&data)?,
+        )
+        .await?
     };
     let status = if folder.kind == Kind::Screenshots {
         StatusCode::OK

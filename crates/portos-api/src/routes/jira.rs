@@ -318,7 +318,7 @@ pub async fn create_of(
             action: "create-ticket",
             target: Some("jira"),
             target_name: Some(&created.key),
-            details: details,
+            details,
             success: true,
             error: None,
         })
