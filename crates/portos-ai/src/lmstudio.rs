@@ -203,7 +203,7 @@ async fn chat(
     call(ai, reqwest::Method::POST, url, Some(body), timeout).await
 }
 
-/// `GET /api/lmstudio/status`.
+/// What LM Studio is doing: `{ available, baseUrl, loadedModels, models, recommendedThinkingModel, lastCheckAt, … }`.
 pub async fn status(ai: &Ai) -> Result<Value, AiError> {
     let c = config(ai).await?;
     let up = available(ai, &c).await;
@@ -222,7 +222,7 @@ pub async fn status(ai: &Ai) -> Result<Value, AiError> {
     }))
 }
 
-/// `GET /api/lmstudio/models`: 503 when LM Studio is not there.
+/// The loaded models; `LMSTUDIO_UNAVAILABLE` when LM Studio is not there.
 pub async fn list_models(ai: &Ai) -> Result<Value, AiError> {
     let c = config(ai).await?;
     let unavailable = || {
@@ -302,7 +302,7 @@ impl ModelAction {
     }
 }
 
-/// `POST /api/lmstudio/completion`: `{ prompt, model?, maxTokens?, temperature?, systemPrompt? }`.
+/// `{ prompt, model?, maxTokens?, temperature?, systemPrompt? }`.
 pub async fn completion(ai: &Ai, b: &Value) -> Result<Value, AiError> {
     let prompt = required(b, "prompt")?;
     let c = config(ai).await?;
@@ -331,7 +331,7 @@ pub async fn completion(ai: &Ai, b: &Value) -> Result<Value, AiError> {
     )
 }
 
-/// `POST /api/lmstudio/embeddings`: `{ text, model? }`.
+/// `{ text, model? }`.
 pub async fn embeddings(ai: &Ai, b: &Value) -> Result<Value, AiError> {
     let text = required(b, "text")?;
     let c = config(ai).await?;
@@ -366,7 +366,7 @@ pub async fn embeddings(ai: &Ai, b: &Value) -> Result<Value, AiError> {
     )
 }
 
-/// `PUT /api/lmstudio/config`: `{ baseUrl?, timeout?, defaultThinkingModel? }`, kept in settings.
+/// `{ baseUrl?, timeout?, defaultThinkingModel? }`, kept in settings.
 pub async fn set_config(ai: &Ai, b: &Value) -> Result<Value, AiError> {
     if let Some(u) = b.get("baseUrl").filter(|v| !v.is_null()) {
         let ok = u
@@ -404,7 +404,7 @@ pub async fn set_config(ai: &Ai, b: &Value) -> Result<Value, AiError> {
     Ok(json!({ "success": true, "config": config(ai).await? }))
 }
 
-/// `POST /api/lmstudio/reset-cache`.
+/// Forgets the last availability answer.
 pub async fn reset_cache(ai: &Ai) -> Value {
     ai.lmstudio.seen().checked = None;
     json!({ "success": true, "message": "Cache reset" })
@@ -487,7 +487,7 @@ async fn ask(ai: &Ai, prompt: &str, max_tokens: u64) -> Result<String, String> {
         .to_string())
 }
 
-/// `POST /api/lmstudio/analyze-task`: `{ description, id?, metadata? }`.
+/// `{ description, id?, metadata? }`.
 pub async fn analyze_task(ai: &Ai, b: &Value) -> Result<Value, AiError> {
     let description = required(b, "description")?;
     let estimate = keyword_complexity(description);
@@ -545,7 +545,7 @@ pub async fn analyze_task(ai: &Ai, b: &Value) -> Result<Value, AiError> {
     Ok(out)
 }
 
-/// `POST /api/lmstudio/classify-memory`: `{ content }`.
+/// `{ content }`.
 pub async fn classify_memory(ai: &Ai, b: &Value) -> Result<Value, AiError> {
     let content = required(b, "content")?;
     let excerpt: String = content.chars().take(300).collect();
@@ -567,7 +567,7 @@ pub async fn classify_memory(ai: &Ai, b: &Value) -> Result<Value, AiError> {
     })
 }
 
-/// `GET /api/lmstudio/thinking-stats`.
+/// Counts of task analyses: `{ localAnalyses, cloudEscalations, …, escalationRate }`.
 pub async fn thinking_stats(ai: &Ai) -> Value {
     let t = *ai
         .lmstudio
