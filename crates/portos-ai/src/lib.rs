@@ -64,8 +64,11 @@ impl Ai {
             store,
             // No idle connections kept: a run's stream owns its connection,
             // and a stopped run's connection must close at once.
+            // A request that carries a provider's key follows no redirect:
+            // the key would go to wherever the server points.
             http: reqwest::Client::builder()
                 .pool_max_idle_per_host(0)
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap_or_default(),
             runner,

@@ -262,6 +262,7 @@ async fn serve_socket(app: AppState, socket: WebSocket) {
         }
     });
     let mut tail: Option<tokio::task::JoinHandle<()>> = None;
+    let detecting = Arc::new(std::sync::atomic::AtomicBool::new(false));
     while let Some(Ok(msg)) = stream.next().await {
         match msg {
             Message::Text(t) => match handle_client_message(&hub, id, t.as_str()) {
@@ -283,7 +284,21 @@ async fn serve_socket(app: AppState, socket: WebSocket) {
                     hub.send_to(id, "logs:unsubscribed", &json!({}));
                 }
                 Some(Request::Detect { path }) => {
-                    tokio::spawn(detect_for_client(app.clone(), id, path));
+                    // One detection at a time per client: each runs Node.js on
+                    // an ecosystem file, and a client may not queue them up.
+                    if detecting.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                        hub.send_to(
+                            id,
+                            "detect:start:error",
+                            &json!({ "message": "a detection is already running for this client" }),
+                        );
+                    } else {
+                        let (app, done) = (app.clone(), detecting.clone());
+                        tokio::spawn(async move {
+                            detect_for_client(app, id, path).await;
+                            done.store(false, std::sync::atomic::Ordering::Release);
+                        });
+                    }
                 }
                 Some(Request::AppUpdate { app_id }) => {
                     // Runs to its end even if the client leaves: an update

@@ -62,6 +62,16 @@ pub async fn open_editor(apps: &Apps, id: &str) -> Result<Value, AppsError> {
             format!("editor argument {bad:?} holds a shell character"),
         ));
     }
+    // An option could make the editor run a command (`--install-extension`,
+    // `-c`, `+cmd`): only plain words and paths are passed.
+    if let Some(bad) = args.iter().find(|a| a.starts_with(['-', '+'])) {
+        return Err(AppsError::bad_request(
+            "INVALID_EDITOR_ARGS",
+            format!(
+                "editor argument {bad:?} looks like an option; only paths may follow the editor"
+            ),
+        ));
+    }
     spawn_detached(editor, &args, &path)?;
     Ok(json!({ "success": true, "command": command, "path": path }))
 }

@@ -184,6 +184,16 @@ pub fn mime_of(name: &str) -> &'static str {
     }
 }
 
+/// Whether a browser may show the file in place: raster images and plain
+/// text only. Anything else (HTML, SVG, PDF, scripts, archives, …) is served
+/// as a download, so nothing stored can run as a page of PortOS's origin.
+pub fn shown_inline(name: &str) -> bool {
+    matches!(
+        extension(name).as_str(),
+        "png" | "jpg" | "jpeg" | "gif" | "webp" | "txt" | "log"
+    )
+}
+
 /// An image type by its first bytes.
 fn image_type(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {

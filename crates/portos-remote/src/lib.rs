@@ -148,7 +148,10 @@ impl Remote {
                 "base URL {base}: only http and https are supported"
             )));
         }
+        // Calls carry keys and tokens: no redirect is followed, so a
+        // credential never reaches a host it was not saved for.
         let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)));
         if let Some(pem) = ca_pem {

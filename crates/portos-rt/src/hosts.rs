@@ -92,7 +92,18 @@ pub async fn check_host(
             })),
         )
             .into_response(),
-        None => next.run(req).await,
+        // A request that names no host cannot be checked, so it does not pass.
+        None => (
+            StatusCode::FORBIDDEN,
+            axum::Json(serde_json::json!({
+                "error": "a request without a Host header is refused",
+                "code": "HOST_NOT_ALLOWED",
+                "timestamp": std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64),
+            })),
+        )
+            .into_response(),
     }
 }
 
@@ -101,4 +112,35 @@ pub async fn check_host(
 pub fn wrap_from_env() -> Box<dyn FnOnce(axum::Router) -> axum::Router + Send> {
     let policy = Arc::new(HostPolicy::from_env());
     Box::new(move |all| all.layer(axum::middleware::from_fn_with_state(policy, check_host)))
+}
+
+/// The Content-Security-Policy of PortOS's own pages: only this origin's
+/// scripts, styles, images and connections, no inline script, never framed.
+pub const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+form-action 'self'; frame-ancestors 'none'";
+
+/// Puts [`PAGE_CSP`], `X-Frame-Options: DENY`, `nosniff` and
+/// `Referrer-Policy: no-referrer` on every answer that does not carry a CSP
+/// of its own (a stored file keeps its `sandbox`).
+pub async fn page_headers(req: Request, next: Next) -> Response {
+    use axum::http::HeaderValue;
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(PAGE_CSP),
+        );
+    }
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    resp
 }

@@ -24,4 +24,5 @@ pub fn router(upstream: Upstream) -> Router {
         .route("/ws", get(proxy::ws))
         .merge(pages::routes())
         .with_state(upstream)
+        .layer(axum::middleware::from_fn(portos_rt::hosts::page_headers))
 }

@@ -132,7 +132,11 @@ pub async fn ws(State(up): State<Upstream>, upgrade: WebSocketUpgrade, req: Requ
         .map(|q| format!("?{q}"))
         .unwrap_or_default();
     let url = format!("{}/ws{query}", up.base.replacen("http", "ws", 1));
-    upgrade.on_upgrade(move |client| bridge(client, url))
+    // A message over 1 MiB closes the socket (the api server's own limit is lower).
+    upgrade
+        .max_message_size(1 << 20)
+        .max_frame_size(1 << 20)
+        .on_upgrade(move |client| bridge(client, url))
 }
 
 /// Joins the browser's socket to one of the api server's, until either ends.

@@ -127,6 +127,14 @@ pub async fn update(ai: &Ai, id: &str, body: Value) -> Result<Provider, AiError>
             else {
                 return Err(AiError::internal("a provider is not an object"));
             };
+            // A key stays with the endpoint it was saved for: a new endpoint
+            // without a key in the same request drops the stored one.
+            let moved = body
+                .get("endpoint")
+                .is_some_and(|e| e.as_str() != stored.endpoint.as_deref());
+            if moved && !body.contains_key("apiKey") {
+                record.insert("apiKey".into(), Value::String(String::new()));
+            }
             for (k, v) in body {
                 if !NOT_SETTABLE.contains(&k.as_str()) {
                     record.insert(k, v);

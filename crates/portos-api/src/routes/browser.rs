@@ -193,8 +193,8 @@ fn apply(c: &mut BrowserConfig, key: &str, v: &Value) -> Result<(), String> {
         "userDataDir" => c.user_data_dir = path(v)?,
         "chromePath" => {
             let p = path(v)?;
-            if !p.is_empty() && !std::path::Path::new(&p).is_file() {
-                return Err(format!("chromePath {p}: no such file"));
+            if !p.is_empty() && !is_executable_file(std::path::Path::new(&p)) {
+                return Err(format!("chromePath {p}: not an executable file"));
             }
             c.chrome_path = p;
         }
@@ -202,6 +202,12 @@ fn apply(c: &mut BrowserConfig, key: &str, v: &Value) -> Result<(), String> {
         _ => {}
     }
     Ok(())
+}
+
+/// A regular file with an execute bit: what `chromePath` must name.
+fn is_executable_file(p: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// `PUT /api/browser/config`: any of `cdpPort, cdpHost, healthPort, autoConnect, headless, userDataDir, chromePath`; the saved config back. `headless`, `userDataDir` and `chromePath` apply at the next launch (`POST /api/browser/restart`).

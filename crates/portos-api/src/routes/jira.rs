@@ -186,9 +186,19 @@ pub async fn upsert_instance(
         .store
         .update(FILE, |f: &mut JiraFile| {
             let existing = f.instances.get(&id).cloned();
+            // A token stays with the server it was saved for: a new baseUrl
+            // needs the token given again.
             let api_token = match (token, &existing) {
                 (Some(t), _) => t,
-                (None, Some(e)) if !e.api_token.is_empty() => e.api_token.clone(),
+                (None, Some(e)) if !e.api_token.is_empty() && e.base_url == base_url => {
+                    e.api_token.clone()
+                }
+                (None, Some(e)) if !e.api_token.is_empty() => {
+                    return Err(ApiError::bad_request(
+                        "INVALID_INPUT",
+                        "baseUrl changed: give the apiToken again (a token is only sent where it was saved for)",
+                    ));
+                }
                 _ => {
                     return Err(ApiError::bad_request(
                         "INVALID_INPUT",

@@ -15,10 +15,21 @@ pub async fn get(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(read(&app).await?))
 }
 
-/// The settings, secrets masked.
+/// Keys the settings API neither shows nor writes: `security` holds how
+/// PortOS is protected, which only the owner changes, on the machine.
+const HIDDEN: &[&str] = &["security"];
+
+fn shown(mut s: Settings) -> Value {
+    for k in HIDDEN {
+        s.shift_remove(*k);
+    }
+    redact_secrets(&Value::Object(s))
+}
+
+/// The settings, secrets masked, `security` left out.
 pub async fn read(app: &AppState) -> Result<Value, ApiError> {
     let s: Settings = app.store.load(files::SETTINGS).await?;
-    Ok(redact_secrets(&Value::Object(s)))
+    Ok(shown(s))
 }
 
 /// Sets the keys of `patch` (a JSON object); the merged settings, secrets masked.
@@ -26,6 +37,13 @@ pub async fn merge(app: &AppState, patch: Value) -> Result<Value, ApiError> {
     let Value::Object(patch) = patch else {
         return Err(ApiError::validation("settings must be a JSON object"));
     };
+    if let Some(k) = patch.keys().find(|k| HIDDEN.contains(&k.as_str())) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "FORBIDDEN_SETTING",
+            format!("{k} is not changed through the API; use `portos token` on the machine"),
+        ));
+    }
     let merged = app
         .store
         .update(files::SETTINGS, |s: &mut Settings| {
@@ -36,7 +54,7 @@ pub async fn merge(app: &AppState, patch: Value) -> Result<Value, ApiError> {
         })
         .await?
         .map_err(|()| ApiError::internal("settings update failed"))?;
-    Ok(redact_secrets(&Value::Object(merged)))
+    Ok(shown(merged))
 }
 
 /// `PUT /api/settings`: a shallow merge of the body's keys.

@@ -127,3 +127,4 @@ pub(crate) use openapi_apps_providers::*;
 mod updates_detection;
 #[allow(unused_imports)]
 pub(crate) use updates_detection::*;
+mod holes;

@@ -54,12 +54,22 @@ fn main() -> ExitCode {
         Ok(App {
             rest: axum::Router::new()
                 .route("/", axum::routing::get(page))
-                .with_state(ctx),
+                .route("/assets/autofixer.css", axum::routing::get(stylesheet))
+                .with_state(ctx)
+                .layer(axum::middleware::from_fn(portos_rt::hosts::page_headers)),
             wrap: Some(portos_rt::hosts::wrap_from_env()),
             serves_root: true,
             ..App::default()
         })
     })
+}
+
+/// The page's styles, served from this origin (the page's CSP allows no inline style).
+async fn stylesheet() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../../templates/autofixer-ui.css"),
+    )
 }
 
 async fn page(State(ctx): State<Arc<Ctx>>, headers: HeaderMap) -> Response {
