@@ -12,8 +12,8 @@ use std::time::Duration;
 use axum::response::IntoResponse;
 use portos_e2e::{Stack, free_port, wait_for};
 use portos_proto::browser::v1 as pb;
+use portos_rt::internal::{Auth, Authed};
 use serde_json::{Value, json};
-use tonic::transport::Channel;
 
 use crate::http::Api;
 
@@ -43,13 +43,14 @@ fn get(port: u16, path: &str) -> (u16, serde_json::Value) {
     })
 }
 
-async fn client(port: u16) -> pb::browser_client::BrowserClient<Channel> {
+/// A client of the host's gRPC API, with the stack's internal token.
+async fn client(port: u16, token: &str) -> pb::browser_client::BrowserClient<Authed> {
     let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
         .unwrap()
         .connect()
         .await
         .unwrap();
-    pb::browser_client::BrowserClient::new(channel)
+    pb::browser_client::BrowserClient::with_interceptor(channel, Auth::new(Some(token)))
 }
 
 /// A page on 127.0.0.1 filled with [`COLOUR`] that sets a lasting cookie.
@@ -80,18 +81,11 @@ fn connects(addr: SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
 }
 
-/// This machine's address on its default route, when it has one.
-fn non_loopback_address() -> Option<std::net::IpAddr> {
-    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
-    s.connect("10.255.255.255:9").ok()?;
-    let ip = s.local_addr().ok()?.ip();
-    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
-}
-
 #[test]
 fn the_browser_host_drives_a_real_chromium_and_keeps_it_alive() {
     let (stack, port, cdp) = browser_stack("");
     stack.ok(&["up", "-d"]);
+    let token = stack.internal_token();
     let rt = tokio::runtime::Runtime::new().unwrap();
     wait_for(Duration::from_secs(30), "the browser host healthy", || {
         (get(port, "/health").0 == 200).then_some(())
@@ -129,14 +123,19 @@ fn the_browser_host_drives_a_real_chromium_and_keeps_it_alive() {
         !connects(SocketAddr::from(([127, 0, 0, 2], cdp))),
         "CDP answered on 127.0.0.2"
     );
-    if let Some(ip) = non_loopback_address() {
-        assert!(!connects(SocketAddr::new(ip, cdp)), "CDP answered on {ip}");
-    }
+    // Not reachable from the LAN: every socket listening on the port is bound
+    // to loopback (read from the socket table; no traffic leaves this machine).
+    let bound = portos_e2e::listening_addresses(cdp);
+    assert!(!bound.is_empty(), "nothing listens on {cdp}");
+    assert!(
+        bound.iter().all(std::net::IpAddr::is_loopback),
+        "CDP listens on {bound:?}"
+    );
 
     let page_port = rt.block_on(serve_test_page());
     let page_url = format!("http://127.0.0.1:{page_port}/");
     let status = rt.block_on(async {
-        let mut c = client(port).await;
+        let mut c = client(port, &token).await;
         let tab = c
             .navigate(pb::NavigateRequest {
                 url: page_url.clone(),
@@ -204,12 +203,34 @@ fn the_browser_host_drives_a_real_chromium_and_keeps_it_alive() {
     assert!(status.tab_count >= 1);
 
     // A screenshot through a gRPC client we did not write (Python, by reflection).
-    let shot = portos_e2e::python_grpc(&[
-        &format!("127.0.0.1:{port}"),
-        "portos.browser.v1.Browser",
-        "Screenshot",
-        r#"{"filename": "test-page", "fullPage": true}"#,
-    ]);
+    // Without the internal token, a client we did not write gets no script run
+    // and no cookie: UNAUTHENTICATED (reflection and health stay open to it).
+    for (method, request) in [
+        ("Evaluate", r#"{"expression": "document.cookie"}"#),
+        ("GetCookies", "{}"),
+    ] {
+        let refused = portos_e2e::python_grpc_with(
+            None,
+            &[
+                &format!("127.0.0.1:{port}"),
+                "portos.browser.v1.Browser",
+                method,
+                request,
+            ],
+        );
+        assert_eq!(refused["health"], "SERVING", "{refused}");
+        assert_eq!(refused["error"]["code"], "UNAUTHENTICATED", "{refused}");
+        assert!(refused.get("response").is_none(), "{refused}");
+    }
+    let shot = portos_e2e::python_grpc_with(
+        Some(&token),
+        &[
+            &format!("127.0.0.1:{port}"),
+            "portos.browser.v1.Browser",
+            "Screenshot",
+            r#"{"filename": "test-page", "fullPage": true}"#,
+        ],
+    );
     assert_eq!(shot["health"], "SERVING");
     let shot = &shot["response"];
     assert_eq!(shot["filename"], "test-page.png");
@@ -235,7 +256,7 @@ fn the_browser_host_drives_a_real_chromium_and_keeps_it_alive() {
     // Close: Chromium ends cleanly, health says so; Launch: the same profile, the cookie kept.
     let old_pid = status.pid;
     rt.block_on(async {
-        let mut c = client(port).await;
+        let mut c = client(port, &token).await;
         let closed = c.close(pb::CloseRequest {}).await.unwrap().into_inner();
         assert!(!closed.serving && closed.closed_by_request, "{closed:?}");
         assert!(
@@ -246,7 +267,7 @@ fn the_browser_host_drives_a_real_chromium_and_keeps_it_alive() {
     let (code, health) = get(port, "/health");
     assert_eq!((code, health["status"].as_str()), (503, Some("unhealthy")));
     let status = rt.block_on(async {
-        let mut c = client(port).await;
+        let mut c = client(port, &token).await;
         let launched = c.launch(pb::LaunchRequest {}).await.unwrap().into_inner();
         assert!(launched.serving && launched.launches == 2, "{launched:?}");
         let cookies = c
@@ -272,7 +293,12 @@ fn the_browser_host_drives_a_real_chromium_and_keeps_it_alive() {
     )
     .unwrap();
     let again = wait_for(Duration::from_secs(30), "Chromium relaunched", || {
-        let s = rt.block_on(async { client(port).await.status(pb::StatusRequest {}).await });
+        let s = rt.block_on(async {
+            client(port, &token)
+                .await
+                .status(pb::StatusRequest {})
+                .await
+        });
         s.ok()
             .map(|s| s.into_inner())
             .filter(|s| s.serving && s.pid != status.pid && s.pid != 0)
@@ -315,9 +341,10 @@ fn without_chromium_the_host_stays_up_and_says_why() {
     let (code, _) = get(port, "/json/version");
     assert_eq!(code, 503);
 
+    let token = stack.internal_token();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let mut c = client(port).await;
+        let mut c = client(port, &token).await;
         let err = c
             .navigate(pb::NavigateRequest {
                 url: "http://127.0.0.1:1/".into(),

@@ -18,13 +18,30 @@ fn a_runner_killed_by_signal_9_comes_back_and_leaves_no_agent_behind() {
     stack.ok(&["up", "-d"]);
     let gc_file = stack.dir.path().join("grandchild.pid");
     let rt = tokio::runtime::Runtime::new().unwrap();
+    // Spawn is for PortOS's own services: without the supervisor's internal
+    // token, a client we did not write is refused and nothing runs.
+    let refused = portos_e2e::python_grpc(&[
+        &format!("127.0.0.1:{port}"),
+        "portos.runner.v1.Runner",
+        "Spawn",
+        &serde_json::json!({ "id": "intruder", "command": "touch", "args": [gc_file.with_extension("pwned")] }).to_string(),
+    ]);
+    assert_eq!(refused["error"]["code"], "UNAUTHENTICATED", "{refused}");
+    assert!(
+        !gc_file.with_extension("pwned").exists(),
+        "the intruder's command ran"
+    );
+    let token = stack.internal_token();
     let connect = || async {
         let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
             .unwrap()
             .connect()
             .await
             .unwrap();
-        pb::runner_client::RunnerClient::new(channel)
+        pb::runner_client::RunnerClient::with_interceptor(
+            channel,
+            portos_rt::internal::Auth::new(Some(&token)),
+        )
     };
     let agent = rt.block_on(async {
         connect()

@@ -5,10 +5,13 @@ with a JSON request, building the message types from the reflected descriptors.
 
 usage: grpc_client.py TARGET [SERVICE METHOD [JSON_REQUEST]]
   TARGET: host:port, or unix:///path/to/socket
+  PORTOS_GRPC_TOKEN in the environment: sent as `authorization: Bearer <token>`
+  with the method call (reflection and health go without, as they may).
 Prints one JSON object: {"services": [...], "health": "SERVING", "response": {...}}.
 """
 
 import json
+import os
 import sys
 
 import grpc
@@ -45,8 +48,10 @@ def main() -> int:
                 request_serializer=request_cls.SerializeToString,
                 response_deserializer=response_cls.FromString,
             )
+            token = os.environ.get("PORTOS_GRPC_TOKEN")
+            metadata = [("authorization", f"Bearer {token}")] if token else None
             try:
-                response = call(request, timeout=10)
+                response = call(request, timeout=10, metadata=metadata)
                 out["response"] = json_format.MessageToDict(response)
             except grpc.RpcError as e:
                 out["error"] = {"code": e.code().name, "details": e.details()}

@@ -158,6 +158,27 @@ impl Stack {
             .ok()
     }
 
+    /// The internal token this stack's supervisor handed its children, read
+    /// from a child's environment (as only the same user can).
+    pub fn internal_token(&self) -> String {
+        let pids: Vec<i32> = self
+            .status()
+            .iter()
+            .filter_map(|p| p["pid"].as_i64())
+            .map(|p| p as i32)
+            .collect();
+        pids.iter()
+            .find_map(|pid| {
+                let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+                env.split(|b| *b == 0).find_map(|kv| {
+                    let kv = String::from_utf8_lossy(kv);
+                    kv.strip_prefix("PORTOS_INTERNAL_TOKEN=")
+                        .map(str::to_string)
+                })
+            })
+            .expect("a running child with the internal token")
+    }
+
     pub fn socket(&self) -> PathBuf {
         self.data.join("supervisor.sock")
     }
@@ -268,11 +289,19 @@ pub fn python() -> PathBuf {
 
 /// Runs the Python gRPC client (`tests/peers/grpc_client.py`) and returns its JSON answer.
 pub fn python_grpc(args: &[&str]) -> Value {
-    let out = Command::new(python())
-        .arg(repo_root().join("tests/peers/grpc_client.py"))
+    python_grpc_with(None, args)
+}
+
+/// [`python_grpc`], the method called with `token` as its bearer.
+pub fn python_grpc_with(token: Option<&str>, args: &[&str]) -> Value {
+    let mut cmd = Command::new(python());
+    cmd.arg(repo_root().join("tests/peers/grpc_client.py"))
         .args(args)
-        .output()
-        .expect("run python");
+        .env_remove("PORTOS_GRPC_TOKEN");
+    if let Some(t) = token {
+        cmd.env("PORTOS_GRPC_TOKEN", t);
+    }
+    let out = cmd.output().expect("run python");
     assert!(
         out.status.success(),
         "python gRPC client {args:?} failed: {}",
@@ -380,4 +409,75 @@ pub fn connections_to(pid: i32, port: u16) -> usize {
                 && inodes.contains(f[9])
         })
         .count()
+}
+
+/// The addresses sockets listening on TCP `port` are bound to, read from
+/// `/proc/net/tcp` and `/proc/net/tcp6`: how a test shows a port is not
+/// reachable from the LAN without sending anything there.
+pub fn listening_addresses(port: u16) -> Vec<std::net::IpAddr> {
+    const LISTEN: &str = "0A";
+    let mut out = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state)) = (cols.get(1), cols.get(3)) else {
+                continue;
+            };
+            let Some((addr, p)) = local.split_once(':') else {
+                continue;
+            };
+            if *state != LISTEN || u16::from_str_radix(p, 16).ok() != Some(port) {
+                continue;
+            }
+            if let Some(ip) = kernel_address(addr) {
+                out.push(ip);
+            }
+        }
+    }
+    out
+}
+
+/// An address as the kernel prints it in `/proc/net/tcp*`: the bytes of
+/// each 32-bit word in host (little-endian) order.
+fn kernel_address(hex: &str) -> Option<std::net::IpAddr> {
+    let words: Vec<[u8; 4]> = (0..hex.len() / 8)
+        .map(|i| {
+            u32::from_str_radix(hex.get(i * 8..i * 8 + 8)?, 16)
+                .ok()
+                .map(u32::to_le_bytes)
+        })
+        .collect::<Option<_>>()?;
+    match words.as_slice() {
+        [w] => Some(std::net::IpAddr::from(*w)),
+        [a, b, c, d] => {
+            let mut bytes = [0u8; 16];
+            for (i, w) in [a, b, c, d].iter().enumerate() {
+                bytes[i * 4..i * 4 + 4].copy_from_slice(*w);
+            }
+            Some(std::net::IpAddr::from(std::net::Ipv6Addr::from(bytes)))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_socket_table_names_where_a_port_listens() {
+        let any = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+        let lo = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let any_port = any.local_addr().unwrap().port();
+        let lo_port = lo.local_addr().unwrap().port();
+        assert_eq!(
+            super::listening_addresses(any_port),
+            vec![std::net::IpAddr::from([0, 0, 0, 0])]
+        );
+        assert_eq!(
+            super::listening_addresses(lo_port),
+            vec![std::net::IpAddr::from([127, 0, 0, 1])]
+        );
+    }
 }

@@ -107,6 +107,7 @@ pub async fn read_ecosystem(
     file: &std::path::Path,
 ) -> Result<(Vec<Value>, Option<String>), AppsError> {
     let run = tokio::process::Command::new("node")
+        .env_remove(portos_core::secrets::INTERNAL_TOKEN_ENV)
         .args(["--input-type=module", "-e", READ_ECOSYSTEM])
         .arg(file)
         .current_dir(repo)

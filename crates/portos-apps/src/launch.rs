@@ -13,6 +13,8 @@ pub const EDITORS: &[&str] = &[
     "code", "cursor", "zed", "subl", "atom", "vim", "nvim", "nano", "emacs", "idea", "pycharm",
     "webstorm", "phpstorm", "rubymine", "goland", "clion", "rider", "studio",
 ];
+/// Options an editor argument may be: they only choose a window, and run nothing.
+const WINDOW_OPTIONS: &[&str] = &["--wait", "-w", "--new-window", "-n", "--reuse-window", "-r"];
 /// Characters an editor argument may not hold: no shell runs it, and none
 /// should look like it could.
 const SHELL_CHARS: &[char] = &[
@@ -23,6 +25,7 @@ const SHELL_CHARS: &[char] = &[
 /// stopping the api server leaves it), no shell, no terminal. Reaped by tokio.
 fn spawn_detached(program: &str, args: &[&str], dir: &str) -> Result<(), AppsError> {
     tokio::process::Command::new(program)
+        .env_remove(portos_core::secrets::INTERNAL_TOKEN_ENV)
         .args(args)
         .current_dir(dir)
         .process_group(0)
@@ -63,12 +66,16 @@ pub async fn open_editor(apps: &Apps, id: &str) -> Result<Value, AppsError> {
         ));
     }
     // An option could make the editor run a command (`--install-extension`,
-    // `-c`, `+cmd`): only plain words and paths are passed.
-    if let Some(bad) = args.iter().find(|a| a.starts_with(['-', '+'])) {
+    // `-c`, `+cmd`): only paths and the few window options below are passed.
+    if let Some(bad) = args
+        .iter()
+        .find(|a| a.starts_with(['-', '+']) && !WINDOW_OPTIONS.contains(a))
+    {
         return Err(AppsError::bad_request(
             "INVALID_EDITOR_ARGS",
             format!(
-                "editor argument {bad:?} looks like an option; only paths may follow the editor"
+                "editor argument {bad:?} is an option; only paths and {} may follow the editor",
+                WINDOW_OPTIONS.join(", ")
             ),
         ));
     }

@@ -100,6 +100,7 @@ pub struct Outcome {
 /// Runs `program ARGS` in `dir`, no shell; its output's end, or why it failed.
 async fn run(program: &str, args: &[&str], dir: &Path) -> Result<String, String> {
     let child = tokio::process::Command::new(program)
+        .env_remove(portos_core::secrets::INTERNAL_TOKEN_ENV)
         .args(args)
         .current_dir(dir)
         .env("GIT_TERMINAL_PROMPT", "0")

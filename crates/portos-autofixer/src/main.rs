@@ -16,5 +16,10 @@ const INFO: ServiceInfo = ServiceInfo {
 };
 
 fn main() -> ExitCode {
-    portos_rt::main(INFO, |_ctx| async { Ok(App::default()) })
+    portos_rt::main(INFO, |_ctx| async {
+        Ok(App {
+            wrap: Some(portos_rt::internal::wrap_from_env()),
+            ..App::default()
+        })
+    })
 }

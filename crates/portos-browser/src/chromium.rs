@@ -53,6 +53,7 @@ pub fn find(configured: Option<PathBuf>) -> Result<PathBuf, String> {
 pub fn launch(spec: &LaunchSpec) -> std::io::Result<tokio::process::Child> {
     std::fs::create_dir_all(&spec.profile_dir)?;
     let mut cmd = std::process::Command::new(&spec.binary);
+    cmd.env_remove(portos_rt::internal::ENV);
     if spec.headless {
         cmd.arg("--headless=new");
     }

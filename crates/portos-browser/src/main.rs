@@ -32,6 +32,7 @@ fn main() -> ExitCode {
             rest: portos_browser::rest::routes(host),
             grpc: Some(grpc),
             grpc_names,
+            wrap: Some(portos_rt::internal::wrap_from_env()),
             about,
             drain: Some(Box::pin(async move {
                 let _ = keeper.await;

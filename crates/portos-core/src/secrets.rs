@@ -4,6 +4,11 @@
 
 use serde_json::{Map, Value};
 
+/// The environment variable through which the supervisor hands PortOS's own
+/// services the internal token (never a command line, so `ps` does not show
+/// it). Every process a service starts is spawned without it.
+pub const INTERNAL_TOKEN_ENV: &str = "PORTOS_INTERNAL_TOKEN";
+
 /// Whether a field name names a secret (`apiKey`, `apiToken`, `password`, …).
 pub fn is_secret_key(k: &str) -> bool {
     let k = k.to_ascii_lowercase();

@@ -367,3 +367,4 @@ async fn describe(
 
 pub mod child;
 pub mod hosts;
+pub mod internal;

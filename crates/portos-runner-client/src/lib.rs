@@ -11,27 +11,33 @@ use futures_util::StreamExt;
 use pb::runner_client::RunnerClient;
 use portos_ai::runner::{AgentEnd, Output, Runner, RunnerError, Spawn};
 use portos_proto::runner::v1 as pb;
-use tonic::transport::Channel;
+use portos_rt::internal::{Auth, Authed};
 
-/// The runner at one address.
+/// The runner at one address, called with the internal token.
 #[derive(Debug, Clone)]
 pub struct GrpcRunner {
     url: String,
+    auth: Auth,
 }
 
 impl GrpcRunner {
-    pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into() }
+    pub fn new(url: impl Into<String>, auth: Auth) -> Self {
+        Self {
+            url: url.into(),
+            auth,
+        }
     }
 
-    /// The runner at `PORTOS_RUNNER_URL`, else 127.0.0.1:5558.
+    /// The runner at `PORTOS_RUNNER_URL` (else 127.0.0.1:5558), with this
+    /// process's internal token.
     pub fn from_env() -> Self {
         Self::new(
             std::env::var("PORTOS_RUNNER_URL").unwrap_or_else(|_| "http://127.0.0.1:5558".into()),
+            Auth::from_env(),
         )
     }
 
-    async fn client(&self) -> Result<RunnerClient<Channel>, RunnerError> {
+    async fn client(&self) -> Result<RunnerClient<Authed>, RunnerError> {
         let url = &self.url;
         let endpoint = tonic::transport::Endpoint::from_shared(url.clone())
             .map_err(|e| RunnerError::Unreachable(format!("bad runner address {url:?}: {e}")))?
@@ -39,7 +45,7 @@ impl GrpcRunner {
         let channel = endpoint.connect().await.map_err(|e| {
             RunnerError::Unreachable(format!("the runner at {url} is not reachable: {e}"))
         })?;
-        Ok(RunnerClient::new(channel))
+        Ok(RunnerClient::with_interceptor(channel, self.auth.clone()))
     }
 }
 

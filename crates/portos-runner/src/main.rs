@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Ok(App {
             grpc: Some(grpc),
             grpc_names,
+            wrap: Some(portos_rt::internal::wrap_from_env()),
             drain: Some(Box::pin(
                 async move { runner.stop_all(DEFAULT_GRACE).await },
             )),

@@ -74,7 +74,9 @@ pub fn start(spec: &SpawnSpec) -> std::io::Result<Started> {
 fn start_piped(spec: &SpawnSpec) -> std::io::Result<Started> {
     use std::process::Stdio;
     let mut cmd = std::process::Command::new(&spec.command);
-    cmd.args(&spec.args)
+    // An agent never gets the internal token its runner was started with.
+    cmd.env_remove(portos_rt::internal::ENV)
+        .args(&spec.args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .env_remove("CLAUDECODE")
         .stdin(Stdio::piped())
@@ -140,6 +142,7 @@ fn start_pty(spec: &SpawnSpec) -> std::io::Result<Started> {
         })
         .map_err(other)?;
     let mut cb = CommandBuilder::new(&spec.command);
+    cb.env_remove(portos_rt::internal::ENV);
     cb.args(&spec.args);
     for (k, v) in &spec.env {
         cb.env(k, v);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use pb::runner_client::RunnerClient;
 use portos_proto::runner::v1 as pb;
-use tonic::transport::Channel;
+use portos_rt::internal::{Auth, Authed};
 
 /// The runner's process, killed and reaped when dropped.
 struct Proc(Child);
@@ -20,9 +20,13 @@ impl Drop for Proc {
     }
 }
 
+/// The internal token the test hands the runner, as the supervisor would.
+const TOKEN: &str = "test-internal-token-0123456789abcdef";
+
 struct Runner {
     proc: Proc,
-    client: RunnerClient<Channel>,
+    client: RunnerClient<Authed>,
+    port: u16,
 }
 
 async fn start(data: &Path) -> Runner {
@@ -36,6 +40,7 @@ async fn start(data: &Path) -> Runner {
             .env("HOST", "127.0.0.1")
             .env("PORT", port.to_string())
             .env("PORTOS_DATA_DIR", data)
+            .env(portos_rt::internal::ENV, TOKEN)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -51,7 +56,8 @@ async fn start(data: &Path) -> Runner {
         {
             return Runner {
                 proc,
-                client: RunnerClient::new(channel),
+                client: RunnerClient::with_interceptor(channel, Auth::new(Some(TOKEN))),
+                port,
             };
         }
         assert!(
@@ -93,7 +99,7 @@ async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
 }
 
 /// An agent's whole output from `from`, followed to its end.
-async fn read_all(client: &mut RunnerClient<Channel>, id: &str, from: u64) -> Vec<u8> {
+async fn read_all(client: &mut RunnerClient<Authed>, id: &str, from: u64) -> Vec<u8> {
     let mut stream = client
         .output(pb::OutputRequest {
             id: id.into(),
@@ -431,4 +437,37 @@ async fn a_runner_asked_to_stop_stops_its_agents_first() {
     .unwrap();
     assert_eq!(state["agents"]["long"]["phase"], "stopped");
     assert_eq!(state["agents"]["long"]["reason"], "the runner shut down");
+}
+
+#[tokio::test]
+async fn calls_without_the_internal_token_are_refused_health_is_not() {
+    let data = tempfile::tempdir().unwrap();
+    let r = start(data.path()).await;
+    let port = r.port;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    for auth in [Auth::new(None), Auth::new(Some("not-the-token"))] {
+        let mut stranger = RunnerClient::with_interceptor(channel.clone(), auth);
+        let err = stranger
+            .spawn(pb::SpawnRequest {
+                id: "intruder".into(),
+                command: "touch".into(),
+                args: vec![data.path().join("pwned").display().to_string()],
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err:?}");
+    }
+    assert!(!data.path().join("pwned").exists(), "nothing ran");
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status.status, 1, "SERVING without a token");
 }

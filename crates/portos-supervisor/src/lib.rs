@@ -119,6 +119,7 @@ impl Supervisor {
             bin_dir: std::env::current_exe()
                 .ok()
                 .and_then(|p| p.parent().map(Path::to_path_buf)),
+            internal_token: portos_rt::internal::new_token(),
         });
 
         // Build every actor first so dependents can watch their dependencies.

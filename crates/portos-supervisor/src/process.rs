@@ -47,6 +47,8 @@ pub(crate) struct Shared {
     pub data_dir: PathBuf,
     /// Where `portos` lives: bare commands are looked up here first.
     pub bin_dir: Option<PathBuf>,
+    /// This run's internal token, handed to every child in its environment.
+    pub internal_token: String,
 }
 
 struct Running {
@@ -344,6 +346,7 @@ impl Actor {
             .env("PORTOS_SUPERVISED", "1")
             .env("PORTOS_PROCESS_NAME", &self.spec.name)
             .env("PORTOS_DATA_DIR", &self.shared.data_dir)
+            .env(portos_rt::internal::ENV, &self.shared.internal_token)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

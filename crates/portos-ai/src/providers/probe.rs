@@ -34,6 +34,7 @@ fn find_executable(command: &str) -> Option<PathBuf> {
 /// The first line `program FLAG` prints, if it exits well within the limit.
 async fn version(program: &Path, flag: &str) -> Option<String> {
     let run = tokio::process::Command::new(program)
+        .env_remove(portos_core::secrets::INTERNAL_TOKEN_ENV)
         .arg(flag)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)

@@ -16,7 +16,6 @@ use portos_store::types::{BrowserConfig, files};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_stream::StreamExt;
-use tonic::transport::Channel;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -42,7 +41,9 @@ fn host_url(c: &BrowserConfig) -> String {
 }
 
 /// A client of the browser host.
-async fn host(app: &AppState) -> Result<pb::browser_client::BrowserClient<Channel>, ApiError> {
+async fn host(
+    app: &AppState,
+) -> Result<pb::browser_client::BrowserClient<portos_rt::internal::Authed>, ApiError> {
     let url = host_url(&config(app).await?);
     let channel = tonic::transport::Endpoint::from_shared(url.clone())
         .map_err(|e| ApiError::internal(format!("browser host address {url}: {e}")))?
@@ -58,7 +59,10 @@ async fn host(app: &AppState) -> Result<pb::browser_client::BrowserClient<Channe
                 format!("the browser host does not answer at {url} (is portos-browser running?)"),
             )
         })?;
-    Ok(pb::browser_client::BrowserClient::new(channel))
+    Ok(pb::browser_client::BrowserClient::with_interceptor(
+        channel,
+        portos_rt::internal::Auth::from_env(),
+    ))
 }
 
 /// A browser host error as the api server's error.
@@ -248,7 +252,7 @@ pub async fn launch(State(app): State<AppState>) -> Result<Json<Value>, ApiError
 
 async fn wait_for_host(
     app: &AppState,
-) -> Result<pb::browser_client::BrowserClient<Channel>, ApiError> {
+) -> Result<pb::browser_client::BrowserClient<portos_rt::internal::Authed>, ApiError> {
     let started = std::time::Instant::now();
     loop {
         match host(app).await {
