@@ -20,6 +20,8 @@ function h(tag, attrs = {}, ...kids) {
     if (v === undefined || v === null || v === false) continue;
     if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
     else if (k === 'text') el.textContent = v;
+    // Styles through the CSSOM: the page's CSP allows no inline style attribute.
+    else if (k === 'css') Object.assign(el.style, v);
     else el.setAttribute(k, v === true ? '' : String(v));
   }
   for (const kid of kids.flat()) {

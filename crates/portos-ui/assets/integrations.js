@@ -118,11 +118,11 @@ pages.schedules = () => {
     if (!agent) { $('#sc-activity').replaceChildren(); $('#sc-timeline').replaceChildren(); return; }
     const entries = await api(`/api/agents/activity/agent/${encodeURIComponent(agent)}`).catch(() => []);
     const line = $('#sc-timeline');
-    line.replaceChildren(...[0, 6, 12, 18].map((hr) => h('span', { class: 'tick', style: `left:${(hr / 24) * 100}%`, text: `${hr}:00` })),
+    line.replaceChildren(...[0, 6, 12, 18].map((hr) => h('span', { class: 'tick', css: { left: `${(hr / 24) * 100}%` }, text: `${hr}:00` })),
       ...entries.filter((e) => e.status !== 'started').map((e) => {
         const d = new Date(e.timestamp);
         const pos = ((d.getUTCHours() * 60 + d.getUTCMinutes()) / 1440) * 100;
-        return h('span', { class: `dot ${e.status}`, style: `left:${pos.toFixed(2)}%`, title: `${e.action} ${e.status} at ${d.toISOString().slice(11, 16)} UTC` });
+        return h('span', { class: `dot ${e.status}`, css: { left: `${pos.toFixed(2)}%` }, title: `${e.action} ${e.status} at ${d.toISOString().slice(11, 16)} UTC` });
       }));
     line.setAttribute('aria-label', `Today: ${entries.filter((e) => e.status === 'completed').length} completed, ${entries.filter((e) => e.status === 'failed').length} failed, ${entries.filter((e) => e.status === 'skipped').length} skipped runs`);
     $('#sc-activity').replaceChildren(...entries.slice(0, 50).map((e) => h('li', {},
