@@ -423,7 +423,7 @@ fn the_api_server_drives_the_browser_through_the_host() {
     stack.ok(&["up", "-d"]);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let api = Api::new(api_port);
+        let api = Api::new(api_port, &stack.owner_token());
         let health = api.get("/api/browser/health").await;
         assert_eq!(health["connected"], true, "{health}");
         assert_eq!(health["processRunning"], true);

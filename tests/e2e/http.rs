@@ -8,13 +8,26 @@ pub type Ws =
 pub struct Api {
     pub base: String,
     http: reqwest::Client,
+    token: String,
 }
 
 impl Api {
-    pub fn new(port: u16) -> Self {
+    /// The api server on `port`, called as a script with the owner `token`.
+    pub fn new(port: u16, token: &str) -> Self {
+        let auth = [(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        )]
+        .into_iter()
+        .collect();
         Api {
             base: format!("http://127.0.0.1:{port}"),
-            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .default_headers(auth)
+                .build()
+                .unwrap(),
+            token: token.to_string(),
         }
     }
 
@@ -64,7 +77,13 @@ impl Api {
     }
 
     pub async fn ws(&self) -> Ws {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let url = self.base.replacen("http://", "ws://", 1) + "/ws";
-        tokio_tungstenite::connect_async(url).await.unwrap().0
+        let mut req = url.into_client_request().unwrap();
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.token).parse().unwrap(),
+        );
+        tokio_tungstenite::connect_async(req).await.unwrap().0
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use portos_e2e::{LlmServer, Stack, free_port, python_grpc, wait_for};
+use portos_e2e::{LlmServer, Stack, free_port, python_grpc_with, wait_for};
 use portos_test_support::{Incoming, serve};
 use serde_json::{Value, json};
 
@@ -56,7 +56,7 @@ fn schedules_over_grpc_run_on_time_limits_survive_a_restart_and_keys_stay_hidden
     let target = format!("127.0.0.1:{port}");
     let mut answers = Vec::new();
     rt.block_on(async {
-        let api = Api::new(port);
+        let api = Api::new(port, &stack.owner_token());
         let (st, agent) = api
             .post("/api/agents/personalities", json!({ "userId": "me", "name": "Ada", "personality": { "style": "casual" } }))
             .await;
@@ -78,7 +78,7 @@ fn schedules_over_grpc_run_on_time_limits_survive_a_restart_and_keys_stay_hidden
         let mb = mb["id"].as_str().unwrap().to_string();
 
         // A schedule made from Python over gRPC: a block every second.
-        let created = python_grpc(&[
+        let created = python_grpc_with(Some(&stack.owner_token()), &[
             &target,
             "portos.integrations.v1.Schedules",
             "Create",
@@ -102,7 +102,7 @@ fn schedules_over_grpc_run_on_time_limits_survive_a_restart_and_keys_stay_hidden
         wait_for(Duration::from_secs(20), "two scheduled builds", || (builds() >= 2).then_some(()));
         assert!(fake.seen.lines("").iter().any(|l| l
             == r#"POST /mw/api/world/build {"x":5,"y":6,"z":0,"type":"wood","action":"place","agentId":"mw-e2e"}"#));
-        let activity = python_grpc(&[
+        let activity = python_grpc_with(Some(&stack.owner_token()), &[
             &target,
             "portos.integrations.v1.Activity",
             "List",
@@ -114,14 +114,14 @@ fn schedules_over_grpc_run_on_time_limits_survive_a_restart_and_keys_stay_hidden
         assert!(entries.iter().all(|e| e["status"] != "failed"), "{activity}");
 
         // Off over gRPC: no more builds.
-        let off = python_grpc(&[
+        let off = python_grpc_with(Some(&stack.owner_token()), &[
             &target,
             "portos.integrations.v1.Schedules",
             "Toggle",
             &json!({ "id": id, "enabled": false }).to_string(),
         ]);
         assert_eq!(off["response"]["isActive"], Value::Null, "false is left out of proto JSON: {off}");
-        let listed = python_grpc(&[&target, "portos.integrations.v1.Schedules", "List"]);
+        let listed = python_grpc_with(Some(&stack.owner_token()), &[&target, "portos.integrations.v1.Schedules", "List"]);
         let runs = listed["response"]["schedules"][0]["runCount"]
             .as_str()
             .and_then(|n| n.parse::<u64>().ok())
@@ -131,7 +131,7 @@ fn schedules_over_grpc_run_on_time_limits_survive_a_restart_and_keys_stay_hidden
         let after = builds();
         tokio::time::sleep(Duration::from_millis(1500)).await;
         assert_eq!(builds(), after, "a disabled schedule does not run");
-        let accounts = python_grpc(&[&target, "portos.integrations.v1.Accounts", "List"]);
+        let accounts = python_grpc_with(Some(&stack.owner_token()), &[&target, "portos.integrations.v1.Accounts", "List"]);
         answers.push(accounts.to_string());
         assert_eq!(accounts["response"]["accounts"][0]["apiKeyMasked"], "***7d6c");
         // JIRA over gRPC: the instance without its token.
@@ -140,7 +140,7 @@ fn schedules_over_grpc_run_on_time_limits_survive_a_restart_and_keys_stay_hidden
                 "email": "ada@example.com", "apiToken": JIRA_TOKEN }))
             .await;
         assert_eq!(st, 200, "{i}");
-        let jira = python_grpc(&[&target, "portos.integrations.v1.Jira", "ListInstances"]);
+        let jira = python_grpc_with(Some(&stack.owner_token()), &[&target, "portos.integrations.v1.Jira", "ListInstances"]);
         assert_eq!(jira["response"]["instances"][0]["hasApiToken"], true, "{jira}");
         answers.push(jira.to_string());
 
@@ -190,7 +190,7 @@ fn an_agent_writes_its_own_post_with_a_real_model() {
     let fake = rt.block_on(serve(platforms));
     let (stack, port) = stack(fake.addr);
     rt.block_on(async {
-        let api = Api::new(port);
+        let api = Api::new(port, &stack.owner_token());
         let (st, p) = api
             .post("/api/providers", json!({ "id": "llama", "name": "Llama", "type": "api", "endpoint": llm.endpoint(), "defaultModel": "smollm2" }))
             .await;

@@ -24,9 +24,7 @@ fn a_websocket_client_follows_a_process_log() {
     stack.ok(&["up", "-d"]);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws"))
-            .await
-            .unwrap();
+        let mut ws = crate::http::Api::new(port, &stack.owner_token()).ws().await;
 
         ws.send(Message::Text(
             r#"{"event":"logs:subscribe","data":{"processName":"../etc"}}"#.into(),

@@ -77,7 +77,7 @@ fn api_runs_stream_stop_report_and_fall_back() {
     let closed = free_port();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let api = Api::new(port);
+        let api = Api::new(port, &stack.owner_token());
         for p in [
             json!({ "id": "llama", "name": "Llama", "type": "api", "endpoint": llm.endpoint(), "apiKey": llm.api_key, "defaultModel": "smollm2" }),
             json!({ "id": "llama-badkey", "name": "Llama, wrong key", "type": "api", "endpoint": llm.endpoint(), "apiKey": "wrong-key-000000000" }),
@@ -198,7 +198,7 @@ fn cli_runs_go_through_the_runner_and_outlive_an_api_restart() {
     }
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let api = Api::new(port);
+        let api = Api::new(port, &stack.owner_token());
         for (id, cmd) in [("script-agent", &script), ("long-agent", &long)] {
             let (st, body) = api
                 .post(
@@ -252,7 +252,10 @@ fn cli_runs_go_through_the_runner_and_outlive_an_api_restart() {
             .connect()
             .await
             .unwrap();
-        let mut grpc = pb::runs_client::RunsClient::new(channel);
+        let mut grpc = pb::runs_client::RunsClient::with_interceptor(
+            channel,
+            portos_rt::internal::Auth::new(Some(&stack.owner_token())),
+        );
         let made = grpc
             .create(pb::CreateRunRequest {
                 provider_id: "script-agent".into(),
@@ -372,7 +375,7 @@ fn lm_studio_routes_talk_to_an_openai_compatible_server() {
     let closed = free_port();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let api = Api::new(port);
+        let api = Api::new(port, &stack.owner_token());
         let put = |body: Value| api.put("/api/lmstudio/config", body);
         let base = format!("http://127.0.0.1:{}", llm.port);
         let (st, body) = put(json!({ "baseUrl": base })).await;

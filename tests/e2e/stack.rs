@@ -34,10 +34,28 @@ fn chromium_installed() -> bool {
 }
 
 fn curl(url: &str) -> (u16, String) {
-    let out = std::process::Command::new("curl")
-        .args(["-s", "-w", "\n%{http_code}", url])
-        .output()
-        .expect("curl");
+    curl_with(url, None)
+}
+
+/// curl with the stack's owner token, read from a header file (`-H @file`)
+/// so the token never stands on a command line.
+fn curl_owner(stack: &Stack, url: &str) -> (u16, String) {
+    let file = stack.dir.path().join("auth-header");
+    std::fs::write(
+        &file,
+        format!("Authorization: Bearer {}\n", stack.owner_token()),
+    )
+    .unwrap();
+    curl_with(url, Some(&file))
+}
+
+fn curl_with(url: &str, header_file: Option<&std::path::Path>) -> (u16, String) {
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args(["-s", "-w", "\n%{http_code}", url]);
+    if let Some(f) = header_file {
+        cmd.arg("-H").arg(format!("@{}", f.display()));
+    }
+    let out = cmd.output().expect("curl");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, code) = text.rsplit_once('\n').unwrap();
     (code.parse().unwrap_or(0), body.to_string())
@@ -51,8 +69,14 @@ async fn channel(port: u16) -> tonic::transport::Channel {
         .unwrap()
 }
 
-async fn reflection_services(channel: tonic::transport::Channel) -> Vec<String> {
-    let mut client = ServerReflectionClient::new(channel);
+/// The services reflection lists; `token` as the bearer (the api server
+/// answers reflection to its owner only).
+async fn reflection_services(
+    channel: tonic::transport::Channel,
+    token: Option<&str>,
+) -> Vec<String> {
+    let mut client =
+        ServerReflectionClient::with_interceptor(channel, portos_rt::internal::Auth::new(token));
     let req = ServerReflectionRequest {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),
@@ -143,7 +167,8 @@ fn all_six_come_up_healthy_and_answer_health_and_reflection() {
                 .into_inner()
                 .status;
             assert_eq!(status, 1, "{name} SERVING");
-            let services = reflection_services(channel(port).await).await;
+            let token = (p == 5554).then(|| stack.owner_token());
+            let services = reflection_services(channel(port).await, token.as_deref()).await;
             assert!(
                 services.iter().any(|s| s == "grpc.health.v1.Health"),
                 "{services:?}"
@@ -170,7 +195,7 @@ fn all_six_come_up_healthy_and_answer_health_and_reflection() {
     // The control socket lists its services too, and is private.
     rt.block_on(async {
         let channel = portos_proto::unix::connect(&stack.socket()).await.unwrap();
-        let services = reflection_services(channel).await;
+        let services = reflection_services(channel, None).await;
         assert!(
             services
                 .iter()
@@ -215,11 +240,25 @@ fn all_six_come_up_healthy_and_answer_health_and_reflection() {
         r#"{"name": ""}"#,
     ]);
     assert_eq!(bad["error"]["code"], "INVALID_ARGUMENT", "{bad}");
-    let api = portos_e2e::python_grpc(&[
+    let owner = stack.owner_token();
+    let unauthenticated = portos_e2e::python_grpc(&[
         &format!("127.0.0.1:{}", port(5554)),
         "portos.api.v1.History",
         "Stats",
     ]);
+    assert_eq!(unauthenticated["health"], "SERVING", "health stays open");
+    assert_eq!(
+        unauthenticated["error"]["code"], "UNAUTHENTICATED",
+        "{unauthenticated}"
+    );
+    let api = portos_e2e::python_grpc_with(
+        Some(&owner),
+        &[
+            &format!("127.0.0.1:{}", port(5554)),
+            "portos.api.v1.History",
+            "Stats",
+        ],
+    );
     assert_eq!(api["health"], "SERVING");
     let services: Vec<&str> = api["services"]
         .as_array()
@@ -250,11 +289,14 @@ fn all_six_come_up_healthy_and_answer_health_and_reflection() {
     );
     assert!(api["response"].is_object(), "History/Stats answered: {api}");
     // The apps over the real supervisor, from a client we did not write.
-    let apps = portos_e2e::python_grpc(&[
-        &format!("127.0.0.1:{}", port(5554)),
-        "portos.api.v1.Apps",
-        "List",
-    ]);
+    let apps = portos_e2e::python_grpc_with(
+        Some(&owner),
+        &[
+            &format!("127.0.0.1:{}", port(5554)),
+            "portos.api.v1.Apps",
+            "List",
+        ],
+    );
     let listed = apps["response"]["apps"]
         .as_array()
         .unwrap_or_else(|| panic!("{apps}"));
@@ -278,11 +320,28 @@ fn all_six_come_up_healthy_and_answer_health_and_reflection() {
         0o600
     );
 
+    // Loopback is trusted no more than the LAN: no credential, no answer, on
+    // the api server, the UI and the autofixer UI; the owner token opens them.
+    for url in [
+        format!("http://127.0.0.1:{}/api/apps", port(5554)),
+        format!("http://127.0.0.1:{}/api/apps", port(5555)),
+        format!("http://127.0.0.1:{}/", port(5555)),
+        format!("http://127.0.0.1:{}/", port(5560)),
+    ] {
+        let (code, body) = curl(&url);
+        assert_eq!(code, 401, "{url}: {body}");
+    }
+    let (code, body) = curl(&format!("http://127.0.0.1:{}/", port(5555)));
+    assert!(
+        body.contains("portos pair"),
+        "the login page says how: {code} {body}"
+    );
+
     // The api server reads processes and logs from the supervisor.
-    let (code, body) = curl(&format!(
-        "http://127.0.0.1:{}/api/logs/processes",
-        port(5554)
-    ));
+    let (code, body) = curl_owner(
+        &stack,
+        &format!("http://127.0.0.1:{}/api/logs/processes", port(5554)),
+    );
     assert_eq!(code, 200, "{body}");
     let procs: serde_json::Value = serde_json::from_str(&body).unwrap();
     let names: Vec<&str> = procs
@@ -293,38 +352,53 @@ fn all_six_come_up_healthy_and_answer_health_and_reflection() {
         .collect();
     assert_eq!(names.len(), 6, "{names:?}");
     assert_eq!(procs[0]["status"], "online");
-    let (code, body) = curl(&format!(
-        "http://127.0.0.1:{}/api/logs/portos-ui?lines=20",
-        port(5554)
-    ));
+    let (code, body) = curl_owner(
+        &stack,
+        &format!(
+            "http://127.0.0.1:{}/api/logs/portos-ui?lines=20",
+            port(5554)
+        ),
+    );
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("portos-ui listening"), "{body}");
-    let (code, body) = curl(&format!("http://127.0.0.1:{}/api/apps", port(5554)));
+    let (code, body) = curl_owner(&stack, &format!("http://127.0.0.1:{}/api/apps", port(5554)));
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("\"overallStatus\":\"online\""), "{body}");
-    let (code, body) = curl(&format!(
-        "http://127.0.0.1:{}/api/apps/portos-default/status",
-        port(5554)
-    ));
+    let (code, body) = curl_owner(
+        &stack,
+        &format!(
+            "http://127.0.0.1:{}/api/apps/portos-default/status",
+            port(5554)
+        ),
+    );
     assert_eq!(code, 200, "{body}");
     let st: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(st["portos-ui"]["status"], "online", "{st}");
-    let (code, body) = curl(&format!(
-        "http://127.0.0.1:{}/api/apps/portos-default/logs?process=portos-ui&lines=5",
-        port(5554)
-    ));
+    let (code, body) = curl_owner(
+        &stack,
+        &format!(
+            "http://127.0.0.1:{}/api/apps/portos-default/logs?process=portos-ui&lines=5",
+            port(5554)
+        ),
+    );
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("portos-ui listening"), "{body}");
-    let (code, body) = curl(&format!(
-        "http://127.0.0.1:{}/api/logs/app/portos-default?lines=5",
-        port(5554)
-    ));
+    let (code, body) = curl_owner(
+        &stack,
+        &format!(
+            "http://127.0.0.1:{}/api/logs/app/portos-default?lines=5",
+            port(5554)
+        ),
+    );
     assert_eq!(code, 200, "{body}");
     let all: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(all["processes"].as_object().unwrap().len(), 6, "{all}");
 
     // The OpenAPI document passes a validator we did not write.
-    let (code, doc) = curl(&format!("http://127.0.0.1:{}/api/openapi.json", port(5554)));
+    let (code, doc) = curl_owner(
+        &stack,
+        &format!("http://127.0.0.1:{}/api/openapi.json", port(5554)),
+    );
     assert_eq!(code, 200);
     let spec = stack.dir.path().join("openapi.json");
     std::fs::write(&spec, doc).unwrap();

@@ -287,10 +287,21 @@ fn the_web_ui_in_a_real_browser() {
     rt.block_on(async {
         let (mut browser, _profile) = chromium().await;
         let page = browser.new_page("about:blank").await.unwrap();
+        // Before logging in, a page is the login page; the login link sets
+        // the session and lands on the dashboard without the token in the address.
+        page.goto(format!("{base}/providers")).await.unwrap();
+        let text = eval(&page, "document.body.textContent").await;
+        assert!(text.as_str().unwrap().contains("portos pair"), "{text}");
+        let owner = stack.owner_token();
+        page.goto(format!("{base}/login?token={owner}")).await.unwrap();
+        until(&page, "the dashboard after login", 10, "document.body.dataset.page === 'dashboard'").await;
+        let url = eval(&page, "location.href").await;
+        assert_eq!(url, format!("{base}/"), "the token left the address bar");
+        assert_eq!(eval(&page, "document.cookie").await, "", "the session cookie is HttpOnly");
         let console = watch_console(&page).await;
 
         // An agent, an account and a schedule whose run failed, for the integrations' pages.
-        let rest = crate::http::Api::new(api);
+        let rest = crate::http::Api::new(api, &stack.owner_token());
         let (_, agent) = rest
             .post("/api/agents/personalities", serde_json::json!({ "userId": "me", "name": "Ada", "personality": { "style": "witty", "topics": ["rust"] } }))
             .await;

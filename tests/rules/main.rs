@@ -17,6 +17,7 @@ const DOMAIN: &[&str] = &[
     "portos-history",
     "portos-files",
     "portos-agents",
+    "portos-auth",
 ];
 /// The wire: HTTP servers, gRPC, their plumbing and our generated messages.
 const WIRE: &[&str] = &[

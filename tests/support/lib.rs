@@ -158,6 +158,11 @@ impl Stack {
             .ok()
     }
 
+    /// The owner token `portos up` made in this stack's data dir.
+    pub fn owner_token(&self) -> String {
+        read(&self.data.join("auth/owner-token")).trim().to_string()
+    }
+
     /// The internal token this stack's supervisor handed its children, read
     /// from a child's environment (as only the same user can).
     pub fn internal_token(&self) -> String {

@@ -1,15 +1,19 @@
-//! Who may talk to the api server: a Host allow-list against DNS rebinding, and
-//! an optional bearer token from settings.
+//! Who may talk to the api server, checked before any handler runs:
 //!
-//! The token, when set (`PORTOS_API_TOKEN`, or `security.apiToken` in
-//! `settings.json`), is required on every route and gRPC method but the probes
-//! (`/healthz`, `grpc.health.v1`): `Authorization: Bearer <token>`, or
-//! `?token=` on the WebSocket (browsers cannot set its headers).
+//! - **Host**: an allow-list against DNS rebinding (`portos_rt::hosts`).
+//! - **Credential** on everything but `/healthz` and `grpc.health.v1`: the
+//!   owner's session cookie, or `Authorization: Bearer` with the owner token or
+//!   the internal token (the UI server, having checked its visitor, passes
+//!   requests on with it). Without one: 401 `UNAUTHENTICATED`, gRPC
+//!   `UNAUTHENTICATED`; an address that keeps failing is slowed down (429).
+//! - **Same origin** for every request that changes state and every WebSocket
+//!   upgrade: an `Origin` equal to the request's own scheme, host and port, or
+//!   `Sec-Fetch-Site: same-origin`, or a Bearer token and no cookie (a script,
+//!   not a browser tab). Anything else: 403 `CROSS_ORIGIN`. CORS lets no
+//!   foreign origin read answers unless listed exactly in `PORTOS_CORS_ORIGINS`.
 //!
-//! DNS rebinding needs a domain name that resolves to this machine, so a Host that
-//! is an IP literal is always fine (that is how a phone on the LAN reaches it);
-//! names must be `localhost`, this machine's name (also with `.local`), a Tailscale
-//! name (`*.ts.net`), or listed in `PORTOS_ALLOWED_HOSTS` (comma-separated).
+//! `PORTOS_AUTH=off` gives the credential check up (the original's open mode,
+//! for a closed network); the Host and same-origin checks stay.
 
 use std::sync::Arc;
 
@@ -19,126 +23,193 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
+use portos_login::{SESSION_COOKIE, auth_off, cookie, same_origin_or_script};
 
 pub use portos_rt::hosts::{HostPolicy, check_host};
 
-/// Cross-origin requests are allowed from the web UI only: an origin
-/// `http://<allowed host>:<ui port>` (`PORTOS_UI_PORT`, default 5555).
-pub fn cors(hosts: Arc<HostPolicy>) -> tower_http::cors::CorsLayer {
+/// CORS: only the origins listed exactly in `PORTOS_CORS_ORIGINS`
+/// (comma-separated) may read answers from another origin.
+pub fn cors() -> tower_http::cors::CorsLayer {
     use tower_http::cors::{AllowOrigin, CorsLayer};
-    let ui_port = std::env::var("PORTOS_UI_PORT").unwrap_or_else(|_| "5555".to_string());
+    let listed: Vec<String> = std::env::var("PORTOS_CORS_ORIGINS")
+        .unwrap_or_default()
+        .split(',')
+        .map(|o| o.trim().trim_end_matches('/').to_string())
+        .filter(|o| !o.is_empty())
+        .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin, _| {
-            origin_allowed(&hosts, &ui_port, origin.to_str().unwrap_or_default())
+            listed.iter().any(|o| o.as_bytes() == origin.as_bytes())
         }))
         .allow_methods(tower_http::cors::Any)
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
 }
 
-fn origin_allowed(hosts: &HostPolicy, ui_port: &str, origin: &str) -> bool {
-    let Some(rest) = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-    else {
-        return false;
-    };
-    let Some((host, port)) = rest.rsplit_once(':') else {
-        return false;
-    };
-    port == ui_port && hosts.allows(host)
+/// The credentials the api server accepts, and who keeps failing.
+#[derive(Debug, Default)]
+pub struct Access {
+    /// `None`: auth is off.
+    owner: Option<Arc<portos_auth::Owner>>,
+    internal: Option<String>,
+    failures: std::sync::Mutex<std::collections::HashMap<Option<std::net::IpAddr>, Failures>>,
 }
 
-/// The bearer token every request must carry, when one is set.
-#[derive(Debug, Clone, Default)]
-pub struct TokenPolicy {
-    token: Option<String>,
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    last: std::time::Instant,
 }
 
-impl TokenPolicy {
-    pub fn new(token: Option<String>) -> Self {
+/// Failures an address may have before it waits.
+const FREE_FAILURES: u32 = 5;
+
+impl Access {
+    pub fn new(owner: Option<Arc<portos_auth::Owner>>, internal: Option<String>) -> Self {
         Self {
-            token: token.filter(|t| !t.is_empty()),
+            owner,
+            internal: internal.filter(|t| !t.is_empty()),
+            failures: Default::default(),
         }
     }
 
-    /// `PORTOS_API_TOKEN`, else `security.apiToken` of `settings.json`.
-    pub fn from_env_or_settings(settings: &serde_json::Map<String, serde_json::Value>) -> Self {
-        let from_settings = settings
-            .get("security")
-            .and_then(|s| s.get("apiToken"))
-            .and_then(|t| t.as_str())
-            .map(str::to_string);
-        Self::new(std::env::var("PORTOS_API_TOKEN").ok().or(from_settings))
+    /// The owner of `data_dir` (its token made now if there is none), the
+    /// internal token from the environment, or open with `PORTOS_AUTH=off`.
+    pub fn from_env(data_dir: &std::path::Path) -> Result<Self, portos_auth::AuthError> {
+        if auth_off() {
+            tracing::warn!("PORTOS_AUTH=off: every route answers without a credential");
+            return Ok(Self::new(None, None));
+        }
+        let owner = portos_auth::Owner::new(data_dir);
+        owner.ensure_token()?;
+        Ok(Self::new(
+            Some(Arc::new(owner)),
+            portos_rt::internal::token(),
+        ))
     }
 
-    fn accepts(&self, req: &Request) -> bool {
+    pub fn is_open(&self) -> bool {
+        self.owner.is_none()
+    }
+
+    /// Whether the request carries the internal token.
+    fn is_internal(&self, req: &Request) -> bool {
         use subtle::ConstantTimeEq;
-        let Some(want) = &self.token else { return true };
+        match (bearer(req), self.internal.as_deref()) {
+            (Some(given), Some(t)) => bool::from(given.as_bytes().ct_eq(t.as_bytes())),
+            _ => false,
+        }
+    }
+
+    /// Whether the request carries a credential (or needs none).
+    fn authenticated(&self, req: &Request) -> bool {
+        let Some(owner) = &self.owner else {
+            return true;
+        };
         let path = req.uri().path();
         if path == "/healthz" || path.starts_with("/grpc.health.v1.Health/") {
             return true;
         }
-        let bearer = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::to_string);
-        let query = || {
-            req.uri().query().and_then(|q| {
-                q.split('&')
-                    .find_map(|kv| kv.strip_prefix("token="))
-                    .map(str::to_string)
-            })
-        };
-        bearer
-            .or_else(|| if path == "/ws" { query() } else { None })
-            .is_some_and(|given| bool::from(given.as_bytes().ct_eq(want.as_bytes())))
+        if let Some(given) = bearer(req) {
+            return self.is_internal(req) || owner.is_token(given);
+        }
+        cookie(req.headers(), SESSION_COOKIE).is_some_and(|id| owner.is_session(id))
+    }
+
+    /// Seconds an address still waits after too many failures.
+    fn waiting(&self, who: Option<std::net::IpAddr>) -> Option<u64> {
+        let f = *self.lock().get(&who)?;
+        let over = f.count.checked_sub(FREE_FAILURES)?;
+        let wait = std::time::Duration::from_secs(1u64 << over.min(6));
+        wait.checked_sub(f.last.elapsed())
+            .map(|left| left.as_secs().max(1))
+    }
+
+    fn failed(&self, who: Option<std::net::IpAddr>) {
+        let mut all = self.lock();
+        let f = all.entry(who).or_insert(Failures {
+            count: 0,
+            last: std::time::Instant::now(),
+        });
+        // A quiet quarter of an hour forgives.
+        if f.last.elapsed() > std::time::Duration::from_secs(900) {
+            f.count = 0;
+        }
+        f.count += 1;
+        f.last = std::time::Instant::now();
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<Option<std::net::IpAddr>, Failures>>
+    {
+        self.failures.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-/// Refuses requests without the token (401 JSON, or gRPC `UNAUTHENTICATED`).
-pub async fn check_token(
-    State(policy): State<Arc<TokenPolicy>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    if policy.accepts(&req) {
-        return next.run(req).await;
-    }
-    let grpc = req
-        .headers()
+fn bearer(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+}
+
+fn is_grpc(req: &Request) -> bool {
+    req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/grpc"));
-    if grpc {
-        return tonic::Status::unauthenticated("a bearer token is required").into_http();
+        .is_some_and(|v| v.starts_with("application/grpc"))
+}
+
+/// Whether a request changes state (or opens a socket), so must be same-origin.
+fn changes_state(req: &Request) -> bool {
+    let upgrade = req.headers().contains_key(header::UPGRADE);
+    upgrade
+        || !matches!(
+            *req.method(),
+            axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+        )
+}
+
+/// Refuses what has no credential (401) or comes from another origin (403).
+pub async fn check_access(State(access): State<Arc<Access>>, req: Request, next: Next) -> Response {
+    let who = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let grpc = is_grpc(&req);
+    // The UI server's calls (the internal token) never wait for others' failures.
+    if !access.is_internal(&req)
+        && let Some(secs) = access.waiting(who)
+    {
+        let msg = format!("too many failed logins from this address; try again in {secs} s");
+        if grpc {
+            return tonic::Status::resource_exhausted(msg).into_http();
+        }
+        return ApiError::new(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS", msg)
+            .into_response();
     }
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "UNAUTHORIZED",
-        "a bearer token is required: Authorization: Bearer <token>",
-    )
-    .into_response()
+    if !access.authenticated(&req) {
+        access.failed(who);
+        let msg = "a credential is required: the session of a login link (`portos token` or `portos pair` on the machine), or Authorization: Bearer <owner token>";
+        if grpc {
+            return tonic::Status::unauthenticated(msg).into_http();
+        }
+        return ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", msg).into_response();
+    }
+    if changes_state(&req) && !grpc && !same_origin_or_script(req.headers(), false) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "CROSS_ORIGIN",
+            "requests that change something must come from PortOS's own pages",
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::HostPolicy;
-
-    #[test]
-    fn only_the_ui_origin_may_cross() {
-        let p = HostPolicy::new(Vec::new());
-        assert!(super::origin_allowed(&p, "5555", "http://localhost:5555"));
-        assert!(super::origin_allowed(&p, "5555", "http://192.168.1.9:5555"));
-        assert!(!super::origin_allowed(&p, "5555", "http://localhost:3000"));
-        assert!(!super::origin_allowed(
-            &p,
-            "5555",
-            "https://evil.example.com:5555"
-        ));
-        assert!(!super::origin_allowed(&p, "5555", "null"));
-    }
 
     #[test]
     fn names_and_addresses() {

@@ -50,7 +50,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     pub supervisor: Arc<SupervisorLink>,
     pub hosts: Arc<HostPolicy>,
-    pub tokens: Arc<guard::TokenPolicy>,
+    /// Who may call: the owner's credential, the internal token, failures.
+    pub access: Arc<guard::Access>,
     /// Read answers kept per version of their data.
     pub rendered: Arc<rendered::Rendered>,
     /// The HTTP client for the edge's own outbound calls (the browser host).
@@ -67,9 +68,9 @@ pub struct AppState {
 
 impl AppState {
     /// State over a data dir; the supervisor's socket is the data dir's.
-    pub fn new(data_dir: PathBuf, hosts: HostPolicy, tokens: guard::TokenPolicy) -> Self {
+    pub fn new(data_dir: PathBuf, hosts: HostPolicy, access: guard::Access) -> Self {
         let platforms = routes::agents::platforms(&data_dir);
-        Self::with_platforms(data_dir, hosts, tokens, platforms)
+        Self::with_platforms(data_dir, hosts, access, platforms)
     }
 
     /// As [`AppState::new`], with the Moltbook and Moltworld clients given
@@ -77,7 +78,7 @@ impl AppState {
     pub fn with_platforms(
         data_dir: PathBuf,
         hosts: HostPolicy,
-        tokens: guard::TokenPolicy,
+        access: guard::Access,
         platforms: portos_agents::Platforms,
     ) -> Self {
         let store = Arc::new(JsonStore::new(data_dir.clone()));
@@ -109,7 +110,7 @@ impl AppState {
         agents.set_author(Arc::new(portos_agents::author::RunsAuthor(ai.clone())));
         Self {
             agents,
-            tokens: Arc::new(tokens),
+            access: Arc::new(access),
             supervisor,
             store,
             hub,
@@ -364,14 +365,15 @@ async fn log_request(req: Request, next: Next) -> Response {
 }
 
 /// The access checks around everything the api server serves (REST, `/ws`,
-/// gRPC, reflection): the Host allow-list, then the bearer token when one is set.
+/// gRPC, reflection): the Host allow-list, CORS, then the credential and the
+/// same-origin rule (`guard`).
 pub fn guarded(state: &AppState, router: Router) -> Router {
     router
         .layer(middleware::from_fn_with_state(
-            state.tokens.clone(),
-            guard::check_token,
+            state.access.clone(),
+            guard::check_access,
         ))
-        .layer(guard::cors(state.hosts.clone()))
+        .layer(guard::cors())
         .layer(middleware::from_fn_with_state(
             state.hosts.clone(),
             guard::check_host,

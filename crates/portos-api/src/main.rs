@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use portos_api::guard::{HostPolicy, TokenPolicy};
+use portos_api::guard::{Access, HostPolicy};
 use portos_api::{AppState, guarded, router};
 use portos_rt::{App, RtError, ServiceInfo};
 
@@ -19,12 +19,8 @@ const INFO: ServiceInfo = ServiceInfo {
 fn main() -> ExitCode {
     portos_rt::main(INFO, |ctx| async move {
         let data_dir = PathBuf::from(portos_rt::env_or("PORTOS_DATA_DIR", "data"));
-        let settings = portos_store::JsonStore::new(&data_dir)
-            .load::<portos_store::types::Settings>(portos_store::types::files::SETTINGS)
-            .await
-            .map_err(|e| RtError::Service(Box::new(e)))?;
-        let tokens = TokenPolicy::from_env_or_settings(&settings);
-        let state = AppState::new(data_dir, HostPolicy::from_env(), tokens);
+        let access = Access::from_env(&data_dir).map_err(|e| RtError::Service(Box::new(e)))?;
+        let state = AppState::new(data_dir, HostPolicy::from_env(), access);
         // Runs a previous api server left in flight: followed or recorded.
         tokio::spawn({
             let state = state.clone();

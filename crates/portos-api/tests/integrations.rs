@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use portos_api::guard::{HostPolicy, TokenPolicy};
+use portos_api::guard::{Access, HostPolicy};
 use portos_api::{AppState, guarded, router};
 use portos_moltbook::Moltbook;
 use portos_moltworld::Moltworld;
@@ -130,10 +130,12 @@ async fn start() -> Server {
         )
         .unwrap(),
     };
+    let owner = portos_auth::Owner::new(data.path());
+    let token = owner.ensure_token().unwrap();
     let state = AppState::with_platforms(
         PathBuf::from(data.path()),
         HostPolicy::new(Vec::new()),
-        TokenPolicy::default(),
+        Access::new(Some(Arc::new(owner)), None),
         platforms,
     );
     tokio::spawn(
@@ -148,7 +150,18 @@ async fn start() -> Server {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Server {
         base: format!("http://{addr}"),
-        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        http: reqwest::Client::builder()
+            .no_proxy()
+            .default_headers(
+                [(
+                    reqwest::header::AUTHORIZATION,
+                    format!("Bearer {token}").parse().unwrap(),
+                )]
+                .into_iter()
+                .collect(),
+            )
+            .build()
+            .unwrap(),
         fake,
         data,
         bodies: Mutex::new(Vec::new()),

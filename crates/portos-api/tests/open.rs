@@ -52,7 +52,17 @@ async fn editors_and_folders_open_without_a_shell() {
     let path = format!("{}:/usr/bin:/bin", bin.display());
     let api = binary::start(&data, &[("PATH", &path)], false).await;
     let (mut server, base) = (api.child, api.base);
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let auth: reqwest::header::HeaderMap = [(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {}", api.token).parse().unwrap(),
+    )]
+    .into_iter()
+    .collect();
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .default_headers(auth)
+        .build()
+        .unwrap();
     let post = |id: &str, what: &str| {
         let url = format!("{base}/api/apps/{id}/{what}");
         let http = http.clone();

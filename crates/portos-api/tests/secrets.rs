@@ -17,12 +17,10 @@ async fn secrets_never_appear_in_answers_or_logs() {
         format!(r#"{{"openai": {{"apiKey": "{KEY_ON_DISK}"}}}}"#),
     )
     .unwrap();
-    let api = binary::start(
-        data.path(),
-        &[("PORTOS_API_TOKEN", TOKEN), ("PORTOS_LOG", "debug")],
-        true,
-    )
-    .await;
+    // The owner token, as `portos` keeps it: its own 0600 file in the data dir.
+    std::fs::create_dir_all(data.path().join("auth")).unwrap();
+    std::fs::write(data.path().join("auth/owner-token"), format!("{TOKEN}\n")).unwrap();
+    let api = binary::start(data.path(), &[("PORTOS_LOG", "debug")], true).await;
     let (mut server, base) = (api.child, api.base);
     let ws_base = base.replacen("http://", "ws://", 1);
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
@@ -70,13 +68,21 @@ async fn secrets_never_appear_in_answers_or_logs() {
         .text()
         .await
         .unwrap();
-    // The WebSocket takes the token in its query.
-    let (ws, _) = tokio_tungstenite::connect_async(format!("{ws_base}/ws?token={TOKEN}"))
+    // The WebSocket takes the token as a script sends it; never from a query
+    // (a URL ends up in histories and logs).
+    let ws_request = |token: &str| {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = format!("{ws_base}/ws").into_client_request().unwrap();
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        req
+    };
+    let (ws, _) = tokio_tungstenite::connect_async(ws_request(TOKEN))
         .await
         .unwrap();
     drop(ws);
     assert!(
-        tokio_tungstenite::connect_async(format!("{ws_base}/ws?token=wrong"))
+        tokio_tungstenite::connect_async(format!("{ws_base}/ws?token={TOKEN}"))
             .await
             .is_err()
     );
@@ -106,7 +112,7 @@ async fn secrets_never_appear_in_answers_or_logs() {
         ("GET /api/settings 401", 1),
         ("GET /api/settings 200", 1),
         ("PUT /api/settings 200", 1),
-        // A token in the query counts only on /ws.
+        // A token in the query counts nowhere.
         ("GET /api/history 401", 2),
         ("GET /ws 101", 1),
         ("GET /ws 401", 1),

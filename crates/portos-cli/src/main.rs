@@ -8,6 +8,7 @@
 //! Must not depend on: service crates (it starts them as binaries).
 
 mod client;
+mod owner;
 mod render;
 mod supervise;
 
@@ -71,6 +72,21 @@ enum Cmd {
     Stop { name: String },
     /// Restart a process (or `all`).
     Restart { name: String },
+    /// Print the owner token (made on first start), or make a new one.
+    Token {
+        /// Replace the token; every browser session ends.
+        #[arg(long)]
+        rotate: bool,
+    },
+    /// Print the login link for this machine's network address, as a QR code for a phone.
+    Pair {
+        /// The address to put in the link (default: this machine's LAN or Tailscale address).
+        #[arg(long)]
+        host: Option<String>,
+        /// The UI's port.
+        #[arg(long, default_value_t = 5555)]
+        port: u16,
+    },
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
     /// The background supervisor started by `up -d`.
@@ -122,7 +138,12 @@ fn main() -> ExitCode {
         } => supervise::up(&config, &data_dir, names, detach, timeout),
         Cmd::Daemon { names } => supervise::daemon(&config, &data_dir, names),
         Cmd::Down => client::run(client::down(&data_dir)),
-        Cmd::Status { json } => client::run(client::status(&data_dir, json)),
+        Cmd::Status { json } => {
+            if !json && owner::auth_off(portos_config::Config::load(&config).ok().as_ref()) {
+                owner::announce(&data_dir, true).ok();
+            }
+            client::run(client::status(&data_dir, json))
+        }
         Cmd::Logs {
             name,
             follow,
@@ -133,6 +154,8 @@ fn main() -> ExitCode {
         Cmd::Restart { name } => {
             client::run(client::control(&data_dir, client::Verb::Restart, name))
         }
+        Cmd::Token { rotate } => owner::token(&data_dir, rotate),
+        Cmd::Pair { host, port } => owner::pair(&data_dir, host, port),
         Cmd::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "portos", &mut std::io::stdout());
             Ok(())

@@ -16,13 +16,18 @@ use axum::routing::{any, get};
 
 pub use proxy::Upstream;
 
-/// Every route of the UI server.
-pub fn router(upstream: Upstream) -> Router {
+/// Every route of the UI server, behind the owner's login.
+pub fn router(upstream: Upstream, gate: portos_login::Gate) -> Router {
     Router::new()
         .route("/assets/{*file}", get(assets::serve))
         .route("/api/{*rest}", any(proxy::http))
         .route("/ws", get(proxy::ws))
-        .merge(pages::routes())
+        .merge(pages::routes(gate.is_open()))
         .with_state(upstream)
+        .merge(gate.routes())
+        .layer(axum::middleware::from_fn_with_state(
+            gate,
+            portos_login::Gate::check,
+        ))
         .layer(axum::middleware::from_fn(portos_rt::hosts::page_headers))
 }

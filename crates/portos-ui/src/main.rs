@@ -22,7 +22,10 @@ fn main() -> ExitCode {
             )
         });
         Ok(App {
-            rest: portos_ui::router(portos_ui::Upstream::new(api)),
+            rest: portos_ui::router(
+                portos_ui::Upstream::new(api, portos_rt::internal::token()),
+                portos_login::Gate::from_env(),
+            ),
             wrap: Some(portos_rt::hosts::wrap_from_env()),
             serves_root: true,
             ..App::default()

@@ -30,15 +30,17 @@ macro_rules! pages {
                 current: &'static str,
                 title: &'static str,
                 autofixer_port: String,
+                /// `PORTOS_AUTH=off`: every page says so in red.
+                auth_off: bool,
             }
         )*
 
         /// A route per page.
-        pub fn routes() -> Router<Upstream> {
+        pub fn routes(auth_off: bool) -> Router<Upstream> {
             Router::new()
             $(
-                .route($path, get(|| async {
-                    render(&$ty { nav: NAV, current: $id, title: $title, autofixer_port: autofixer_port() })
+                .route($path, get(move || async move {
+                    render(&$ty { nav: NAV, current: $id, title: $title, autofixer_port: autofixer_port(), auth_off })
                 }))
             )*
         }

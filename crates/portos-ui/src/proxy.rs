@@ -12,16 +12,19 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message as Up;
 
-/// The api server behind the UI.
+/// The api server behind the UI. Having checked its visitor's session and
+/// origin itself, the UI server calls it with the internal token, and never
+/// passes the browser's cookies on.
 #[derive(Clone, Debug)]
 pub struct Upstream {
     base: String,
     http: reqwest::Client,
+    bearer: Option<String>,
 }
 
 impl Upstream {
-    /// `base`: `http://127.0.0.1:5554`.
-    pub fn new(base: String) -> Self {
+    /// `base`: `http://127.0.0.1:5554`; `internal`: the internal token.
+    pub fn new(base: String, internal: Option<String>) -> Self {
         let http = reqwest::Client::builder()
             .no_proxy()
             .connect_timeout(std::time::Duration::from_secs(2))
@@ -30,12 +33,16 @@ impl Upstream {
         Self {
             base: base.trim_end_matches('/').to_string(),
             http,
+            bearer: internal.map(|t| format!("Bearer {t}")),
         }
     }
 }
 
-/// Headers that belong to one connection, never passed on.
-const HOP: [&str; 8] = [
+/// Headers that belong to one connection (or to the browser's credentials),
+/// never passed on.
+const HOP: [&str; 10] = [
+    "cookie",
+    "authorization",
     "connection",
     "keep-alive",
     "proxy-connection",
@@ -54,18 +61,12 @@ fn error(status: StatusCode, code: &str, message: String) -> Response {
         .into_response()
 }
 
-/// Whether `Origin` (when present) is the page's own host.
+/// The same-origin rule of `portos_login`, for this server's scheme.
 fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
-        return true;
-    };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    origin
-        .split_once("://")
-        .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host))
+    let https = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes() == b"https");
+    portos_login::same_origin_or_script(headers, https)
 }
 
 pub async fn http(State(up): State<Upstream>, req: Request) -> Response {
@@ -92,6 +93,9 @@ pub async fn http(State(up): State<Upstream>, req: Request) -> Response {
         if !HOP.contains(&k.as_str()) && k != header::ORIGIN {
             out = out.header(k, v);
         }
+    }
+    if let Some(b) = &up.bearer {
+        out = out.header(header::AUTHORIZATION, b);
     }
     match out.send().await {
         Ok(r) => {
@@ -133,15 +137,23 @@ pub async fn ws(State(up): State<Upstream>, upgrade: WebSocketUpgrade, req: Requ
         .unwrap_or_default();
     let url = format!("{}/ws{query}", up.base.replacen("http", "ws", 1));
     // A message over 1 MiB closes the socket (the api server's own limit is lower).
+    let bearer = up.bearer.clone();
     upgrade
         .max_message_size(1 << 20)
         .max_frame_size(1 << 20)
-        .on_upgrade(move |client| bridge(client, url))
+        .on_upgrade(move |client| bridge(client, url, bearer))
 }
 
 /// Joins the browser's socket to one of the api server's, until either ends.
-async fn bridge(mut client: WebSocket, url: String) {
-    let upstream = match tokio_tungstenite::connect_async(url.as_str()).await {
+async fn bridge(mut client: WebSocket, url: String, bearer: Option<String>) {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let Ok(mut request) = url.as_str().into_client_request() else {
+        return;
+    };
+    if let Some(b) = bearer.as_deref().and_then(|b| b.parse().ok()) {
+        request.headers_mut().insert(header::AUTHORIZATION, b);
+    }
+    let upstream = match tokio_tungstenite::connect_async(request).await {
         Ok((s, _)) => s,
         Err(e) => {
             tracing::debug!(error = %e, "api server socket unreachable");

@@ -105,6 +105,14 @@ pub fn api(args: &[String]) -> Result<()> {
         super::npm_version(&node, "portos-ai-toolkit"),
         node_version()
     );
+    // The api server wants the owner's credential; wrk sends it from a script
+    // file, so the token is on no command line. Express ignores the header.
+    let token = super::owner_token(&data)?;
+    let auth_script = data.join("wrk-auth.lua");
+    std::fs::write(
+        &auth_script,
+        format!("wrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"),
+    )?;
     let mut tables = Vec::new();
     for place in Placement::all() {
         println!("{} …", place.describe());
@@ -119,7 +127,7 @@ pub fn api(args: &[String]) -> Result<()> {
         for (_, path) in ROUTES {
             same_answers(
                 path,
-                &super::http_json(ours.port, "GET", path)?,
+                &super::http_json_as(ours.port, "GET", path, Some(&token))?,
                 &super::http_json(theirs.port, "GET", path)?,
             )?;
         }
@@ -128,7 +136,7 @@ pub fn api(args: &[String]) -> Result<()> {
             let mut figures = Vec::new();
             for server in [&ours, &theirs] {
                 println!("  loading {} with {name} …", server.name);
-                figures.push(measure(&place, &opts, server, path)?);
+                figures.push(measure(&place, &opts, server, path, &auth_script)?);
             }
             rows.push((name, figures[0], figures[1]));
         }
@@ -340,13 +348,19 @@ fn same_answers(path: &str, ours: &Value, theirs: &Value) -> Result<()> {
 }
 
 /// A warm-up, then `runs` wrk runs; the medians.
-fn measure(pin: &Placement, o: &Options, server: &Server, path: &str) -> Result<Load> {
+fn measure(
+    pin: &Placement,
+    o: &Options,
+    server: &Server,
+    path: &str,
+    script: &Path,
+) -> Result<Load> {
     let url = format!("http://127.0.0.1:{}{path}", server.port);
-    wrk(pin, o.connections, 2, &url)?;
+    wrk(pin, o.connections, 2, &url, script)?;
     let runs: Vec<Load> = (0..o.runs)
         .map(|_| {
             let before = server.cpu_seconds()?;
-            let (rps, p99_ms, requests) = wrk(pin, o.connections, o.duration, &url)?;
+            let (rps, p99_ms, requests) = wrk(pin, o.connections, o.duration, &url, script)?;
             let cpu = server.cpu_seconds()? - before;
             Ok(Load {
                 rps,
@@ -363,10 +377,18 @@ fn measure(pin: &Placement, o: &Options, server: &Server, path: &str) -> Result<
 }
 
 /// One wrk run: requests per second, p99 in ms, requests answered.
-fn wrk(pin: &Placement, connections: u32, secs: u64, url: &str) -> Result<(f64, f64, u64)> {
+fn wrk(
+    pin: &Placement,
+    connections: u32,
+    secs: u64,
+    url: &str,
+    script: &Path,
+) -> Result<(f64, f64, u64)> {
     let out = pin
         .load()
         .args(["-t1", "--latency"])
+        .arg("-s")
+        .arg(script)
         .arg(format!("-c{connections}"))
         .arg(format!("-d{secs}s"))
         .arg(url)

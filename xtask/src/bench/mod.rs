@@ -60,6 +60,18 @@ fn npm_version(dir: &Path, package: &str) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
+/// A fresh owner token written where `portos` keeps it (`<data>/auth/owner-token`).
+fn owner_token(data: &Path) -> Result<String> {
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .context("reading /dev/urandom")?;
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::create_dir_all(data.join("auth"))?;
+    std::fs::write(data.join("auth/owner-token"), format!("{token}\n"))?;
+    Ok(token)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     if v.is_empty() { 0.0 } else { v[v.len() / 2] }
@@ -67,12 +79,25 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// One request over loopback with a plain HTTP/1.1 exchange; the body as JSON.
 fn http_json(port: u16, method: &str, path: &str) -> Result<serde_json::Value> {
+    http_json_as(port, method, path, None)
+}
+
+/// [`http_json`] with a bearer token.
+fn http_json_as(
+    port: u16,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+) -> Result<serde_json::Value> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    let auth = bearer
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
     )?;
     // Read to the end, or to Content-Length: some servers (Chromium's DevTools
     // endpoint) keep the connection open despite `Connection: close`.

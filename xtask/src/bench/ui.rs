@@ -157,8 +157,24 @@ pub fn ui(args: &[String]) -> Result<()> {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        for _ in 0..o.clients {
-            super::http_json(cdp, "PUT", &format!("/json/new?http://127.0.0.1:{ui}/"))?;
+        // The first tab logs in with the link `portos up` prints (the session
+        // cookie then serves every tab of this profile), the others open the dashboard.
+        let token = std::fs::read_to_string(dir.path().join("data/auth/owner-token"))
+            .context("the owner token of the bench's data dir")?;
+        for i in 0..o.clients {
+            let page = if i == 0 {
+                format!("login?token={}", token.trim())
+            } else {
+                String::new()
+            };
+            super::http_json(
+                cdp,
+                "PUT",
+                &format!("/json/new?http://127.0.0.1:{ui}/{page}"),
+            )?;
+            if i == 0 {
+                std::thread::sleep(Duration::from_millis(500));
+            }
         }
         // Each tab holds one live socket through the UI server.
         let start = Instant::now();

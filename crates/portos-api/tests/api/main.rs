@@ -5,12 +5,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use portos_api::guard::{HostPolicy, TokenPolicy};
+use portos_api::guard::{Access, HostPolicy};
 use portos_api::{AppState, guarded, router};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 struct Server {
+    /// The owner token of this server's data dir; `http` sends it.
+    token: String,
     base: String,
     addr: std::net::SocketAddr,
     data: tempfile::TempDir,
@@ -30,31 +32,54 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-async fn start() -> Server {
-    start_with(TokenPolicy::default()).await
-}
-
-async fn start_with(tokens: TokenPolicy) -> Server {
+/// A data dir in the original's format, with an owner token made for it.
+fn fixture_data() -> (tempfile::TempDir, Access, String) {
     let data = tempfile::tempdir().unwrap();
     copy_dir(
         &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data"),
         data.path(),
     );
+    let owner = portos_auth::Owner::new(data.path());
+    let token = owner.ensure_token().unwrap();
+    (
+        data,
+        Access::new(Some(std::sync::Arc::new(owner)), None),
+        token,
+    )
+}
+
+/// A client that sends `token` as its bearer, as a script would.
+fn client_with(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .no_proxy()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+async fn start() -> Server {
+    let (data, access, token) = fixture_data();
     let state = AppState::new(
         data.path().to_path_buf(),
         HostPolicy::new(Vec::new()),
-        tokens,
+        access,
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = guarded(&state, router(state.clone()));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Server {
+        http: client_with(&token),
+        token,
         base: format!("http://{addr}"),
         addr,
         data,
         state,
-        http: reqwest::Client::builder().no_proxy().build().unwrap(),
     }
 }
 
@@ -99,9 +124,15 @@ impl Server {
         &self,
     ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>
     {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", self.addr))
-            .await
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = format!("ws://{}/ws", self.addr)
+            .into_client_request()
             .unwrap();
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.token).parse().unwrap(),
+        );
+        let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
         ws
     }
 }
@@ -127,4 +158,5 @@ pub(crate) use openapi_apps_providers::*;
 mod updates_detection;
 #[allow(unused_imports)]
 pub(crate) use updates_detection::*;
+mod access;
 mod holes;

@@ -10,6 +10,9 @@ pub struct Api {
     pub child: Child,
     /// `http://127.0.0.1:<port>`.
     pub base: String,
+    /// The owner token the server made (or found) in its data dir.
+    #[allow(dead_code)] // read by the tests that call the binary as a script
+    pub token: String,
 }
 
 /// Starts the binary with `envs` beside `HOST`, `PORT` and `PORTOS_DATA_DIR`;
@@ -40,7 +43,11 @@ pub async fn start(data: &Path, envs: &[(&str, &str)], capture: bool) -> Api {
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     for _ in 0..400 {
         if http.get(format!("{base}/healthz")).send().await.is_ok() {
-            return Api { child, base };
+            let token = std::fs::read_to_string(data.join("auth/owner-token"))
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            return Api { child, base, token };
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }

@@ -51,11 +51,18 @@ fn main() -> ExitCode {
                 .build()
                 .unwrap_or_default(),
         });
+        let gate = portos_login::Gate::from_env();
         Ok(App {
             rest: axum::Router::new()
                 .route("/", axum::routing::get(page))
                 .route("/assets/autofixer.css", axum::routing::get(stylesheet))
+                .route("/assets/app.css", axum::routing::get(stylesheet))
                 .with_state(ctx)
+                .merge(gate.routes())
+                .layer(axum::middleware::from_fn_with_state(
+                    gate,
+                    portos_login::Gate::check,
+                ))
                 .layer(axum::middleware::from_fn(portos_rt::hosts::page_headers)),
             wrap: Some(portos_rt::hosts::wrap_from_env()),
             serves_root: true,

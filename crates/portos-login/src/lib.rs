@@ -1,0 +1,238 @@
+//! The owner's login for the servers that show pages (the UI on 5555, the
+//! autofixer UI on 5560). `GET /login?token=…` (the link `portos up` and
+//! `portos pair` print) checks the owner token, opens a session, sets it as a
+//! cookie — HttpOnly, SameSite=Strict, Secure under https, a year long — and
+//! redirects to the dashboard, so the token does not stay in the address bar.
+//! [`Gate::check`] stands in front of everything else: pages answer the login
+//! page, `/api` and `/ws` a 401, until the browser has a session. Cookies do
+//! not depend on the port, so one login serves every page server and the api.
+//!
+//! `PORTOS_AUTH=off` opens everything, and [`Gate::is_open`] lets each page
+//! say so in red.
+//! Must not depend on: the api server or any other service crate.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use portos_auth::Owner;
+use serde::Deserialize;
+
+/// The cookie that carries a browser session (the api server reads it too).
+pub const SESSION_COOKIE: &str = "portos_session";
+
+/// Who may see the pages.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    /// `None`: auth is off (`PORTOS_AUTH=off`).
+    owner: Option<Arc<Owner>>,
+}
+
+/// Whether `PORTOS_AUTH=off` is set.
+pub fn auth_off() -> bool {
+    std::env::var("PORTOS_AUTH").is_ok_and(|v| v.eq_ignore_ascii_case("off"))
+}
+
+/// A value of the `Cookie` header by name.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The same-origin rule: the page's own origin, or a script's bearer without cookies.
+pub fn same_origin_or_script(headers: &HeaderMap, https: bool) -> bool {
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"same-origin")
+    {
+        return true;
+    }
+    let cookies = headers.contains_key(header::COOKIE);
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|h| h.starts_with("Bearer "));
+    if bearer && !cookies {
+        return true;
+    }
+    match headers.get(header::ORIGIN) {
+        Some(origin) => {
+            let scheme = if https { "https" } else { "http" };
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or_default();
+            origin.as_bytes() == format!("{scheme}://{host}").as_bytes()
+        }
+        // No Origin and no Sec-Fetch-Site: not a browser's request (every
+        // current browser sends them); with a cookie, refused all the same.
+        None => !cookies && !headers.contains_key("sec-fetch-site"),
+    }
+}
+
+impl Gate {
+    /// The owner of `PORTOS_DATA_DIR` (default `data`), or open with `PORTOS_AUTH=off`.
+    pub fn from_env() -> Self {
+        if auth_off() {
+            return Self { owner: None };
+        }
+        let data = std::path::PathBuf::from(portos_rt::env_or("PORTOS_DATA_DIR", "data"));
+        Self::new(Some(Arc::new(Owner::new(&data))))
+    }
+
+    pub fn new(owner: Option<Arc<Owner>>) -> Self {
+        Self { owner }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.owner.is_none()
+    }
+
+    /// Whether the request belongs to an open session (or needs none).
+    pub fn admits(&self, headers: &HeaderMap) -> bool {
+        match &self.owner {
+            None => true,
+            Some(owner) => cookie(headers, SESSION_COOKIE).is_some_and(|id| owner.is_session(id)),
+        }
+    }
+
+    /// `/login` and `/logout`.
+    pub fn routes(&self) -> Router {
+        Router::new()
+            .route("/login", get(login))
+            .route("/logout", post(logout))
+            .with_state(self.clone())
+    }
+
+    /// In front of everything but the login itself, the assets and the probe:
+    /// pages answer the login page, the rest a 401.
+    pub async fn check(State(gate): State<Gate>, req: Request, next: Next) -> Response {
+        let path = req.uri().path();
+        let free = path == "/login" || path == "/healthz" || path.starts_with("/assets/");
+        if free || gate.admits(req.headers()) {
+            return next.run(req).await;
+        }
+        if path.starts_with("/api/") || path == "/ws" || path == "/about" {
+            let body = serde_json::json!({
+                "error": "log in first: open the link `portos token` or `portos pair` prints on the machine",
+                "code": "UNAUTHENTICATED",
+            });
+            return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+        }
+        login_page(StatusCode::UNAUTHORIZED, None)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginQuery {
+    token: Option<String>,
+}
+
+fn https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes() == b"https")
+}
+
+async fn login(State(gate): State<Gate>, headers: HeaderMap, q: Query<LoginQuery>) -> Response {
+    let Some(owner) = &gate.owner else {
+        return redirect_home(None);
+    };
+    let Some(token) = q.0.token.filter(|t| !t.is_empty()) else {
+        return login_page(StatusCode::OK, None);
+    };
+    if !owner.is_token(&token) {
+        return login_page(
+            StatusCode::UNAUTHORIZED,
+            Some("That link is not (or no longer) valid. Get a fresh one on the machine."),
+        );
+    }
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    match owner.open_session(agent) {
+        Ok(id) => {
+            let secure = if https(&headers) { "; Secure" } else { "" };
+            let cookie = format!(
+                "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=31536000{secure}"
+            );
+            redirect_home(Some(cookie))
+        }
+        Err(e) => {
+            tracing::error!("cannot open a session: {e}");
+            login_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some("The session could not be saved; see the logs."),
+            )
+        }
+    }
+}
+
+async fn logout(State(gate): State<Gate>, headers: HeaderMap) -> Response {
+    if let (Some(owner), Some(id)) = (&gate.owner, cookie(&headers, SESSION_COOKIE)) {
+        let _ = owner.close_session(id);
+    }
+    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    let mut resp = (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+/// To the dashboard, without the token in the address.
+fn redirect_home(cookie: Option<String>) -> Response {
+    let mut resp = (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
+    if let Some(v) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    resp
+}
+
+/// The login page: how to get the link.
+pub fn login_page(status: StatusCode, problem: Option<&str>) -> Response {
+    let problem = problem
+        .map(|p| format!("<p class=\"toast bad\" role=\"alert\">{p}</p>"))
+        .unwrap_or_default();
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="dark">
+<title>Log in · PortOS</title>
+<link rel="stylesheet" href="/assets/app.css">
+</head>
+<body data-page="login">
+<main id="main" class="login">
+<h1>PortOS</h1>
+{problem}
+<p>This PortOS belongs to one person. To log in, open the login link on this device:</p>
+<ul>
+<li>on the machine, run <code>portos pair</code> and scan its QR code with your phone, or</li>
+<li>run <code>portos token</code> and open <code>http://&lt;this machine&gt;:5555/login?token=&lt;token&gt;</code>.</li>
+</ul>
+<p class="muted">The link sets a session on this browser; the token is not kept in the address.</p>
+</main>
+</body>
+</html>
+"#
+    );
+    (status, Html(html)).into_response()
+}
