@@ -11,5 +11,6 @@ mod logs;
 mod policies;
 mod runner;
 mod runs;
+mod security;
 mod stack;
 mod ui;

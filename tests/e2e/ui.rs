@@ -45,7 +45,7 @@ fn artifacts() -> PathBuf {
     dir
 }
 
-async fn chromium() -> (Browser, tempfile::TempDir) {
+pub(crate) async fn chromium() -> (Browser, tempfile::TempDir) {
     let profile = tempfile::tempdir().unwrap();
     let binary = [
         "/usr/bin/chromium",
@@ -97,7 +97,7 @@ async fn watch_console(page: &Page) -> std::sync::Arc<std::sync::Mutex<Vec<Strin
     seen
 }
 
-async fn eval(page: &Page, js: &str) -> Value {
+pub(crate) async fn eval(page: &Page, js: &str) -> Value {
     page.evaluate(js)
         .await
         .unwrap_or_else(|e| panic!("evaluate {js}: {e}"))
@@ -106,7 +106,7 @@ async fn eval(page: &Page, js: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
-async fn until(page: &Page, what: &str, secs: u64, js: &str) -> Value {
+pub(crate) async fn until(page: &Page, what: &str, secs: u64, js: &str) -> Value {
     let start = Instant::now();
     loop {
         let v = eval(page, js).await;

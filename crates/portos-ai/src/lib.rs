@@ -10,6 +10,7 @@
 //! Must not depend on: axum, tonic, hyper, tower, or any service crate (the
 //! api server maps this crate onto REST and gRPC; others use it directly).
 
+pub mod agent_processes;
 pub mod lmstudio;
 pub mod prompts;
 pub mod providers;

@@ -116,14 +116,24 @@ pub fn api(args: &[String]) -> Result<()> {
     let mut tables = Vec::new();
     for place in Placement::all() {
         println!("{} …", place.describe());
-        let ours = Server::start("portos-api", place.server(&api_bin), |c, port| {
-            c.env("HOST", "127.0.0.1")
-                .env("PORT", port.to_string())
-                .env("PORTOS_DATA_DIR", &data);
-        })?;
-        let theirs = Server::start("Express", place.server(Path::new("node")), |c, port| {
-            c.arg(&harness).arg(&data).arg(port.to_string());
-        })?;
+        let ours = Server::start(
+            "portos-api",
+            place.server(&api_bin),
+            Some(&token),
+            |c, port| {
+                c.env("HOST", "127.0.0.1")
+                    .env("PORT", port.to_string())
+                    .env("PORTOS_DATA_DIR", &data);
+            },
+        )?;
+        let theirs = Server::start(
+            "Express",
+            place.server(Path::new("node")),
+            None,
+            |c, port| {
+                c.arg(&harness).arg(&data).arg(port.to_string());
+            },
+        )?;
         for (_, path) in ROUTES {
             same_answers(
                 path,
@@ -263,9 +273,12 @@ struct Server {
 }
 
 impl Server {
+    /// Starts a server; ready once `GET /api/providers` answers 200 (with
+    /// `bearer`, which Express ignores).
     fn start(
         name: &'static str,
         mut cmd: Command,
+        bearer: Option<&str>,
         args: impl FnOnce(&mut Command, u16),
     ) -> Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -280,7 +293,7 @@ impl Server {
             .with_context(|| format!("starting {name}"))?;
         let server = Self { name, port, child };
         let start = Instant::now();
-        while super::http_json(port, "GET", "/api/providers").is_err() {
+        while super::http_json_as(port, "GET", "/api/providers", bearer).is_err() {
             if start.elapsed() > Duration::from_secs(30) {
                 bail!("{name} did not answer on port {port} within 30 s");
             }
