@@ -153,6 +153,20 @@ fn a_logged_in_browser_is_safe_from_other_pages_and_stored_files() {
         page.goto(format!("{base}/")).await.unwrap();
         tokio::time::sleep(Duration::from_millis(500)).await;
         until(&page, "the login page", 10, "document.body.textContent.includes('portos pair')").await;
+
+        // Guessing links from one address is slowed down.
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let mut codes = Vec::new();
+        for i in 0..7 {
+            let r = http
+                .get(format!("{base}/login?token=guess-{i}"))
+                .send()
+                .await
+                .unwrap();
+            codes.push(r.status().as_u16());
+        }
+        assert_eq!(codes[..5], [401; 5], "{codes:?}");
+        assert!(codes[5..].iter().all(|c| *c == 429), "{codes:?}");
     });
 
     // No secret where it does not belong: no command line of any process, no

@@ -51,17 +51,8 @@ pub struct Access {
     /// `None`: auth is off.
     owner: Option<Arc<portos_auth::Owner>>,
     internal: Option<String>,
-    failures: std::sync::Mutex<std::collections::HashMap<Option<std::net::IpAddr>, Failures>>,
+    failures: portos_login::Throttle,
 }
-
-#[derive(Debug, Clone, Copy)]
-struct Failures {
-    count: u32,
-    last: std::time::Instant,
-}
-
-/// Failures an address may have before it waits.
-const FREE_FAILURES: u32 = 5;
 
 impl Access {
     pub fn new(owner: Option<Arc<portos_auth::Owner>>, internal: Option<String>) -> Self {
@@ -114,36 +105,6 @@ impl Access {
         }
         cookie(req.headers(), SESSION_COOKIE).is_some_and(|id| owner.is_session(id))
     }
-
-    /// Seconds an address still waits after too many failures.
-    fn waiting(&self, who: Option<std::net::IpAddr>) -> Option<u64> {
-        let f = *self.lock().get(&who)?;
-        let over = f.count.checked_sub(FREE_FAILURES)?;
-        let wait = std::time::Duration::from_secs(1u64 << over.min(6));
-        wait.checked_sub(f.last.elapsed())
-            .map(|left| left.as_secs().max(1))
-    }
-
-    fn failed(&self, who: Option<std::net::IpAddr>) {
-        let mut all = self.lock();
-        let f = all.entry(who).or_insert(Failures {
-            count: 0,
-            last: std::time::Instant::now(),
-        });
-        // A quiet quarter of an hour forgives.
-        if f.last.elapsed() > std::time::Duration::from_secs(900) {
-            f.count = 0;
-        }
-        f.count += 1;
-        f.last = std::time::Instant::now();
-    }
-
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<Option<std::net::IpAddr>, Failures>>
-    {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner())
-    }
 }
 
 fn bearer(req: &Request) -> Option<&str> {
@@ -172,14 +133,11 @@ fn changes_state(req: &Request) -> bool {
 
 /// Refuses what has no credential (401) or comes from another origin (403).
 pub async fn check_access(State(access): State<Arc<Access>>, req: Request, next: Next) -> Response {
-    let who = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
+    let who = portos_login::peer(&req);
     let grpc = is_grpc(&req);
     // The UI server's calls (the internal token) never wait for others' failures.
     if !access.is_internal(&req)
-        && let Some(secs) = access.waiting(who)
+        && let Some(secs) = access.failures.waiting(who)
     {
         let msg = format!("too many failed logins from this address; try again in {secs} s");
         if grpc {
@@ -189,7 +147,7 @@ pub async fn check_access(State(access): State<Arc<Access>>, req: Request, next:
             .into_response();
     }
     if !access.authenticated(&req) {
-        access.failed(who);
+        access.failures.failed(who);
         let msg = "a credential is required: the session of a login link (`portos token` or `portos pair` on the machine), or Authorization: Bearer <owner token>";
         if grpc {
             return tonic::Status::unauthenticated(msg).into_http();

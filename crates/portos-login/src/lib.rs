@@ -25,11 +25,69 @@ use serde::Deserialize;
 /// The cookie that carries a browser session (the api server reads it too).
 pub const SESSION_COOKIE: &str = "portos_session";
 
+/// Failed logins per address, and how long an address that keeps failing
+/// waits: five are free, then 2, 4, … up to 64 seconds; a quiet quarter of
+/// an hour forgives. `None` stands for an unknown address.
+#[derive(Debug, Default)]
+pub struct Throttle {
+    failures: std::sync::Mutex<std::collections::HashMap<Option<std::net::IpAddr>, Failures>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    last: std::time::Instant,
+}
+
+/// Failures an address may have before it waits.
+const FREE_FAILURES: u32 = 5;
+
+impl Throttle {
+    /// Seconds `who` still waits, if it must.
+    pub fn waiting(&self, who: Option<std::net::IpAddr>) -> Option<u64> {
+        let f = *self.lock().get(&who)?;
+        let over = f.count.checked_sub(FREE_FAILURES)?;
+        let wait = std::time::Duration::from_secs(1u64 << over.min(6));
+        wait.checked_sub(f.last.elapsed())
+            .map(|left| left.as_secs().max(1))
+    }
+
+    /// One more failure of `who`.
+    pub fn failed(&self, who: Option<std::net::IpAddr>) {
+        let mut all = self.lock();
+        let f = all.entry(who).or_insert(Failures {
+            count: 0,
+            last: std::time::Instant::now(),
+        });
+        if f.last.elapsed() > std::time::Duration::from_secs(900) {
+            f.count = 0;
+        }
+        f.count += 1;
+        f.last = std::time::Instant::now();
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<Option<std::net::IpAddr>, Failures>>
+    {
+        self.failures.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The address a request came from, when the server records it.
+pub fn peer(req: &Request) -> Option<std::net::IpAddr> {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
 /// Who may see the pages.
 #[derive(Debug, Clone)]
 pub struct Gate {
     /// `None`: auth is off (`PORTOS_AUTH=off`).
     owner: Option<Arc<Owner>>,
+    /// Failed logins (a wrong token on `/login`).
+    throttle: Arc<Throttle>,
 }
 
 /// Whether `PORTOS_AUTH=off` is set.
@@ -84,14 +142,17 @@ impl Gate {
     /// The owner of `PORTOS_DATA_DIR` (default `data`), or open with `PORTOS_AUTH=off`.
     pub fn from_env() -> Self {
         if auth_off() {
-            return Self { owner: None };
+            return Self::new(None);
         }
         let data = std::path::PathBuf::from(portos_rt::env_or("PORTOS_DATA_DIR", "data"));
         Self::new(Some(Arc::new(Owner::new(&data))))
     }
 
     pub fn new(owner: Option<Arc<Owner>>) -> Self {
-        Self { owner }
+        Self {
+            owner,
+            throttle: Arc::default(),
+        }
     }
 
     pub fn is_open(&self) -> bool {
@@ -144,14 +205,25 @@ fn https(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes() == b"https")
 }
 
-async fn login(State(gate): State<Gate>, headers: HeaderMap, q: Query<LoginQuery>) -> Response {
+async fn login(State(gate): State<Gate>, req: Request) -> Response {
     let Some(owner) = &gate.owner else {
         return redirect_home(None);
     };
-    let Some(token) = q.0.token.filter(|t| !t.is_empty()) else {
+    let who = peer(&req);
+    let headers = req.headers().clone();
+    let token = Query::<LoginQuery>::try_from_uri(req.uri())
+        .ok()
+        .and_then(|q| q.0.token)
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
         return login_page(StatusCode::OK, None);
     };
+    if let Some(secs) = gate.throttle.waiting(who) {
+        let msg = format!("Too many wrong links from this address; try again in {secs} s.");
+        return login_page(StatusCode::TOO_MANY_REQUESTS, Some(&msg));
+    }
     if !owner.is_token(&token) {
+        gate.throttle.failed(who);
         return login_page(
             StatusCode::UNAUTHORIZED,
             Some("That link is not (or no longer) valid. Get a fresh one on the machine."),

@@ -300,7 +300,12 @@ where
 
     tracing::info!(%addr, "{} listening", info.name);
     let graceful = shutdown.clone();
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+    // The peer's address rides along with each request (throttling by address).
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
         graceful.cancelled().await;
     });
     let deadline = async {
