@@ -154,6 +154,43 @@ fn a_logged_in_browser_is_safe_from_other_pages_and_stored_files() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         until(&page, "the login page", 10, "document.body.textContent.includes('portos pair')").await;
 
+        // A live socket through the UI with the session: a 2 MiB message closes
+        // it (the UI's own limit is 1 MiB; the api server's, behind it, 64 KiB,
+        // so this guards the whole path rather than the UI's limit alone).
+        {
+            use futures_util::{SinkExt, StreamExt};
+            use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+            let no_redirect = reqwest::Client::builder()
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
+            let login = no_redirect
+                .get(format!("{base}/login?token={}", stack.owner_token()))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(login.status(), 303);
+            let cookie = login.headers()["set-cookie"].to_str().unwrap().to_string();
+            assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+            let session = cookie.split(';').next().unwrap().to_string();
+            let mut req = format!("ws://127.0.0.1:{ui}/ws").into_client_request().unwrap();
+            req.headers_mut().insert("cookie", session.parse().unwrap());
+            req.headers_mut().insert("origin", base.parse().unwrap());
+            let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+            ws.send(Message::Text("x".repeat(2 << 20).into())).await.ok();
+            let ended = tokio::time::timeout(Duration::from_secs(5), async {
+                loop {
+                    match ws.next().await {
+                        None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return true,
+                        Some(Ok(_)) => continue,
+                    }
+                }
+            })
+            .await;
+            assert_eq!(ended, Ok(true), "a 2 MiB message left the socket open");
+        }
+
         // Guessing links from one address is slowed down.
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
         let mut codes = Vec::new();
