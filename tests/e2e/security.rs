@@ -193,6 +193,13 @@ fn a_logged_in_browser_is_safe_from_other_pages_and_stored_files() {
 
         // Guessing links from one address is slowed down.
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        // (The UI's pages, the login page included, carry the strict CSP.)
+        let r = http.get(format!("{base}/login")).send().await.unwrap();
+        let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
+        for part in ["default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'"] {
+            assert!(csp.contains(part), "{csp}");
+        }
+        assert_eq!(r.headers()["x-frame-options"], "DENY");
         let mut codes = Vec::new();
         for i in 0..7 {
             let r = http

@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 use portos_login::{SESSION_COOKIE, auth_off, cookie, same_origin_or_script};
+use portos_rt::internal::{bearer, is_grpc};
 
 pub use portos_rt::hosts::{HostPolicy, check_host};
 
@@ -91,8 +92,9 @@ impl Access {
         }
     }
 
-    /// Whether the request carries a credential (or needs none).
-    fn authenticated(&self, req: &Request) -> bool {
+    /// Whether the request carries a credential (or needs none); `internal`:
+    /// it carries the internal token.
+    fn authenticated(&self, req: &Request, internal: bool) -> bool {
         let Some(owner) = &self.owner else {
             return true;
         };
@@ -101,24 +103,10 @@ impl Access {
             return true;
         }
         if let Some(given) = bearer(req) {
-            return self.is_internal(req) || owner.is_token(given);
+            return internal || owner.is_token(given);
         }
         cookie(req.headers(), SESSION_COOKIE).is_some_and(|id| owner.is_session(id))
     }
-}
-
-fn bearer(req: &Request) -> Option<&str> {
-    req.headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-}
-
-fn is_grpc(req: &Request) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/grpc"))
 }
 
 /// Whether a request changes state (or opens a socket), so must be same-origin.
@@ -135,10 +123,9 @@ fn changes_state(req: &Request) -> bool {
 pub async fn check_access(State(access): State<Arc<Access>>, req: Request, next: Next) -> Response {
     let who = portos_login::peer(&req);
     let grpc = is_grpc(&req);
+    let internal = access.is_internal(&req);
     // The UI server's calls (the internal token) never wait for others' failures.
-    if !access.is_internal(&req)
-        && let Some(secs) = access.failures.waiting(who)
-    {
+    if !internal && let Some(secs) = access.failures.waiting(who) {
         let msg = format!("too many failed logins from this address; try again in {secs} s");
         if grpc {
             return tonic::Status::resource_exhausted(msg).into_http();
@@ -146,7 +133,7 @@ pub async fn check_access(State(access): State<Arc<Access>>, req: Request, next:
         return ApiError::new(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS", msg)
             .into_response();
     }
-    if !access.authenticated(&req) {
+    if !access.authenticated(&req, internal) {
         access.failures.failed(who);
         let msg = "a credential is required: the session of a login link (`portos token` or `portos pair` on the machine), or Authorization: Bearer <owner token>";
         if grpc {

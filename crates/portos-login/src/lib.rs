@@ -18,7 +18,7 @@ use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use portos_auth::Owner;
 use serde::Deserialize;
 
@@ -167,11 +167,10 @@ impl Gate {
         }
     }
 
-    /// `/login` and `/logout`.
+    /// `/login`.
     pub fn routes(&self) -> Router {
         Router::new()
             .route("/login", get(login))
-            .route("/logout", post(logout))
             .with_state(self.clone())
     }
 
@@ -199,7 +198,8 @@ struct LoginQuery {
     token: Option<String>,
 }
 
-fn https(headers: &HeaderMap) -> bool {
+/// Whether the request came over https (as a TLS proxy in front says).
+pub fn https(headers: &HeaderMap) -> bool {
     headers
         .get("x-forwarded-proto")
         .is_some_and(|v| v.as_bytes() == b"https")
@@ -249,18 +249,6 @@ async fn login(State(gate): State<Gate>, req: Request) -> Response {
             )
         }
     }
-}
-
-async fn logout(State(gate): State<Gate>, headers: HeaderMap) -> Response {
-    if let (Some(owner), Some(id)) = (&gate.owner, cookie(&headers, SESSION_COOKIE)) {
-        let _ = owner.close_session(id);
-    }
-    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
-    let mut resp = (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        resp.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    resp
 }
 
 /// To the dashboard, without the token in the address.

@@ -36,11 +36,20 @@ pub fn wrap_from_env() -> Box<dyn FnOnce(Router) -> Router + Send> {
     Box::new(move |all| hosts(all.layer(axum::middleware::from_fn_with_state(token, check))))
 }
 
-fn is_grpc(req: &Request) -> bool {
+/// Whether a request is a gRPC call.
+pub fn is_grpc(req: &Request) -> bool {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/grpc"))
+}
+
+/// The token of an `Authorization: Bearer` header.
+pub fn bearer(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
 }
 
 /// Whether `req` may pass: not gRPC, a health or reflection call, or one that
@@ -54,12 +63,7 @@ pub fn allows(token: Option<&str>, req: &Request) -> bool {
     {
         return true;
     }
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "));
-    match (token, given) {
+    match (token, bearer(req)) {
         (Some(want), Some(given)) => bool::from(given.as_bytes().ct_eq(want.as_bytes())),
         _ => false,
     }

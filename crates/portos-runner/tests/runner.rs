@@ -471,3 +471,21 @@ async fn calls_without_the_internal_token_are_refused_health_is_not() {
         .into_inner();
     assert_eq!(status.status, 1, "SERVING without a token");
 }
+
+#[tokio::test]
+async fn an_agent_never_inherits_the_internal_token() {
+    let data = tempfile::tempdir().unwrap();
+    let mut r = start(data.path()).await;
+    for (id, pty) in [("plain", false), ("in-a-pty", true)] {
+        r.client
+            .spawn(pb::SpawnRequest {
+                pty,
+                ..sh(id, "echo \"token=${PORTOS_INTERNAL_TOKEN:-none}\"")
+            })
+            .await
+            .unwrap();
+        let out = String::from_utf8(read_all(&mut r.client, id, 0).await).unwrap();
+        assert!(out.contains("token=none"), "{id}: {out}");
+        assert!(!out.contains(TOKEN), "{id}: {out}");
+    }
+}

@@ -63,10 +63,7 @@ fn error(status: StatusCode, code: &str, message: String) -> Response {
 
 /// The same-origin rule of `portos_login`, for this server's scheme.
 fn same_origin(headers: &HeaderMap) -> bool {
-    let https = headers
-        .get("x-forwarded-proto")
-        .is_some_and(|v| v.as_bytes() == b"https");
-    portos_login::same_origin_or_script(headers, https)
+    portos_login::same_origin_or_script(headers, portos_login::https(headers))
 }
 
 pub async fn http(State(up): State<Upstream>, req: Request) -> Response {
