@@ -113,10 +113,15 @@ pub(crate) async fn until(page: &Page, what: &str, secs: u64, js: &str) -> Value
         if !v.is_null() && v != Value::Bool(false) {
             return v;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(secs),
-            "timed out waiting for {what}"
-        );
+        if start.elapsed() >= Duration::from_secs(secs) {
+            // What the page said (its toasts) tells why, e.g. a refused save.
+            let said = eval(
+                page,
+                "(document.getElementById('toasts') || {}).textContent || ''",
+            )
+            .await;
+            panic!("timed out waiting for {what}; the page's messages: {said}");
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -360,6 +365,9 @@ fn the_web_ui_in_a_real_browser() {
 
         // A provider created in the UI, then a run whose output streams in.
         page.goto(format!("{base}/providers")).await.unwrap();
+        // The list is filled in after the page loads and moves the form down:
+        // typing starts once it is in place, as a person would wait.
+        until(&page, "the providers list", 10, "!document.querySelector('#prov-list[aria-busy]')").await;
         page.find_element("#p-name").await.unwrap().click().await.unwrap().type_str("Llama UI").await.unwrap();
         page.find_element("#p-endpoint").await.unwrap().click().await.unwrap().type_str(&llm.endpoint()).await.unwrap();
         page.find_element("#p-save").await.unwrap().click().await.unwrap();

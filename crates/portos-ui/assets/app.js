@@ -75,6 +75,17 @@ function toast(message, kind = 'bad') {
   while (box.children.length > 5) box.firstChild.remove();
 }
 
+/**
+ * For loaders that can overlap (a page's first load and the one after a save):
+ * each call of the returned function starts a load and gives a check that stays
+ * true only while that load is the newest, so a slow older answer never
+ * overwrites a newer one.
+ */
+function newest() {
+  let n = 0;
+  return () => { const mine = ++n; return () => mine === n; };
+}
+
 /** Runs an action; its error becomes a toast (unless the api server is simply down). */
 async function attempt(fn, okMessage) {
   try {
@@ -324,8 +335,20 @@ pages.providers = () => {
     if (p) $('#p-name').focus();
   }
 
+  const loads = newest();
   async function load() {
+    const current = loads();
+    list.setAttribute('aria-busy', 'true');
+    try {
+      await show(current);
+    } finally {
+      if (current()) list.removeAttribute('aria-busy');
+    }
+  }
+
+  async function show(current) {
     const [data, status] = await Promise.all([api('/api/providers'), api('/api/providers/status').catch(() => null)]);
+    if (!current()) return;
     const active = data.activeProvider;
     const statuses = (status && (status.providers || status)) || {};
     list.replaceChildren(...listOf(data, 'providers').map((p) => {
@@ -422,9 +445,11 @@ pages.runs = () => {
     loadHistory();
   }
 
+  const historyLoads = newest();
   async function loadHistory() {
+    const current = historyLoads();
     const data = await api('/api/runs?limit=50').catch(() => null);
-    if (!data) return;
+    if (!data || !current()) return;
     const who = $('#run-filter').value.toLowerCase();
     const outcome = $('#run-outcome').value;
     const runs = listOf(data, 'runs').filter((r) => (!who || `${r.providerId} ${r.providerName || ''}`.toLowerCase().includes(who))
@@ -535,8 +560,11 @@ pages.browser = () => {
 
 function gallery(kind) {
   const listPath = `/api/${kind}`;
+  const loads = newest();
   async function load() {
+    const current = loads();
     const data = await api(listPath).catch(() => null);
+    if (!current()) return;
     const files = listOf(data, kind);
     $('#gallery-summary').textContent = `${files.length} file${files.length === 1 ? '' : 's'}${data && data.totalSizeFormatted ? `, ${data.totalSizeFormatted}` : ''}.`;
     $('#gallery').replaceChildren(...files.map((f) => {
@@ -578,13 +606,15 @@ pages.uploads = () => gallery('uploads');
 
 pages.history = () => {
   let offset = 0;
+  const loads = newest();
   const limit = () => Number($('#hist-limit').value);
   async function load() {
     const action = $('#hist-action').value;
     const q = new URLSearchParams({ limit: String(limit()), offset: String(offset) });
     if (action) q.set('action', action);
+    const current = loads();
     const data = await attempt(() => api(`/api/history?${q}`));
-    if (!data) return;
+    if (!data || !current()) return;
     const entries = data.entries || [];
     $('#hist-summary').textContent = data.total ? `${offset + 1}–${offset + entries.length} of ${data.total}` : 'Nothing recorded yet.';
     $('#hist-prev').disabled = offset === 0;

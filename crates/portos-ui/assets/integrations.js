@@ -14,11 +14,14 @@ function confirmButton(label, ariaLabel, action) {
 
 pages.agents = () => {
   live.channels.add('agents');
+  const loads = newest();
   async function load() {
+    const current = loads();
     const [agents, accounts] = await Promise.all([
       api('/api/agents/personalities').catch(() => []),
       api('/api/agents/accounts').catch(() => []),
     ]);
+    if (!current()) return;
     const names = new Map(agents.map((a) => [a.id, a.name]));
     $('#ag-list').replaceChildren(...(agents.length ? agents.map((a) => h('article', { class: 'card' },
       h('h3', {}, h('span', { 'aria-hidden': 'true', text: `${(a.avatar && a.avatar.emoji) || '🤖'} ` }), a.name),
@@ -79,13 +82,16 @@ pages.schedules = () => {
   live.channels.add('agents');
   let accounts = [];
   let agents = [];
+  const loads = newest();
   async function load() {
+    const current = loads();
     const [list, stats, accs, ags] = await Promise.all([
       api('/api/agents/schedules').catch(() => []),
       api('/api/agents/schedules/stats').catch(() => null),
       api('/api/agents/accounts').catch(() => []),
       api('/api/agents/personalities').catch(() => []),
     ]);
+    if (!current()) return;
     accounts = accs;
     agents = ags;
     const accName = new Map(accs.map((a) => [a.id, `${a.platform}: ${a.credentials.username}`]));
@@ -154,8 +160,11 @@ pages.schedules = () => {
 };
 
 pages.jira = () => {
+  const loads = newest();
   async function load() {
+    const current = loads();
     const data = await api('/api/jira/instances').catch(() => ({ instances: {} }));
+    if (!current()) return;
     const list = listOf(data, 'instances');
     $('#ji-list').replaceChildren(...(list.length ? list.map((i) => h('article', { class: 'card' },
       h('h3', { text: i.name }),
