@@ -9,6 +9,7 @@ mod lifecycle;
 mod live_logs;
 mod logs;
 mod policies;
+mod reload;
 mod runner;
 mod runs;
 mod security;

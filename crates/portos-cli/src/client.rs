@@ -166,6 +166,41 @@ pub async fn control(data_dir: &Path, verb: Verb, name: String) -> Outcome {
     }
 }
 
+/// `reload`: applies `supervisor.toml` again to the running supervisor; only
+/// what changed is touched.
+pub async fn reload(data_dir: &Path, config: &Path) -> Outcome {
+    let source = std::path::absolute(config).unwrap_or_else(|_| config.to_path_buf());
+    let text = std::fs::read_to_string(&source)
+        .map_err(|e| Failure::input(format!("cannot read {}: {e}", source.display())))?;
+    let mut c = connect(data_dir).await?;
+    let applied = c
+        .apply(pb::ApplyRequest {
+            group: portos_config::PORTOS_GROUP.into(),
+            toml: text,
+            source: source.display().to_string(),
+            root: String::new(),
+        })
+        .await
+        .map_err(status_failure)?
+        .into_inner();
+    print_applied(&applied);
+    Ok(())
+}
+
+/// What an apply did, one line per kind.
+pub fn print_applied(a: &pb::ApplyResponse) {
+    for (word, names) in [
+        ("started", &a.started),
+        ("restarted", &a.restarted),
+        ("stopped and removed", &a.stopped),
+        ("unchanged", &a.unchanged),
+    ] {
+        if !names.is_empty() {
+            println!("{word}: {}", names.join(", "));
+        }
+    }
+}
+
 pub async fn down(data_dir: &Path) -> Outcome {
     let Some(mut c) = try_connect(data_dir).await else {
         println!("no supervisor is running for {}", data_dir.display());

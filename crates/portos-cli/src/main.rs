@@ -50,6 +50,9 @@ enum Cmd {
     },
     /// Stop every process and the supervisor.
     Down,
+    /// Apply `supervisor.toml` again: new processes start, removed ones stop,
+    /// changed ones restart; the others keep running untouched.
+    Reload,
     /// Show every process: pid, state, health, uptime, restarts, cpu, memory, ports.
     Status {
         /// An array of objects instead of a table.
@@ -138,6 +141,7 @@ fn main() -> ExitCode {
         } => supervise::up(&config, &data_dir, names, detach, timeout),
         Cmd::Daemon { names } => supervise::daemon(&config, &data_dir, names),
         Cmd::Down => client::run(client::down(&data_dir)),
+        Cmd::Reload => client::run(client::reload(&data_dir, &config)),
         Cmd::Status { json } => {
             if !json && owner::auth_off(portos_config::Config::load(&config).ok().as_ref()) {
                 owner::announce(&data_dir, true).ok();

@@ -72,15 +72,24 @@ pub fn table(ps: &[pb::Process]) -> String {
     t.load_style(UTF8_BORDERS_ONLY)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header([
-            "name", "pid", "state", "health", "uptime", "restarts", "cpu", "memory", "ports",
-            "reason",
+            "group", "name", "pid", "state", "health", "uptime", "restarts", "cpu", "memory",
+            "ports", "reason",
         ]);
     if !std::io::stdout().is_terminal() {
         t.force_no_tty();
     }
+    let mut last_group = None;
     for p in ps {
         let running = p.pid != 0;
+        // Each group is named once, on its first row.
+        let group = if last_group == Some(&p.group) {
+            String::new()
+        } else {
+            p.group.clone()
+        };
+        last_group = Some(&p.group);
         t.add_row(vec![
+            Cell::new(group),
             Cell::new(&p.name),
             Cell::new(if running {
                 p.pid.to_string()
@@ -118,6 +127,7 @@ pub fn json(ps: &[pb::Process]) -> serde_json::Value {
         .map(|p| {
             json!({
                 "name": p.name,
+                "group": p.group,
                 "pid": (p.pid != 0).then_some(p.pid),
                 "state": state_name(p.state),
                 "health": match pb::Health::try_from(p.health).unwrap_or(pb::Health::Unspecified) {

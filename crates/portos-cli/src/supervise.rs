@@ -163,6 +163,16 @@ async fn supervise(
             .await
             .map_err(|e| Failure::state(e.to_string()))?;
     }
+    // The apps' processes, kept from the last run; a bad one is said and left.
+    for (group, outcome) in portos_supervisor::groups::apply_kept(&sup).await {
+        match outcome {
+            Ok(a) => tracing::info!(group, started = a.started.len(), "group applied"),
+            Err(e) => {
+                tracing::error!(group, error = %e, "group not applied");
+                eprintln!("portos: the processes of {group} were not started: {e}");
+            }
+        }
+    }
 
     let signals = {
         use tokio::signal::unix::{SignalKind, signal};

@@ -19,6 +19,9 @@ use std::time::Duration;
 pub use error::ConfigError;
 pub use units::{ByteSize, HumanDuration};
 
+/// The group of the processes of `supervisor.toml`: PortOS's own.
+pub const PORTOS_GROUP: &str = "portos";
+
 /// Environment shared by every process unless a process overrides it.
 pub const BASE_ENV: &[(&str, &str)] = &[("TZ", "UTC")];
 
@@ -70,9 +73,12 @@ pub struct HealthTiming {
 }
 
 /// One process of the table, with every default applied.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProcessSpec {
     pub name: String,
+    /// Whose process it is: [`PORTOS_GROUP`] for `supervisor.toml`'s, an app's
+    /// id for an app's (see [`Config::in_group`]).
+    pub group: String,
     /// As written: a bare name is looked up beside the `portos` binary, then on `PATH`.
     pub command: String,
     pub args: Vec<String>,
@@ -112,13 +118,27 @@ impl Config {
 
     /// Parses `text` as if read from `path`.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let raw: raw::RawConfig = toml::from_str(text)
-            .map_err(|e| ConfigError::at_span(path, text, e.span(), e.message()))?;
         let root = path
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        raw.validate(path, text, &root)
+        Self::parse_in(text, path, &root)
+    }
+
+    /// Parses `text` as if read from `path`, relative paths resolved against
+    /// `root` (for a table kept somewhere else than where it was written).
+    pub fn parse_in(text: &str, path: &Path, root: &Path) -> Result<Self, ConfigError> {
+        let raw: raw::RawConfig = toml::from_str(text)
+            .map_err(|e| ConfigError::at_span(path, text, e.span(), e.message()))?;
+        raw.validate(path, text, root)
+    }
+
+    /// The same table as the processes of `group` (a name as [`check_group`] allows).
+    pub fn in_group(mut self, group: &str) -> Self {
+        for p in &mut self.processes {
+            p.group = group.to_string();
+        }
+        self
     }
 
     /// The process with this name.
@@ -129,52 +149,77 @@ impl Config {
     /// `names` and everything they depend on, transitively, in start order.
     /// Names not in the table are skipped; see [`Config::process`] to check them.
     pub fn with_dependencies<S: AsRef<str>>(&self, names: &[S]) -> Vec<String> {
-        let mut want: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
-        let mut i = 0;
-        while i < want.len() {
-            if let Some(p) = self.process(want[i]) {
-                for d in &p.depends_on {
-                    if !want.contains(&d.as_str()) {
-                        want.push(d);
-                    }
-                }
-            }
-            i += 1;
-        }
-        self.start_order()
-            .into_iter()
-            .filter(|p| want.contains(&p.name.as_str()))
-            .map(|p| p.name.clone())
-            .collect()
+        with_dependencies(&self.processes, names)
     }
 
     /// Processes in an order where each comes after all it depends on.
     pub fn start_order(&self) -> Vec<&ProcessSpec> {
-        let index: HashMap<&str, &ProcessSpec> = self
-            .processes
-            .iter()
-            .map(|p| (p.name.as_str(), p))
-            .collect();
-        let mut done: Vec<&str> = Vec::new();
-        fn visit<'a>(
-            p: &'a ProcessSpec,
-            index: &HashMap<&str, &'a ProcessSpec>,
-            done: &mut Vec<&'a str>,
-        ) {
-            if done.contains(&p.name.as_str()) {
-                return;
-            }
+        start_order(&self.processes)
+    }
+}
+
+/// `names` and everything they depend on in `table`, transitively, in start
+/// order. Names not in the table are skipped.
+pub fn with_dependencies<S: AsRef<str>>(table: &[ProcessSpec], names: &[S]) -> Vec<String> {
+    let find = |n: &str| table.iter().find(|p| p.name == n);
+    let mut want: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+    let mut i = 0;
+    while i < want.len() {
+        if let Some(p) = find(want[i]) {
             for d in &p.depends_on {
-                if let Some(dep) = index.get(d.as_str()) {
-                    visit(dep, index, done);
+                if !want.contains(&d.as_str()) {
+                    want.push(d);
                 }
             }
-            done.push(p.name.as_str());
         }
-        for p in &self.processes {
-            visit(p, &index, &mut done);
+        i += 1;
+    }
+    start_order(table)
+        .into_iter()
+        .filter(|p| want.contains(&p.name.as_str()))
+        .map(|p| p.name.clone())
+        .collect()
+}
+
+/// The processes of `table` in an order where each comes after all it depends on.
+pub fn start_order(table: &[ProcessSpec]) -> Vec<&ProcessSpec> {
+    let index: HashMap<&str, &ProcessSpec> = table.iter().map(|p| (p.name.as_str(), p)).collect();
+    let mut done: Vec<&str> = Vec::new();
+    fn visit<'a>(
+        p: &'a ProcessSpec,
+        index: &HashMap<&str, &'a ProcessSpec>,
+        done: &mut Vec<&'a str>,
+    ) {
+        if done.contains(&p.name.as_str()) {
+            return;
         }
-        done.iter().map(|n| index[n]).collect()
+        for d in &p.depends_on {
+            if let Some(dep) = index.get(d.as_str()) {
+                visit(dep, index, done);
+            }
+        }
+        done.push(p.name.as_str());
+    }
+    for p in table {
+        visit(p, &index, &mut done);
+    }
+    done.iter().map(|n| index[n]).collect()
+}
+
+/// A group name: letters, digits, `-`, `_`, `.`, at most 100, not `all`.
+pub fn check_group(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && name != "all"
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid group name \"{name}\": use letters, digits, '-', '_' or '.', and not \"all\""
+        ))
     }
 }
 

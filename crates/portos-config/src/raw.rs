@@ -379,6 +379,7 @@ impl RawProcess {
 
         Ok(ProcessSpec {
             name,
+            group: crate::PORTOS_GROUP.to_string(),
             command: self.command.into_inner(),
             args: self.args,
             cwd: normalize(cwd),

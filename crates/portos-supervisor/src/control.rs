@@ -90,6 +90,7 @@ impl ControlService {
 fn to_status(e: SupervisorError) -> Status {
     match e {
         SupervisorError::NotFound(_) => Status::not_found(e.to_string()),
+        SupervisorError::Invalid(_) => Status::invalid_argument(e.to_string()),
         SupervisorError::ShuttingDown => Status::unavailable(e.to_string()),
         SupervisorError::Io { .. } => Status::internal(e.to_string()),
     }
@@ -142,10 +143,11 @@ impl SupervisorRpc for ControlService {
         req: Request<pb::LogsRequest>,
     ) -> Result<Response<Self::LogsStream>, Status> {
         let req = req.into_inner();
-        let name = (!req.name.is_empty()).then_some(req.name);
-        if let Some(n) = &name {
-            self.sup.get(n).map_err(to_status)?;
-        }
+        let name = match req.name.as_str() {
+            "" => None,
+            // `group:name` names the same process.
+            n => Some(self.sup.get(n).map_err(to_status)?.name),
+        };
         // Subscribe before reading the tail, then skip what the tail already sent.
         let follow = req.follow.then(|| self.sup.logs().subscribe());
         let tail = self.sup.logs().tail(name.as_deref(), req.tail as usize);
@@ -248,6 +250,53 @@ impl SupervisorRpc for ControlService {
         self.sup.request_shutdown();
         Ok(Response::new(pb::ShutdownResponse {}))
     }
+
+    async fn apply(
+        &self,
+        req: Request<pb::ApplyRequest>,
+    ) -> Result<Response<pb::ApplyResponse>, Status> {
+        let req = req.into_inner();
+        let source = PathBuf::from(&req.source);
+        if !source.is_absolute() {
+            return Err(Status::invalid_argument(format!(
+                "source must be an absolute path, not {:?}",
+                req.source
+            )));
+        }
+        let root = match req.root.as_str() {
+            "" => source.parent().map(Path::to_path_buf).unwrap_or_default(),
+            r => PathBuf::from(r),
+        };
+        let applied = self
+            .sup
+            .apply_text(&req.group, &req.toml, &source, &root)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(applied_to_proto(applied)))
+    }
+
+    async fn remove_group(
+        &self,
+        req: Request<pb::RemoveGroupRequest>,
+    ) -> Result<Response<pb::ApplyResponse>, Status> {
+        let group = req.into_inner().group;
+        if group == portos_config::PORTOS_GROUP {
+            return Err(Status::invalid_argument(
+                "the portos group is PortOS itself: stop it with `portos down`",
+            ));
+        }
+        let applied = self.sup.remove_group(&group).await.map_err(to_status)?;
+        Ok(Response::new(applied_to_proto(applied)))
+    }
+}
+
+fn applied_to_proto(a: crate::Applied) -> pb::ApplyResponse {
+    pb::ApplyResponse {
+        started: a.started,
+        restarted: a.restarted,
+        stopped: a.stopped,
+        unchanged: a.unchanged,
+    }
 }
 
 fn millis(t: SystemTime) -> u64 {
@@ -311,6 +360,7 @@ pub fn to_proto(i: &ProcessInfo) -> pb::Process {
         last_exit_code: code,
         last_exit_signal: signal,
         command: i.command.clone(),
+        group: i.group.clone(),
     }
 }
 

@@ -8,31 +8,40 @@
 //! start order by dependency health; health probes (gRPC, HTTP, TCP); per-group
 //! CPU and memory with `max_memory_restart`; log capture with UTC stamps and
 //! rotation; the event stream; and the `portos.supervisor.v1` control service on a
-//! Unix socket.
+//! Unix socket. The table is live: [`Supervisor::apply`] sets one group's
+//! processes (`portos` for `supervisor.toml`'s, an app's id for an app's),
+//! starting what is new, stopping what is gone, restarting what changed and
+//! leaving the rest and their pids alone; `groups` keeps the apps' groups in
+//! the data dir for the next start.
 //!
 //! Must not depend on: any service crate, the store, or domain crates. It runs
 //! binaries; it does not link them. Only `control` knows the wire types.
 
+mod apply;
 pub mod control;
+pub mod groups;
 pub mod health;
 pub mod logs;
 pub mod model;
 mod process;
 mod reaper;
 mod sample;
+mod table;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use portos_config::Config;
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
+pub use apply::Applied;
 pub use logs::{LogHub, LogLine, Stream};
 pub use model::{Event, EventKind, ExitStatus, Health, ProcessInfo, State};
 pub use process::human_bytes;
 
-use process::{Actor, Cmd, Shared};
+use process::{Cmd, Shared};
+use table::{Handle, Table};
 
 /// Name of the control socket inside the data dir.
 pub const SOCKET_NAME: &str = "supervisor.sock";
@@ -47,6 +56,10 @@ const EVENT_BUFFER: usize = 1024;
 pub enum SupervisorError {
     #[error("no process named \"{0}\" (see `portos status`)")]
     NotFound(String),
+    /// A table refused whole: the same file, line and key messages as at start,
+    /// or a clash with another group.
+    #[error("{0}")]
+    Invalid(String),
     #[error("the supervisor is shutting down")]
     ShuttingDown,
     #[error("{what}: {source}")]
@@ -65,15 +78,12 @@ pub enum Action {
     Restart,
 }
 
-struct Handle {
-    name: String,
-    tx: mpsc::Sender<Cmd>,
-    info: watch::Receiver<ProcessInfo>,
-}
-
 struct Inner {
-    config: Config,
-    handles: Vec<Handle>,
+    /// `supervisor.toml` as loaded at start (its path and log settings).
+    base: Config,
+    table: Arc<RwLock<Table>>,
+    /// One table change at a time.
+    applying: tokio::sync::Mutex<()>,
     shared: Arc<Shared>,
     shutdown: CancellationToken,
 }
@@ -87,15 +97,16 @@ pub struct Supervisor {
 impl std::fmt::Debug for Supervisor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Supervisor")
-            .field("config", &self.inner.config.path)
+            .field("config", &self.inner.base.path)
             .finish()
     }
 }
 
 impl Supervisor {
-    /// Sets up every process (stopped) and the background tasks. Call inside a
-    /// Tokio runtime, before anything else in this process spawns children.
-    /// `shutdown` is cancelled by [`Supervisor::request_shutdown`].
+    /// Sets up every process of `config` (stopped, in the `portos` group) and
+    /// the background tasks. Call inside a Tokio runtime, before anything else
+    /// in this process spawns children. `shutdown` is cancelled by
+    /// [`Supervisor::request_shutdown`].
     pub fn new(
         config: Config,
         data_dir: &Path,
@@ -121,63 +132,42 @@ impl Supervisor {
                 .and_then(|p| p.parent().map(Path::to_path_buf)),
             internal_token: portos_rt::internal::new_token(),
         });
-
-        // Build every actor first so dependents can watch their dependencies.
-        let mut actors = Vec::new();
-        let mut handles: Vec<Handle> = Vec::new();
-        for spec in config.start_order() {
-            let deps = spec
-                .depends_on
-                .iter()
-                .filter_map(|d| {
-                    handles
-                        .iter()
-                        .find(|h| &h.name == d)
-                        .map(|h| h.info.clone())
-                })
-                .collect();
-            let (tx, rx) = mpsc::channel(64);
-            let (actor, info) = Actor::new(spec.clone(), shared.clone(), rx, deps);
-            actors.push(actor);
-            handles.push(Handle {
-                name: spec.name.clone(),
-                tx,
-                info,
-            });
-        }
-        // Keep the file order for listing.
-        handles.sort_by_key(|h| config.processes.iter().position(|p| p.name == h.name));
-        for actor in actors {
-            tokio::spawn(actor.run());
-        }
+        let config = config.in_group(portos_config::PORTOS_GROUP);
+        let mut table = Table::default();
+        table.add(&config.processes, &shared);
+        let order: Vec<String> = config.processes.iter().map(|p| p.name.clone()).collect();
+        table.reorder(portos_config::PORTOS_GROUP, &order);
+        let table = Arc::new(RwLock::new(table));
         tokio::spawn(sample::run(
-            handles
-                .iter()
-                .map(|h| (h.info.clone(), h.tx.clone()))
-                .collect(),
+            {
+                let table = table.clone();
+                move || read(&table).senders()
+            },
             shutdown.clone(),
         ));
         Ok(Self {
             inner: Arc::new(Inner {
-                config,
-                handles,
+                base: config,
+                table,
+                applying: tokio::sync::Mutex::new(()),
                 shared,
                 shutdown,
             }),
         })
     }
 
+    /// `supervisor.toml` as loaded at start.
     pub fn config(&self) -> &Config {
-        &self.inner.config
+        &self.inner.base
     }
 
     pub fn data_dir(&self) -> &Path {
         &self.inner.shared.data_dir
     }
 
-    /// Every process, in file order.
+    /// Every process, group by group, each group in its table's order.
     pub fn list(&self) -> Vec<ProcessInfo> {
-        self.inner
+        read(&self.inner.table)
             .handles
             .iter()
             .map(|h| h.info.borrow().clone())
@@ -190,14 +180,14 @@ impl Supervisor {
 
     /// Watches one process's snapshot.
     pub fn watch(&self, name: &str) -> Result<watch::Receiver<ProcessInfo>, SupervisorError> {
-        self.handle(name).map(|h| h.info.clone())
+        self.handle(name).map(|h| h.info)
     }
 
-    fn handle(&self, name: &str) -> Result<&Handle, SupervisorError> {
-        self.inner
-            .handles
-            .iter()
-            .find(|h| h.name == name)
+    fn handle(&self, name: &str) -> Result<Handle, SupervisorError> {
+        let name = name.rsplit_once(':').map_or(name, |(_, n)| n);
+        read(&self.inner.table)
+            .handle(name)
+            .cloned()
             .ok_or_else(|| SupervisorError::NotFound(name.to_string()))
     }
 
@@ -209,17 +199,17 @@ impl Supervisor {
         &self.inner.shared.logs
     }
 
-    /// The names a target means: one process, or every one for `all`.
+    /// The names a target means: `all`, a process's `name` or `group:name`,
+    /// or a group's name (every process of it).
     pub fn resolve(&self, target: &str) -> Result<Vec<String>, SupervisorError> {
-        if target == "all" {
-            return Ok(self.inner.handles.iter().map(|h| h.name.clone()).collect());
-        }
-        self.handle(target).map(|h| vec![h.name.clone()])
+        read(&self.inner.table)
+            .resolve(target)
+            .ok_or_else(|| SupervisorError::NotFound(target.to_string()))
     }
 
-    /// Starts, stops or restarts `target` (a name or `all`). Returns once each
-    /// request is under way (a stop: once the group is gone); progress shows in
-    /// [`Supervisor::events`].
+    /// Starts, stops or restarts `target` (see [`Supervisor::resolve`]). Returns
+    /// once each request is under way (a stop: once the group is gone); progress
+    /// shows in [`Supervisor::events`].
     pub async fn control(
         &self,
         action: Action,
@@ -232,7 +222,8 @@ impl Supervisor {
         match action {
             Action::Start => {
                 // What they depend on comes first (a running one ignores the start).
-                for n in &self.inner.config.with_dependencies(&names) {
+                let order = read(&self.inner.table).with_dependencies(&names);
+                for n in &order {
                     self.ask(n, Cmd::Start).await?;
                 }
             }
@@ -250,15 +241,7 @@ impl Supervisor {
 
     /// Stops dependents before what they depend on.
     async fn stop_in_order(&self, names: &[String]) -> Result<(), SupervisorError> {
-        let order: Vec<String> = self
-            .inner
-            .config
-            .start_order()
-            .into_iter()
-            .rev()
-            .map(|p| p.name.clone())
-            .filter(|n| names.contains(n))
-            .collect();
+        let order = read(&self.inner.table).stop_order(names);
         for n in &order {
             self.ask(n, Cmd::Stop).await?;
         }
@@ -290,11 +273,25 @@ impl Supervisor {
 
     /// Stops every process gracefully, dependents first.
     pub async fn stop_all(&self) {
-        let names: Vec<String> = self.inner.handles.iter().map(|h| h.name.clone()).collect();
+        let names: Vec<String> = read(&self.inner.table).names();
         if let Err(e) = self.stop_in_order(&names).await {
             tracing::warn!(error = %e, "stopping all");
         }
     }
+}
+
+/// The table, read (a poisoned lock is still a consistent table: every
+/// change under it is a plain push or removal).
+fn read(table: &RwLock<Table>) -> std::sync::RwLockReadGuard<'_, Table> {
+    table
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write(table: &RwLock<Table>) -> std::sync::RwLockWriteGuard<'_, Table> {
+    table
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The control socket of a data dir.

@@ -69,6 +69,8 @@ impl Health {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProcessInfo {
     pub name: String,
+    /// `portos` for `supervisor.toml`'s processes, an app's id for an app's.
+    pub group: String,
     pub pid: Option<u32>,
     pub state: State,
     pub health: Health,

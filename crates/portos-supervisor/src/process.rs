@@ -20,6 +20,17 @@ use crate::logs::{LogHub, Stream};
 use crate::model::{Event, EventKind, ExitStatus, Health, ProcessInfo, State};
 use crate::reaper::Reaper;
 
+/// The reason of a restart for a changed specification.
+const CHANGED: &str = "configuration changed";
+
+/// The command as one line, for people.
+fn command_line(spec: &ProcessSpec) -> String {
+    std::iter::once(spec.command.as_str())
+        .chain(spec.args.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Probe cadence while a process has not yet been healthy.
 const STARTUP_PROBE_INTERVAL: Duration = Duration::from_millis(100);
 /// How often a dying process group is checked for emptiness.
@@ -31,6 +42,13 @@ pub(crate) enum Cmd {
     Start(oneshot::Sender<()>),
     Stop(oneshot::Sender<()>),
     Restart(oneshot::Sender<()>),
+    /// The table was applied with this process changed: the new specification
+    /// (and dependencies) is taken at once; a running child is restarted on it.
+    Replace {
+        spec: Box<ProcessSpec>,
+        deps: Vec<watch::Receiver<ProcessInfo>>,
+        reply: oneshot::Sender<()>,
+    },
     /// The sampler's latest figures for the process group.
     Usage {
         rss: u64,
@@ -72,6 +90,8 @@ enum Phase {
 enum StopFor {
     Stop,
     Restart(String),
+    /// Stopped on its old specification, started again on this one.
+    Replace(Box<ProcessSpec>),
 }
 
 pub(crate) struct Actor {
@@ -91,6 +111,7 @@ impl Actor {
     ) -> (Self, watch::Receiver<ProcessInfo>) {
         let info = ProcessInfo {
             name: spec.name.clone(),
+            group: spec.group.clone(),
             pid: None,
             state: State::Stopped,
             health: Health::Unknown,
@@ -102,10 +123,7 @@ impl Actor {
             cpu_percent: 0.0,
             ports: spec.ports.clone(),
             last_exit: None,
-            command: std::iter::once(spec.command.as_str())
-                .chain(spec.args.iter().map(String::as_str))
-                .collect::<Vec<_>>()
-                .join(" "),
+            command: command_line(&spec),
         };
         let (tx, rx_info) = watch::channel(info);
         (
@@ -136,10 +154,16 @@ impl Actor {
                         let _ = reply.send(());
                         Phase::Idle
                     }
+                    Some(Cmd::Replace { spec, deps, reply }) => {
+                        self.take(*spec, deps);
+                        let _ = reply.send(());
+                        Phase::Idle
+                    }
                     Some(Cmd::Usage { .. }) => Phase::Idle,
                 },
                 Phase::WaitingForDeps => {
                     let mut deps = std::mem::take(&mut self.deps);
+                    let mut replaced = false;
                     let next = tokio::select! {
                         cmd = self.rx.recv() => match cmd {
                             None => return,
@@ -148,12 +172,24 @@ impl Actor {
                                 let _ = reply.send(());
                                 Phase::WaitingForDeps
                             }
+                            Some(Cmd::Replace { spec, deps: new, reply }) => {
+                                deps = new;
+                                self.take(*spec, Vec::new());
+                                let _ = reply.send(());
+                                replaced = true;
+                                Phase::WaitingForDeps
+                            }
                             Some(Cmd::Usage { .. }) => Phase::WaitingForDeps,
                         },
                         () = all_healthy(&mut deps) => self.spawn(),
                     };
                     self.deps = deps;
-                    next
+                    if replaced {
+                        // Its dependencies may have changed with the table.
+                        self.begin()
+                    } else {
+                        next
+                    }
                 }
                 Phase::Backoff(until) => tokio::select! {
                     cmd = self.rx.recv() => match cmd {
@@ -167,6 +203,11 @@ impl Actor {
                             let next = self.begin();
                             let _ = reply.send(());
                             next
+                        }
+                        Some(Cmd::Replace { spec, deps, reply }) => {
+                            self.take(*spec, deps);
+                            let _ = reply.send(());
+                            Phase::Backoff(until)
                         }
                         Some(Cmd::Usage { .. }) => Phase::Backoff(until),
                     },
@@ -209,6 +250,12 @@ impl Actor {
                 Some(Cmd::Start(reply)) => {
                     let _ = reply.send(());
                     Phase::Running(r)
+                }
+                Some(Cmd::Replace { spec, deps, reply }) => {
+                    self.deps = deps;
+                    let phase = self.stop_running(r, StopFor::Replace(spec)).await;
+                    let _ = reply.send(());
+                    phase
                 }
                 Some(Cmd::Usage { rss, cpu }) => {
                     self.update(|i| {
@@ -346,10 +393,15 @@ impl Actor {
             .env("PORTOS_SUPERVISED", "1")
             .env("PORTOS_PROCESS_NAME", &self.spec.name)
             .env("PORTOS_DATA_DIR", &self.shared.data_dir)
-            .env(portos_rt::internal::ENV, &self.shared.internal_token)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // PortOS's own services get this run's internal token; an app never does.
+        if self.spec.group == portos_config::PORTOS_GROUP {
+            cmd.env(portos_rt::internal::ENV, &self.shared.internal_token);
+        } else {
+            cmd.env_remove(portos_rt::internal::ENV);
+        }
         portos_rt::child::die_with_parent(&mut cmd, Signal::SIGKILL, true);
         let spawned = self.shared.reaper.spawn(|| {
             let child = cmd.spawn()?;
@@ -522,6 +574,7 @@ impl Actor {
         let reason = match &why {
             StopFor::Stop => "stopped by request".to_string(),
             StopFor::Restart(reason) => reason.clone(),
+            StopFor::Replace(_) => CHANGED.to_string(),
         };
         self.update(|i| {
             i.state = State::Stopping;
@@ -546,7 +599,24 @@ impl Actor {
                 self.update(|i| i.unstable_restarts = 0);
                 self.schedule_restart(reason, Duration::ZERO, status)
             }
+            StopFor::Replace(spec) => {
+                let deps = std::mem::take(&mut self.deps);
+                self.take(*spec, deps);
+                self.update(|i| i.unstable_restarts = 0);
+                self.schedule_restart(CHANGED.into(), Duration::ZERO, status)
+            }
         }
+    }
+
+    /// Takes a new specification (what the snapshot shows of it too).
+    fn take(&mut self, spec: ProcessSpec, deps: Vec<watch::Receiver<ProcessInfo>>) {
+        self.update(|i| {
+            i.ports = spec.ports.clone();
+            i.command = command_line(&spec);
+            i.group = spec.group.clone();
+        });
+        self.spec = spec;
+        self.deps = deps;
     }
 
     /// Signals the process group and waits until it is empty, escalating to

@@ -38,9 +38,10 @@ fn totals_by_group() -> HashMap<i32, Totals> {
     out
 }
 
-/// Runs until `shutdown`, sampling the groups of the given processes.
+/// Runs until `shutdown`, sampling the groups of the processes `table` gives
+/// (asked again on every tick: the table is live).
 pub(crate) async fn run(
-    procs: Vec<(watch::Receiver<ProcessInfo>, mpsc::Sender<Cmd>)>,
+    table: impl Fn() -> Vec<(watch::Receiver<ProcessInfo>, mpsc::Sender<Cmd>)> + Send + 'static,
     shutdown: CancellationToken,
 ) {
     let tps = procfs::ticks_per_second() as f64;
@@ -52,6 +53,7 @@ pub(crate) async fn run(
             _ = tick.tick() => {}
             () = shutdown.cancelled() => return,
         }
+        let procs = table();
         let pids: Vec<Option<u32>> = procs.iter().map(|(info, _)| info.borrow().pid).collect();
         if pids.iter().all(Option::is_none) {
             continue;
