@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `portos` binary and the real services, on temp
 //! data dirs and free ports, driven as a user would drive them.
 
+mod apps;
 mod bad_config;
 mod browser;
 mod http;

@@ -30,6 +30,18 @@ fn main() -> ExitCode {
             state.ai.clone(),
             ctx.shutdown.clone(),
         ));
+        // Apps registered without a group in the supervisor (an apps.json from
+        // the original, or one written by hand) are put under it.
+        tokio::spawn({
+            let state = state.clone();
+            async move {
+                match portos_apps::supervise::reconcile(&state.apps).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(apps = n, "apps put under the supervisor"),
+                    Err(e) => tracing::warn!(error = %e, "apps not reconciled"),
+                }
+            }
+        });
         // Automation schedules: one scheduler, stopped with the process.
         tokio::spawn(state.agents.clone().run(ctx.shutdown.clone()));
         let (grpc, grpc_names) = portos_api::grpc::routes(state.clone());

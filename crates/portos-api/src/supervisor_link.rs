@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use pb::supervisor_client::SupervisorClient;
+use portos_apps::supervisor::GroupChange;
+use portos_apps::table::AppTable;
 use portos_apps::{AppAction, AppsError, ProcessInfo, ProcessState, Supervisor};
 use portos_core::{Kind, Problem};
 use portos_proto::supervisor::v1 as pb;
@@ -85,6 +87,7 @@ fn process_info(p: pb::Process) -> ProcessInfo {
     };
     ProcessInfo {
         name: p.name,
+        group: p.group,
         state,
         pid: p.pid,
         cpu_percent: p.cpu_percent,
@@ -124,5 +127,44 @@ impl Supervisor for SupervisorLink {
         }
         .map(drop)
         .map_err(|s| status_problem(s).into())
+    }
+
+    async fn apply(&self, group: &str, table: &AppTable) -> Result<GroupChange, AppsError> {
+        let applied = self
+            .client()
+            .await?
+            .apply(pb::ApplyRequest {
+                group: group.to_string(),
+                toml: table.toml.clone(),
+                source: table.source.display().to_string(),
+                root: table.root.display().to_string(),
+            })
+            .await
+            .map_err(status_problem)?
+            .into_inner();
+        Ok(group_change(applied))
+    }
+
+    async fn remove_group(&self, group: &str) -> Result<GroupChange, AppsError> {
+        let removed = self
+            .client()
+            .await?
+            .remove_group(pb::RemoveGroupRequest {
+                group: group.to_string(),
+            })
+            .await
+            .map_err(status_problem)?
+            .into_inner();
+        Ok(group_change(removed))
+    }
+}
+
+/// The one conversion of the supervisor's apply answer.
+fn group_change(a: pb::ApplyResponse) -> GroupChange {
+    GroupChange {
+        started: a.started,
+        restarted: a.restarted,
+        stopped: a.stopped,
+        unchanged: a.unchanged,
     }
 }

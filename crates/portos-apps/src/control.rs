@@ -156,6 +156,9 @@ pub async fn act(
     id: &str,
     action: AppAction,
 ) -> Result<Map<String, Value>, AppsError> {
+    if action != AppAction::Stop {
+        crate::supervise::ensure(apps, id).await?;
+    }
     let (a, names) = with_names(apps, id).await?;
     let results = control_all(apps, &names, action).await;
     let all_ok = results.values().all(|r| r["success"] == true);

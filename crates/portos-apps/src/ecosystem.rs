@@ -43,7 +43,7 @@ fn port_of(v: &Value) -> Option<u64> {
 /// a `ports` object as given; else `PORT` is `ui` for `-ui`/`-client` names,
 /// `health` for a `-browser` with a `CDP_PORT` (which is `cdp`), `api`
 /// otherwise; `VITE_PORT` is `ui`; `--port N` in the args is `ui`.
-fn process_of(app: &Value) -> Option<Value> {
+pub(crate) fn process_of(app: &Value) -> Option<Value> {
     let name = app["name"].as_str()?.to_string();
     let mut ports = Map::new();
     if let Some(given) = app["ports"].as_object() {
@@ -106,6 +106,19 @@ pub async fn read_ecosystem(
     repo: &std::path::Path,
     file: &std::path::Path,
 ) -> Result<(Vec<Value>, Option<String>), AppsError> {
+    let apps = read_apps(repo, file).await?;
+    let home = apps
+        .iter()
+        .find_map(|a| a["env"]["PM2_HOME"].as_str().map(str::to_string));
+    Ok((apps.iter().filter_map(process_of).collect(), home))
+}
+
+/// The PM2 app entries of `file` as its code computes them, read by Node.js
+/// (in the repo, 10 s at most).
+pub async fn read_apps(
+    repo: &std::path::Path,
+    file: &std::path::Path,
+) -> Result<Vec<Value>, AppsError> {
     let run = tokio::process::Command::new("node")
         .env_remove(portos_core::secrets::INTERNAL_TOKEN_ENV)
         .args(["--input-type=module", "-e", READ_ECOSYSTEM])
@@ -145,17 +158,19 @@ pub async fn read_ecosystem(
             format!("{}: {}", file.display(), why.trim()),
         ));
     };
-    let apps = parsed["apps"].as_array().cloned().unwrap_or_default();
-    let home = apps
-        .iter()
-        .find_map(|a| a["env"]["PM2_HOME"].as_str().map(str::to_string));
-    Ok((apps.iter().filter_map(process_of).collect(), home))
+    Ok(parsed["apps"].as_array().cloned().unwrap_or_default())
 }
 
 /// Re-reads the repo's PM2 ecosystem file and keeps what changed: `processes`,
 /// `pm2ProcessNames`, `apiPort` (the first process with a port), `pm2Home`;
 /// `{ success, updated, app, processes }`.
 pub async fn refresh_config(apps: &Apps, id: &str) -> Result<Value, AppsError> {
+    let mut answer = read_again(apps, id).await?;
+    answer["supervision"] = crate::supervise::supervise_or_say(apps, id).await?;
+    Ok(answer)
+}
+
+async fn read_again(apps: &Apps, id: &str) -> Result<Value, AppsError> {
     let (a, repo) = with_repo(apps, id, "App path does not exist").await?;
     let repo = std::path::PathBuf::from(repo);
     let unchanged = |mut a: Value| {

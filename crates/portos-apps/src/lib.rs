@@ -16,7 +16,9 @@ pub mod detect;
 pub mod ecosystem;
 pub mod launch;
 pub mod registry;
+pub mod supervise;
 pub mod supervisor;
+pub mod table;
 pub mod update;
 
 use std::sync::Arc;

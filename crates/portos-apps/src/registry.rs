@@ -129,7 +129,7 @@ pub fn process_names(id: &str, a: &Value) -> Vec<String> {
 }
 
 /// A name in lower case, its words joined by `-` (the original's PM2 name).
-fn dashed(name: &str) -> String {
+pub(crate) fn dashed(name: &str) -> String {
     name.to_lowercase()
         .split_whitespace()
         .collect::<Vec<_>>()

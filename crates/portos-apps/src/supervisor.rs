@@ -52,6 +52,8 @@ impl ProcessState {
 #[derive(Debug, Clone)]
 pub struct ProcessInfo {
     pub name: String,
+    /// `portos` for PortOS's own processes, an app's id for an app's.
+    pub group: String,
     pub state: ProcessState,
     /// 0 when not running.
     pub pid: u32,
@@ -69,6 +71,7 @@ impl ProcessInfo {
     pub fn summary(&self) -> Value {
         json!({
             "name": self.name,
+            "group": self.group,
             "status": self.state.pm2_status(),
             "pid": (self.pid != 0).then_some(self.pid),
             "pm_id": Value::Null,
@@ -90,4 +93,33 @@ pub trait Supervisor: Send + Sync + std::fmt::Debug {
     async fn list(&self) -> Result<Vec<ProcessInfo>, AppsError>;
     /// Starts, stops or restarts one process by name.
     async fn control(&self, name: &str, action: crate::AppAction) -> Result<(), AppsError>;
+    /// Sets the whole table of `group` (new processes start, gone ones stop,
+    /// changed ones restart, the rest are left alone); a refusal is `Invalid`.
+    async fn apply(
+        &self,
+        group: &str,
+        table: &crate::table::AppTable,
+    ) -> Result<GroupChange, AppsError>;
+    /// Stops and removes every process of `group`; `NotFound` when it has none.
+    async fn remove_group(&self, group: &str) -> Result<GroupChange, AppsError>;
+}
+
+/// What a change of a group did, by process name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupChange {
+    pub started: Vec<String>,
+    pub restarted: Vec<String>,
+    pub stopped: Vec<String>,
+    pub unchanged: Vec<String>,
+}
+
+impl GroupChange {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "started": self.started,
+            "restarted": self.restarted,
+            "stopped": self.stopped,
+            "unchanged": self.unchanged,
+        })
+    }
 }

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use portos_apps::{AppAction, control, ecosystem, launch, registry, update};
+use portos_apps::{AppAction, control, ecosystem, launch, registry, supervise, update};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -37,7 +37,7 @@ pub async fn create(
     State(app): State<AppState>,
     Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
-    let created = registry::create(&app.apps, body).await?;
+    let created = supervise::register(&app.apps, body).await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
@@ -51,13 +51,13 @@ pub async fn update(
     Ok(Json(registry::update(&app.apps, &id, body).await?))
 }
 
-/// `DELETE /api/apps/:id`: 204; the supervised processes keep running.
+/// `DELETE /api/apps/:id`: 204; its processes stopped and removed first.
 #[utoipa::path(delete, operation_id = "deleteApp", path = "/api/apps/{id}", tag = "apps", params(("id" = String, Path)), responses((status = 204, description = "deleted"), (status = 403, description = "PROTECTED"), (status = 404, description = "App not found")))]
 pub async fn delete(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    registry::delete(&app.apps, &id).await?;
+    supervise::delete(&app.apps, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -67,7 +67,7 @@ pub async fn archive(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(registry::set_archived(&app.apps, &id, true).await?))
+    Ok(Json(supervise::set_archived(&app.apps, &id, true).await?))
 }
 
 /// `POST /api/apps/:id/unarchive`.
@@ -76,7 +76,7 @@ pub async fn unarchive(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(registry::set_archived(&app.apps, &id, false).await?))
+    Ok(Json(supervise::set_archived(&app.apps, &id, false).await?))
 }
 
 /// `GET /api/apps/:id/task-types`.
