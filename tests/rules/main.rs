@@ -18,6 +18,7 @@ const DOMAIN: &[&str] = &[
     "portos-files",
     "portos-agents",
     "portos-auth",
+    "portos-git",
 ];
 /// The wire: HTTP servers, gRPC, their plumbing and our generated messages.
 const WIRE: &[&str] = &[

@@ -257,6 +257,12 @@ impl From<portos_jira::JiraError> for ApiError {
 pub use portos_core::time::{now_iso, now_ms};
 
 /// The one place a domain problem becomes an HTTP status.
+impl From<portos_git::GitError> for ApiError {
+    fn from(e: portos_git::GitError) -> Self {
+        portos_core::Problem::from(e).into()
+    }
+}
+
 impl From<portos_core::Problem> for ApiError {
     fn from(p: portos_core::Problem) -> Self {
         use portos_core::Kind as K;

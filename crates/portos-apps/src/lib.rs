@@ -15,6 +15,7 @@ pub mod control;
 pub mod detect;
 pub mod ecosystem;
 pub mod launch;
+pub mod ports;
 pub mod registry;
 pub mod supervise;
 pub mod supervisor;

@@ -111,6 +111,24 @@ pub async fn get(apps: &Apps, id: &str) -> Result<Value, AppsError> {
         .ok_or_else(|| AppsError::not_found("App not found"))
 }
 
+/// The repository folder of a registered app, for a `path` a client gave:
+/// the same folder (after resolving links) as some app's `repoPath`, or not
+/// found — git and the like work on the owner's apps only, not on any folder.
+pub async fn app_repo(apps: &Apps, path: &str) -> Result<std::path::PathBuf, AppsError> {
+    if path.trim().is_empty() {
+        return Err(AppsError::validation("path is required"));
+    }
+    let wanted = std::fs::canonicalize(path)
+        .map_err(|_| AppsError::not_found(format!("no registered app has the folder {path}")))?;
+    all(apps)
+        .await?
+        .values()
+        .filter_map(|a| a["repoPath"].as_str())
+        .filter_map(|r| std::fs::canonicalize(r).ok())
+        .find(|r| *r == wanted)
+        .ok_or_else(|| AppsError::not_found(format!("no registered app has the folder {path}")))
+}
+
 /// The supervised processes of an app: its `pm2ProcessNames`, else its name
 /// in lower case with spaces as `-`.
 pub fn process_names(id: &str, a: &Value) -> Vec<String> {

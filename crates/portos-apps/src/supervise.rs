@@ -3,7 +3,7 @@
 //! removed when the app is archived or deleted. PortOS's own app is never
 //! applied: its processes are `supervisor.toml`'s.
 
-use portos_core::Kind;
+use portos_core::{Kind, Refuse};
 use serde_json::{Value, json};
 
 use crate::registry::{self, PROTECTED_APP, edit};
@@ -21,6 +21,17 @@ fn own_group(id: &str, a: &Value) -> bool {
 /// anything: `{ source, processes, unhonoured }`, or `processes: []` when the
 /// folder declares none.
 pub async fn preview(repo_path: &str, name: &str) -> Result<Value, AppsError> {
+    if !std::path::Path::new(repo_path).is_absolute() {
+        return Err(AppsError::validation(format!(
+            "repoPath must be an absolute folder, not {repo_path:?}"
+        )));
+    }
+    if !std::path::Path::new(repo_path).is_dir() {
+        return Err(AppsError::bad_request(
+            "PATH_NOT_FOUND",
+            format!("{repo_path} is not a folder"),
+        ));
+    }
     let record = json!({ "repoPath": repo_path, "name": name, "envFile": ".env" });
     let id = registry::dashed(name);
     Ok(match table_of(&id, &record).await? {
@@ -58,6 +69,8 @@ pub async fn supervise(apps: &Apps, id: &str) -> Result<Value, AppsError> {
         };
         return Ok(json!({ "supervised": false, "processes": [], "reason": reason }));
     };
+    let supervised = apps.supervisor.list().await?;
+    crate::ports::refuse_taken(&table.ports(), id, &supervised)?;
     let change = apps.supervisor.apply(id, &table).await?;
     remember(apps, id, &table).await?;
     apps.changed("supervise");

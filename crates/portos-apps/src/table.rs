@@ -42,6 +42,24 @@ impl AppTable {
             .collect()
     }
 
+    /// Every port of the table as `(<process>.<label>, port)`.
+    pub fn ports(&self) -> Vec<(String, u16)> {
+        self.processes
+            .iter()
+            .flat_map(|p| {
+                let name = p["name"].as_str().unwrap_or_default().to_string();
+                p["ports"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(move |(l, v)| {
+                        Some((format!("{name}.{l}"), u16::try_from(v.as_u64()?).ok()?))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     /// `{ source, processes, unhonoured }` for answers.
     pub fn summary(&self) -> Value {
         json!({

@@ -41,6 +41,14 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
+/// `POST /api/apps/preview`: what registering the folder would run.
+#[utoipa::path(post, operation_id = "previewApp", path = "/api/apps/preview", tag = "apps", request_body(content = Object, description = "`{ repoPath, name? }`"), responses((status = 200, description = "`{ source, processes: [{ name, command, cwd, ports }], unhonoured }`"), (status = 400, description = "VALIDATION_ERROR, ECOSYSTEM_INVALID, ECOSYSTEM_UNREADABLE")))]
+pub async fn preview(Json(body): Json<Value>) -> Result<Json<Value>, ApiError> {
+    let repo = body["repoPath"].as_str().unwrap_or_default();
+    let name = body["name"].as_str().unwrap_or("app");
+    Ok(Json(supervise::preview(repo, name).await?))
+}
+
 /// `PUT /api/apps/:id`: a shallow merge; `id` and `uiUrl` ignored, `createdAt` kept.
 #[utoipa::path(put, operation_id = "updateApp", path = "/api/apps/{id}", tag = "apps", params(("id" = String, Path)), request_body(content = Object, description = "fields to change"), responses((status = 200, description = "the updated app"), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "App not found")))]
 pub async fn update(

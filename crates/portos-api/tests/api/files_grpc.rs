@@ -565,6 +565,13 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/agents/schedules/{id}", &["get", "put", "delete"]),
         ("/api/agents/schedules/{id}/run", &["post"]),
         ("/api/jira/instances", &["get", "post"]),
+        ("/api/apps/preview", &["post"]),
+        ("/api/ports/scan", &["get"]),
+        ("/api/ports/check", &["post"]),
+        ("/api/ports/allocate", &["post"]),
+        ("/api/git/{appId}", &["get"]),
+        ("/api/git/status", &["post"]),
+        ("/api/git/sync", &["post"]),
         (
             "/api/jira/instances/{id}/tickets/{ticket}",
             &["put", "delete"],
@@ -577,7 +584,7 @@ async fn the_openapi_document_covers_every_route() {
             assert!(p.get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 114, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 133, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 /// CORS lets no foreign origin read answers, not even the UI's port on an IP

@@ -150,6 +150,7 @@ mod history_settings_events;
 #[allow(unused_imports)]
 pub(crate) use history_settings_events::*;
 mod files_grpc;
+mod git_ports;
 #[allow(unused_imports)]
 pub(crate) use files_grpc::*;
 mod openapi_apps_providers;

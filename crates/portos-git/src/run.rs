@@ -1,0 +1,99 @@
+//! Running git: no shell, no prompt, a time limit, stdin closed, and no
+//! internal token inherited.
+
+use std::path::Path;
+use std::time::Duration;
+
+use portos_core::{Kind, Problem};
+
+/// How long one git command may take (a push or pull over a slow link included).
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// What can go wrong with git.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// A bad argument (400).
+    #[error("{0}")]
+    Invalid(String),
+    /// Git said no; its own words.
+    #[error("{0}")]
+    Failed(String),
+    #[error("git {0} took longer than {LIMIT:?}")]
+    TimedOut(String),
+    #[error("cannot run git: {0}")]
+    Spawn(#[source] std::io::Error),
+}
+
+impl From<GitError> for Problem {
+    fn from(e: GitError) -> Self {
+        let text = e.to_string();
+        match e {
+            GitError::Invalid(_) => Problem::new(Kind::Invalid, "VALIDATION_ERROR", text),
+            GitError::Failed(_) => Problem::new(Kind::Unprocessable, "GIT_FAILED", text),
+            GitError::TimedOut(_) => Problem::new(Kind::Unavailable, "GIT_TIMEOUT", text),
+            GitError::Spawn(_) => Problem::new(Kind::Internal, "COMMAND_NOT_FOUND", text),
+        }
+    }
+}
+
+/// git's exit status, stdout and stderr.
+async fn output(repo: &Path, args: &[&str]) -> Result<(bool, String, String), GitError> {
+    let run = tokio::process::Command::new("git")
+        .args(["-c", "core.quotepath=off"])
+        .args(args)
+        .current_dir(repo)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_ASKPASS", "/bin/false")
+        .env("GCM_INTERACTIVE", "never")
+        .env_remove(portos_core::secrets::INTERNAL_TOKEN_ENV)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(LIMIT, run)
+        .await
+        .map_err(|_| GitError::TimedOut(args.first().copied().unwrap_or("").to_string()))?
+        .map_err(GitError::Spawn)?;
+    Ok((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// stdout, or git's stderr as the error (its stdout when it said nothing
+/// there, as `commit` with nothing to commit does).
+pub(crate) async fn git(repo: &Path, args: &[&str]) -> Result<String, GitError> {
+    let (ok, out, err) = output(repo, args).await?;
+    if ok {
+        Ok(out)
+    } else if err.trim().is_empty() {
+        Err(GitError::Failed(out.trim().to_string()))
+    } else {
+        Err(GitError::Failed(err.trim().to_string()))
+    }
+}
+
+/// stdout and stderr together (push and pull speak on stderr), or the error.
+pub(crate) async fn git_all(repo: &Path, args: &[&str]) -> Result<String, GitError> {
+    let (ok, out, err) = output(repo, args).await?;
+    let both = format!("{out}{err}").trim().to_string();
+    if ok {
+        Ok(both)
+    } else {
+        Err(GitError::Failed(both))
+    }
+}
+
+/// stdout, or `None` on any failure (for what may fail without harm).
+pub(crate) async fn git_tolerant(repo: &Path, args: &[&str]) -> Option<String> {
+    match output(repo, args).await {
+        Ok((true, out, _)) => Some(out),
+        _ => None,
+    }
+}
+
+/// Status, stdout and stderr, never an error but a failure to run.
+pub(crate) async fn git_outcome(repo: &Path, args: &[&str]) -> Result<(bool, String), GitError> {
+    let (ok, out, err) = output(repo, args).await?;
+    Ok((ok, format!("{out}{err}").trim().to_string()))
+}
