@@ -220,21 +220,7 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::ports::scan))
         .routes(routes!(routes::ports::check))
         .routes(routes!(routes::ports::allocate))
-        .routes(routes!(routes::git::app_info))
-        .routes(routes!(routes::git::info))
-        .routes(routes!(routes::git::status))
-        .routes(routes!(routes::git::diff))
-        .routes(routes!(routes::git::commits))
-        .routes(routes!(routes::git::stage))
-        .routes(routes!(routes::git::unstage))
-        .routes(routes!(routes::git::commit))
-        .routes(routes!(routes::git::update_branches))
-        .routes(routes!(routes::git::branch_comparison))
-        .routes(routes!(routes::git::push))
-        .routes(routes!(routes::git::branches))
-        .routes(routes!(routes::git::checkout))
-        .routes(routes!(routes::git::pull))
-        .routes(routes!(routes::git::sync))
+        .routes(routes!(routes::git::app_info, routes::git::act))
         .routes(routes!(
             uploads::list,
             uploads::create,

@@ -235,3 +235,37 @@ fn remotes_of(s: &str) -> Value {
 
 #[cfg(test)]
 mod tests;
+
+/// The original's `POST /api/git/<action>` with its body: one of `status`,
+/// `diff`, `commits`, `stage`, `unstage`, `commit`, `update-branches`,
+/// `branch-comparison`, `push`, `info`, `branches`, `checkout`, `pull`, `sync`,
+/// on `repo` (the caller decides which folders may be used).
+pub async fn act(repo: &Path, action: &str, body: &Value) -> Result<Value, GitError> {
+    let text = |key: &str| body[key].as_str().filter(|s| !s.is_empty());
+    let required =
+        |key: &str, message: &str| text(key).ok_or_else(|| GitError::Invalid(message.to_string()));
+    match action {
+        "status" => Ok(status(repo).await?.to_json()),
+        "diff" => diff(repo, body["staged"].as_bool().unwrap_or(false)).await,
+        "commits" => commits(repo, body["limit"].as_u64().unwrap_or(10).min(100) as u32).await,
+        "stage" => stage(repo, &body["files"]).await,
+        "unstage" => unstage(repo, &body["files"]).await,
+        "commit" => commit(repo, required("message", "path and message are required")?).await,
+        "update-branches" => update_branches(repo).await,
+        "branch-comparison" => {
+            branch_comparison(
+                repo,
+                text("base").unwrap_or("main"),
+                text("head").unwrap_or("dev"),
+            )
+            .await
+        }
+        "push" => push(repo, text("branch")).await,
+        "info" => info(repo).await,
+        "branches" => branches(repo).await,
+        "checkout" => checkout(repo, required("branch", "path and branch are required")?).await,
+        "pull" => pull(repo).await,
+        "sync" => sync(repo, text("branch")).await,
+        other => Err(GitError::Unknown(other.to_string())),
+    }
+}

@@ -22,6 +22,9 @@ pub enum GitError {
     TimedOut(String),
     #[error("cannot run git: {0}")]
     Spawn(#[source] std::io::Error),
+    /// No such action (404).
+    #[error("no git action {0:?}")]
+    Unknown(String),
 }
 
 impl From<GitError> for Problem {
@@ -32,6 +35,7 @@ impl From<GitError> for Problem {
             GitError::Failed(_) => Problem::new(Kind::Unprocessable, "GIT_FAILED", text),
             GitError::TimedOut(_) => Problem::new(Kind::Unavailable, "GIT_TIMEOUT", text),
             GitError::Spawn(_) => Problem::new(Kind::Internal, "COMMAND_NOT_FOUND", text),
+            GitError::Unknown(_) => Problem::new(Kind::NotFound, "NOT_FOUND", text),
         }
     }
 }
