@@ -16,3 +16,4 @@ mod runs;
 mod security;
 mod stack;
 mod ui;
+mod ui_apps;

@@ -23,8 +23,9 @@ use futures_util::StreamExt;
 use portos_e2e::{LlmServer, Stack, free_port};
 use serde_json::Value;
 
-const PAGES: [&str; 12] = [
+const PAGES: [&str; 13] = [
     "/",
+    "/apps",
     "/logs",
     "/providers",
     "/runs",
@@ -71,7 +72,7 @@ pub(crate) async fn chromium() -> (Browser, tempfile::TempDir) {
 }
 
 /// Console errors, uncaught exceptions and failed loads of a page, as they come.
-async fn watch_console(page: &Page) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+pub(crate) async fn watch_console(page: &Page) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     page.enable_log().await.unwrap();
     let mut console = page
@@ -141,7 +142,7 @@ async fn key(page: &Page, key: &str, code: i64) {
 }
 
 /// Every control that can act has a name in the accessibility tree.
-async fn assert_labelled(page: &Page, path: &str) {
+pub(crate) async fn assert_labelled(page: &Page, path: &str) {
     let tree = page.execute(GetFullAxTreeParams::default()).await.unwrap();
     let mut unnamed = Vec::new();
     let mut controls = 0;
@@ -193,7 +194,7 @@ async fn assert_labelled(page: &Page, path: &str) {
 }
 
 /// Tab alone reaches every visible control of the page, in order, and no control traps focus.
-async fn assert_keyboard_walk(page: &Page, path: &str) {
+pub(crate) async fn assert_keyboard_walk(page: &Page, path: &str) {
     let count = eval(
         page,
         "(() => { const els = [...document.querySelectorAll('a[href],button:not([disabled]),input:not([disabled]),select:not([disabled]),textarea:not([disabled])')].filter(e => e.offsetParent !== null || e.type === 'file'); els.forEach((e, i) => e.dataset.kb = i); return els.length; })()",
@@ -239,7 +240,7 @@ async fn assert_keyboard_walk(page: &Page, path: &str) {
     );
 }
 
-async fn shoot(page: &Page, name: &str) {
+pub(crate) async fn shoot(page: &Page, name: &str) {
     for (label, w, h, mobile) in [("desktop", 1280, 800, false), ("phone", 390, 844, true)] {
         page.execute(SetDeviceMetricsOverrideParams::new(
             w,

@@ -57,7 +57,10 @@ async function api(path, opts = {}) {
   const type = r.headers.get('content-type') || '';
   const body = r.status === 204 ? null : type.includes('json') ? await r.json().catch(() => null) : await r.text();
   if (!r.ok) {
-    const msg = (body && (body.error || body.message)) || `${r.status} ${r.statusText}`;
+    let msg = (body && (body.error || body.message)) || `${r.status} ${r.statusText}`;
+    // A validation error says which fields, not just that something failed.
+    const details = body && body.context && Array.isArray(body.context.details) ? body.context.details : [];
+    if (details.length) msg = `${msg}: ${details.map((d) => `${d.path || d.field || ''} ${d.message || ''}`.trim()).join('; ')}`;
     throw new ApiError(typeof msg === 'string' ? msg : JSON.stringify(msg), r.status, body);
   }
   return body;
@@ -186,6 +189,13 @@ pages.dashboard = () => {
   const tiles = $('#tiles');
   const history = new Map();
   const KEEP = 60;
+  // Apps' processes sit beside ours, each tile naming its app.
+  const appNames = new Map();
+  const loadApps = () => api('/api/apps').then((list) => {
+    appNames.clear();
+    for (const a of list) appNames.set(a.id, a.name);
+  }).catch(() => {});
+  live.on('apps:changed', () => loadApps().then(refresh));
 
   function sparkline(name, samples) {
     const w = 120;
@@ -214,6 +224,7 @@ pages.dashboard = () => {
     if (!t) {
       t = h('article', { class: 'tile', id, 'aria-labelledby': `${id}-h` },
         h('header', {}, h('h2', { id: `${id}-h`, text: p.name }), h('span', { 'data-slot': 'badge' })),
+        h('p', { class: 'path', 'data-slot': 'group' }),
         h('dl', { class: 'facts', 'data-slot': 'facts' }),
         h('div', { 'data-slot': 'spark' }),
         h('div', { class: 'legend', 'aria-hidden': 'true' }, h('span', { class: 'mem', text: 'memory' }), h('span', { class: 'cpu', text: 'CPU' })),
@@ -248,6 +259,8 @@ pages.dashboard = () => {
       portsDd.replaceChildren(...(ports.length ? ports.flatMap(([label, port], i) => [i ? ' ' : '', h('a', { href: `${location.protocol}//${location.hostname}:${port}/`, 'aria-label': `${p.name} ${label} port ${port}` }, `${label} ${port}`)]) : ['–']));
     }
     $('[data-slot=badge]', t).replaceChildren(badge(p));
+    const group = $('[data-slot=group]', t);
+    group.textContent = !p.group || p.group === 'portos' ? 'PortOS' : `app: ${appNames.get(p.group) || p.group}`;
     const samples = history.get(p.name) || [];
     samples.push({ mem: p.memory || 0, cpu: p.cpu || 0 });
     while (samples.length > KEEP) samples.shift();
@@ -267,7 +280,7 @@ pages.dashboard = () => {
     const healthy = ps.filter((p) => p.state === 'healthy').length;
     $('#dash-summary').textContent = `${ps.length} processes, ${healthy} healthy.`;
   }
-  refresh();
+  loadApps().then(refresh);
   setInterval(refresh, 2000);
   live.onReconnect(refresh);
 };
@@ -636,10 +649,14 @@ pages.history = () => {
   load();
 };
 
-/** A delete button that asks for a second press. */
 // ---------- start ----------
 
 document.addEventListener('DOMContentLoaded', () => {
+  const toggle = $('#nav-toggle');
+  toggle.addEventListener('click', () => {
+    const open = $('#main-nav').classList.toggle('open');
+    toggle.setAttribute('aria-expanded', String(open));
+  });
   const fixer = $('#autofixer-link');
   if (fixer) fixer.href = `${location.protocol}//${location.hostname}:${fixer.dataset.port}/`;
   const page = document.body.dataset.page;

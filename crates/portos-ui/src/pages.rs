@@ -17,6 +17,43 @@ pub struct NavItem {
     pub title: &'static str,
 }
 
+/// A group of the navigation: a few pages under one heading, so the bar stays
+/// short on a desktop and folds into one menu on a phone.
+pub struct NavSection {
+    pub title: &'static str,
+    pub ids: &'static [&'static str],
+}
+
+impl NavSection {
+    /// The section's pages, in order.
+    pub fn items(&self) -> Vec<&'static NavItem> {
+        self.ids
+            .iter()
+            .filter_map(|id| NAV.iter().find(|n| n.id == *id))
+            .collect()
+    }
+}
+
+/// The navigation's sections; every page of [`NAV`] is in one of them.
+pub const SECTIONS: &[NavSection] = &[
+    NavSection {
+        title: "Machine",
+        ids: &["dashboard", "apps", "logs", "history"],
+    },
+    NavSection {
+        title: "AI",
+        ids: &["providers", "runs", "prompts"],
+    },
+    NavSection {
+        title: "Tools",
+        ids: &["browser", "screenshots", "uploads", "jira"],
+    },
+    NavSection {
+        title: "Agents",
+        ids: &["agents", "schedules"],
+    },
+];
+
 macro_rules! pages {
     ($($ty:ident: $id:literal, $path:literal, $title:literal, $file:literal;)*) => {
         /// The navigation, in order.
@@ -26,7 +63,7 @@ macro_rules! pages {
             #[derive(Template)]
             #[template(path = $file)]
             struct $ty {
-                nav: &'static [NavItem],
+                sections: &'static [NavSection],
                 current: &'static str,
                 title: &'static str,
                 autofixer_port: String,
@@ -40,7 +77,7 @@ macro_rules! pages {
             Router::new()
             $(
                 .route($path, get(move || async move {
-                    render(&$ty { nav: NAV, current: $id, title: $title, autofixer_port: autofixer_port(), auth_off })
+                    render(&$ty { sections: SECTIONS, current: $id, title: $title, autofixer_port: autofixer_port(), auth_off })
                 }))
             )*
         }
@@ -49,6 +86,7 @@ macro_rules! pages {
 
 pages! {
     Dashboard: "dashboard", "/", "Dashboard", "dashboard.html";
+    AppsPage: "apps", "/apps", "Apps", "apps.html";
     Logs: "logs", "/logs", "Logs", "logs.html";
     Providers: "providers", "/providers", "Providers", "providers.html";
     Runs: "runs", "/runs", "Runs", "runs.html";
@@ -71,5 +109,20 @@ fn render(t: &impl Template) -> Response {
     match t.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_page_is_in_one_section() {
+        for item in NAV {
+            let n = SECTIONS.iter().filter(|s| s.ids.contains(&item.id)).count();
+            assert_eq!(n, 1, "{} is in {n} sections", item.id);
+        }
+        let listed: usize = SECTIONS.iter().map(|s| s.items().len()).sum();
+        assert_eq!(listed, NAV.len());
     }
 }

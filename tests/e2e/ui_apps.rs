@@ -1,0 +1,131 @@
+//! The Apps page in real Chromium against the real stack: an app added
+//! through the form (its folder looked at step by step, what will run and what
+//! cannot be honoured shown before confirming), started and stopped from its
+//! card, its logs read, and a change committed through the git panel; the
+//! navigation folds into one menu on a phone.
+
+use std::time::Duration;
+
+use chromiumoxide::cdp::browser_protocol::emulation::{
+    ClearDeviceMetricsOverrideParams, SetDeviceMetricsOverrideParams,
+};
+use portos_e2e::{Stack, free_port};
+
+use crate::apps::fixture_app;
+use crate::ui::{
+    assert_keyboard_walk, assert_labelled, chromium, eval, shoot, until, watch_console,
+};
+
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "T")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "T")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn click(page: &chromiumoxide::Page, selector: &str) {
+    page.find_element(selector)
+        .await
+        .unwrap_or_else(|e| panic!("{selector}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+#[test]
+fn the_apps_page_adds_runs_and_commits_an_app() {
+    let (api, ui) = (free_port(), free_port());
+    let stack = Stack::new(&format!(
+        "[[process]]\nname = \"portos-server\"\ncommand = \"portos-api\"\n\
+         env = {{ HOST = \"127.0.0.1\", PORT = \"{api}\", PORTOS_PROVIDER_CHECK_SECS = \"3600\", PORTOS_UI_PORT = \"{ui}\" }}\n\
+         ports = {{ api = {api} }}\nhealth = {{ check = \"grpc\", interval = \"200ms\" }}\n\n\
+         [[process]]\nname = \"portos-ui\"\ncommand = \"portos-ui\"\n\
+         env = {{ HOST = \"127.0.0.1\", PORT = \"{ui}\", PORTOS_API_PORT = \"{api}\" }}\n\
+         ports = {{ ui = {ui} }}\nhealth = {{ check = \"grpc\", interval = \"200ms\" }}\n"
+    ));
+    stack.ok(&["up", "-d"]);
+    let app_port = free_port();
+    let folder = stack.dir.path().join("shop");
+    fixture_app(&folder, app_port, ("shop-web", "shop-worker"));
+    git(&folder, &["init", "-q", "-b", "main"]);
+    git(&folder, &["add", "."]);
+    git(&folder, &["commit", "-q", "-m", "first"]);
+    let base = format!("http://127.0.0.1:{ui}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (mut browser, _profile) = chromium().await;
+        let page = browser.new_page("about:blank").await.unwrap();
+        page.goto(format!("{base}/login?token={}", stack.owner_token()))
+            .await
+            .unwrap();
+        until(&page, "the dashboard", 10, "document.body.dataset.page === 'dashboard'").await;
+        let console = watch_console(&page).await;
+        page.goto(format!("{base}/apps")).await.unwrap();
+        until(&page, "the apps list", 10, "!document.querySelector('#app-list[aria-busy]') && document.querySelector('[data-app=\"portos-default\"]') !== null").await;
+
+        // Add: the folder looked at step by step, then what will run, then confirm.
+        click(&page, "#app-add-open").await;
+        page.find_element("#app-path").await.unwrap().click().await.unwrap()
+            .type_str(folder.to_str().unwrap()).await.unwrap();
+        click(&page, "#app-detect").await;
+        until(&page, "the detection steps", 20, "document.querySelectorAll('#app-steps li.done').length >= 3").await;
+        until(&page, "the processes that will run", 20, "document.querySelector('[data-plan=\"shop-web\"]') && document.querySelector('[data-plan=\"shop-worker\"]')").await;
+        let notes = eval(&page, "document.getElementById('app-unhonoured').textContent").await;
+        let notes = notes.as_str().unwrap();
+        assert!(notes.contains("shop-web: watch") && notes.contains("shop-worker: instances: 2"), "{notes}");
+        eval(&page, "document.getElementById('app-name').value = 'Shop'; true").await;
+        shoot(&page, "apps-add").await;
+        click(&page, "#app-confirm").await;
+        let id = until(&page, "the new app's card", 20, "(() => { const c = [...document.querySelectorAll('[data-app]')].find(c => c.querySelector('h3').textContent === 'Shop'); return c ? c.dataset.app : null })()").await;
+        let id = id.as_str().unwrap().to_string();
+        let card = format!("[data-app=\"{id}\"]");
+        let state_of = |p: &str| format!("(() => {{ const r = document.querySelector('{card} [data-process=\"{p}\"] .badge'); return r ? r.textContent : null }})()");
+        until(&page, "both processes healthy", 30, &format!("{} === 'healthy' && {} === 'healthy'", state_of("shop-web"), state_of("shop-worker"))).await;
+        shoot(&page, "apps").await;
+
+        // Stop and start from the card.
+        click(&page, &format!("{card} [data-action=stop]")).await;
+        until(&page, "both stopped", 20, &format!("{} === 'stopped' && {} === 'stopped'", state_of("shop-web"), state_of("shop-worker"))).await;
+        assert!(stack.pid_of("shop-web").is_none());
+        click(&page, &format!("{card} [data-action=start]")).await;
+        until(&page, "both healthy again", 30, &format!("{} === 'healthy' && {} === 'healthy'", state_of("shop-web"), state_of("shop-worker"))).await;
+
+        // Logs of the app in its panel.
+        click(&page, &format!("{card} button[aria-label='Details of Shop']")).await;
+        until(&page, "the app's log lines", 15, &format!("(document.getElementById('app-logs').textContent.includes('app server on {app_port}')) || (document.getElementById('app-log-refresh').click(), false)")).await;
+
+        // A change committed through the git panel.
+        std::fs::write(folder.join("server.js"), "// changed\n").unwrap();
+        click(&page, "#tab-git").await;
+        until(&page, "the changed file", 15, "document.querySelector('[data-file=\"server.js\"]') !== null").await;
+        click(&page, "button[aria-label='Stage server.js']").await;
+        until(&page, "the file staged", 15, "document.querySelector(\"button[aria-label='Unstage server.js']\") !== null").await;
+        page.find_element("#git-message").await.unwrap().click().await.unwrap()
+            .type_str("Change the server from the UI").await.unwrap();
+        click(&page, "#git-commit").await;
+        until(&page, "the commit in the list", 15, "document.getElementById('git-log').textContent.includes('Change the server from the UI')").await;
+        let log = git(&folder, &["log", "-1", "--format=%s"]);
+        assert_eq!(log.trim(), "Change the server from the UI");
+        assert_labelled(&page, "/apps (with an app)").await;
+        assert_keyboard_walk(&page, "/apps (with an app)").await;
+        let errors = console.lock().unwrap().clone();
+        assert!(errors.is_empty(), "console errors: {errors:?}");
+
+        // On a phone the navigation is one button; it opens the sections.
+        page.execute(SetDeviceMetricsOverrideParams::new(390, 844, 3.0, true)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let header = eval(&page, "document.querySelector('header.top').getBoundingClientRect().height").await;
+        assert!(header.as_f64().unwrap() < 70.0, "the header at 390 px is {header} px tall");
+        click(&page, "#nav-toggle").await;
+        until(&page, "the open menu", 5, "document.getElementById('main-nav').offsetHeight > 100 && document.getElementById('nav-toggle').getAttribute('aria-expanded') === 'true'").await;
+        page.execute(ClearDeviceMetricsOverrideParams::default()).await.unwrap();
+        browser.close().await.ok();
+    });
+}
