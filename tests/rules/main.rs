@@ -19,6 +19,7 @@ const DOMAIN: &[&str] = &[
     "portos-agents",
     "portos-auth",
     "portos-git",
+    "portos-jira-instances",
 ];
 /// The wire: HTTP servers, gRPC, their plumbing and our generated messages.
 const WIRE: &[&str] = &[

@@ -257,6 +257,17 @@ impl From<portos_jira::JiraError> for ApiError {
 pub use portos_core::time::{now_iso, now_ms};
 
 /// The one place a domain problem becomes an HTTP status.
+impl From<portos_jira_instances::InstancesError> for ApiError {
+    fn from(e: portos_jira_instances::InstancesError) -> Self {
+        use portos_jira_instances::InstancesError as E;
+        match e {
+            E::Problem(p) => p.into(),
+            E::Store(s) => s.into(),
+            E::Jira(j) => j.into(),
+        }
+    }
+}
+
 impl From<portos_git::GitError> for ApiError {
     fn from(e: portos_git::GitError) -> Self {
         portos_core::Problem::from(e).into()

@@ -64,6 +64,8 @@ pub struct AppState {
     pub history: portos_history::ActionLog,
     /// Personalities, platform accounts, schedules and their scheduler.
     pub agents: Arc<portos_agents::Agents>,
+    /// The JIRA instances and their tickets.
+    pub jira: portos_jira_instances::JiraInstances,
 }
 
 impl AppState {
@@ -109,6 +111,7 @@ impl AppState {
         );
         agents.set_author(Arc::new(portos_agents::author::RunsAuthor(ai.clone())));
         Self {
+            jira: portos_jira_instances::JiraInstances::new(store.clone(), history.clone()),
             agents,
             access: Arc::new(access),
             supervisor,

@@ -6,6 +6,7 @@
 //! - `ui`: the UI server's memory serving the dashboard to live Chromium tabs (see `ui.rs`).
 
 mod api;
+mod reload;
 mod supervisor;
 mod ui;
 

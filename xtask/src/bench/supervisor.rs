@@ -4,7 +4,8 @@
 //! Figures: the supervisor's idle RSS; crash → respawn latency (median of 20
 //! `kill -9`, the child stamping the time it starts); 200,000 log lines captured
 //! with timestamps (time until the last is in the file, and lines lost); status
-//! latency (median of 10 `portos status --json` against `pm2 jlist`).
+//! latency (median of 10 `portos status --json` against `pm2 jlist`); and a
+//! reload of a 50-process table with one change (see `reload.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -49,6 +50,9 @@ pub fn supervisor() -> Result<()> {
     let ours = measure_portos(&portos_bin, &work.path().join("portos"))?;
     println!("measuring PM2 …");
     let theirs = measure_pm2(&pm2_bin, &work.path().join("pm2-run"))?;
+    println!("measuring a reload of 50 processes, portos then PM2 …");
+    let our_reload = super::reload::portos(&portos_bin, &work.path().join("portos-reload"))?;
+    let their_reload = super::reload::pm2(&pm2_bin, &work.path().join("pm2-reload"))?;
 
     // From its package.json: any `pm2` command would start a new daemon.
     let pm2_version = super::npm_version(&pm2_dir, "pm2");
@@ -85,6 +89,7 @@ pub fn supervisor() -> Result<()> {
         ours.status_ms,
         theirs.status_ms / ours.status_ms.max(1e-3)
     );
+    println!("{}", super::reload::row(&their_reload, &our_reload));
     Ok(())
 }
 

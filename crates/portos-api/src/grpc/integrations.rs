@@ -367,8 +367,12 @@ impl pb::jira_server::Jira for JiraRpc {
         &self,
         _req: Request<pb::ListJiraInstancesRequest>,
     ) -> Result<Response<pb::ListJiraInstancesResponse>, Status> {
-        let v = crate::routes::jira::public_instances(&self.0)
+        let v = self
+            .0
+            .jira
+            .list()
             .await
+            .map_err(ApiError::from)
             .or_status(&self.0)?;
         Ok(Response::new(pb::ListJiraInstancesResponse {
             instances: v
@@ -392,14 +396,26 @@ impl pb::jira_server::Jira for JiraRpc {
     ) -> Result<Response<pb::JiraTestResult>, Status> {
         let id = req.into_inner().id;
         need(&id, "id")?;
-        let v = crate::routes::jira::test_of(&self.0, &id)
+        let outcome = self
+            .0
+            .jira
+            .test(&id)
             .await
+            .map_err(ApiError::from)
             .or_status(&self.0)?;
-        Ok(Response::new(pb::JiraTestResult {
-            success: v["success"].as_bool().unwrap_or(false),
-            user: opt(&v, "user"),
-            email: opt(&v, "email"),
-            error: opt(&v, "error"),
+        Ok(Response::new(match outcome {
+            Ok((user, email)) => pb::JiraTestResult {
+                success: true,
+                user,
+                email,
+                error: None,
+            },
+            Err(e) => pb::JiraTestResult {
+                success: false,
+                user: None,
+                email: None,
+                error: Some(ApiError::from(e).message),
+            },
         }))
     }
 
@@ -411,8 +427,12 @@ impl pb::jira_server::Jira for JiraRpc {
         need(&r.instance_id, "instance_id")?;
         let new: portos_jira::NewIssue = serde_json::from_str(&r.ticket_json)
             .map_err(|e| Status::invalid_argument(format!("ticket_json: {e}")))?;
-        let c = crate::routes::jira::create_of(&self.0, &r.instance_id, &new)
+        let c = self
+            .0
+            .jira
+            .create_ticket(&r.instance_id, &new)
             .await
+            .map_err(ApiError::from)
             .or_status(&self.0)?;
         Ok(Response::new(pb::CreatedTicket {
             ticket_id: c.key,
@@ -427,8 +447,12 @@ impl pb::jira_server::Jira for JiraRpc {
         let r = req.into_inner();
         need(&r.instance_id, "instance_id")?;
         need(&r.project_key, "project_key")?;
-        let list = crate::routes::jira::sprint_issues_of(&self.0, &r.instance_id, &r.project_key)
+        let list = self
+            .0
+            .jira
+            .sprint_issues(&r.instance_id, &r.project_key)
             .await
+            .map_err(ApiError::from)
             .or_status(&self.0)?;
         Ok(Response::new(pb::SprintTicketsResponse {
             tickets: list
