@@ -62,9 +62,11 @@ fn group_of(stack: &Stack, group: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Waits until `name` is listed and healthy (an app's group may be applied a
+/// moment after the api server starts); its pid.
 fn healthy(stack: &Stack, name: &str) -> i32 {
     wait_for(Duration::from_secs(30), &format!("{name} healthy"), || {
-        let p = stack.process(name);
+        let p = stack.status().into_iter().find(|p| p["name"] == name)?;
         (p["state"] == "healthy").then(|| p["pid"].as_i64().map(|p| p as i32))?
     })
 }
@@ -239,6 +241,8 @@ fn an_apps_json_in_the_original_format_runs_after_up() {
     stack.ok(&["down"]);
     assert!(stack.data.join("supervisor.d/legacy-app.toml").exists());
     stack.ok(&["up", "-d"]);
-    assert_eq!(group_of(&stack, "legacy-app").len(), 2);
+    wait_for(Duration::from_secs(10), "the kept group applied", || {
+        (group_of(&stack, "legacy-app").len() == 2).then_some(())
+    });
     healthy(&stack, "legacy-web");
 }

@@ -4,6 +4,7 @@
 mod apps;
 mod bad_config;
 mod browser;
+mod doctor;
 mod http;
 mod integrations;
 mod lifecycle;
@@ -14,6 +15,7 @@ mod reload;
 mod runner;
 mod runs;
 mod security;
+mod service;
 mod stack;
 mod ui;
 mod ui_apps;

@@ -10,25 +10,12 @@ use chromiumoxide::cdp::browser_protocol::emulation::{
     ClearDeviceMetricsOverrideParams, SetDeviceMetricsOverrideParams,
 };
 use portos_e2e::{Stack, free_port};
+use portos_test_support::git;
 
 use crate::apps::fixture_app;
 use crate::ui::{
     assert_keyboard_walk, assert_labelled, chromium, eval, shoot, until, watch_console,
 };
-
-fn git(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "T")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "T")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 async fn click(page: &chromiumoxide::Page, selector: &str) {
     page.find_element(selector)

@@ -8,8 +8,10 @@
 //! Must not depend on: service crates (it starts them as binaries).
 
 mod client;
+mod doctor;
 mod owner;
 mod render;
+mod service;
 mod supervise;
 
 use std::path::PathBuf;
@@ -90,11 +92,33 @@ enum Cmd {
         #[arg(long, default_value_t = 5555)]
         port: u16,
     },
+    /// Check this setup: programs, Chromium, Node.js, ports, the data dir and
+    /// token, the config, the supervisor and each service; each problem with its fix.
+    Doctor {
+        /// An array of `{ check, ok, note, detail, fix }` instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start PortOS at login (and boot) with the user's service manager.
+    Service {
+        #[command(subcommand)]
+        action: ServiceAction,
+    },
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
     /// The background supervisor started by `up -d`.
     #[command(name = "__daemon", hide = true)]
     Daemon { names: Vec<String> },
+}
+
+#[derive(Debug, Subcommand)]
+enum ServiceAction {
+    /// Write a systemd user unit (a launchd agent on macOS) running `portos up` for this config and data dir.
+    Install,
+    /// Remove exactly what `install` wrote.
+    Uninstall,
+    /// Whether it is installed, what it runs, and whether it is active.
+    Status,
 }
 
 /// An error with the exit code it deserves.
@@ -159,6 +183,12 @@ fn main() -> ExitCode {
             client::run(client::control(&data_dir, client::Verb::Restart, name))
         }
         Cmd::Token { rotate } => owner::token(&data_dir, rotate),
+        Cmd::Service { action } => match action {
+            ServiceAction::Install => service::install(&config, &data_dir),
+            ServiceAction::Uninstall => service::uninstall(&config, &data_dir),
+            ServiceAction::Status => service::status(&config, &data_dir),
+        },
+        Cmd::Doctor { json } => client::run(doctor::doctor(&config, &data_dir, json)),
         Cmd::Pair { host, port } => owner::pair(&data_dir, host, port),
         Cmd::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "portos", &mut std::io::stdout());

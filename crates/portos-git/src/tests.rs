@@ -1,20 +1,9 @@
 use std::path::Path;
-use std::process::Command;
 
 use super::*;
 
 fn sh(dir: &Path, args: &[&str]) {
-    let ok = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "T")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "T")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "git {args:?}");
+    portos_test_support::git(dir, args);
 }
 
 fn repo() -> tempfile::TempDir {

@@ -73,6 +73,24 @@ fn owner_token(data: &Path) -> Result<String> {
     Ok(token)
 }
 
+/// Polls `f` (every 0.5 ms) until it answers, or fails after `timeout` naming `what`.
+fn wait<T>(
+    timeout: std::time::Duration,
+    what: &str,
+    mut f: impl FnMut() -> Option<T>,
+) -> Result<T> {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Ok(v);
+        }
+        if start.elapsed() > timeout {
+            anyhow::bail!("timed out waiting for {what}");
+        }
+        std::thread::sleep(std::time::Duration::from_micros(500));
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     if v.is_empty() { 0.0 } else { v[v.len() / 2] }

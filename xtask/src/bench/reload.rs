@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-use super::median;
+use super::{median, wait};
 
 const PROCESSES: usize = 50;
 const CHANGED: usize = 25;
@@ -25,20 +25,6 @@ pub struct Reload {
 
 fn script() -> &'static str {
     "exec sleep 100000"
-}
-
-/// Waits until `f` answers (polling every 2 ms).
-fn wait<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> Result<T> {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return Ok(v);
-        }
-        if start.elapsed() > timeout {
-            bail!("timed out waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 /// Runs `rounds` changes: each writes the table with a new value for the

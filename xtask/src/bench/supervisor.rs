@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Result, bail};
 
-use super::median;
+use super::{median, wait};
 
 const CHILDREN: usize = 6;
 const KILLS: usize = 20;
@@ -102,19 +102,6 @@ fn now_ns() -> u128 {
 
 fn read_stamp(p: &Path) -> Option<u128> {
     std::fs::read_to_string(p).ok()?.trim().parse().ok()
-}
-
-fn wait<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> Result<T> {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return Ok(v);
-        }
-        if start.elapsed() > timeout {
-            bail!("timed out waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_micros(500));
-    }
 }
 
 /// kill -9 of the child, `KILLS` times; latency = the new child's stamp − the kill time.
