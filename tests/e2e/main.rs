@@ -19,3 +19,4 @@ mod service;
 mod stack;
 mod ui;
 mod ui_apps;
+mod workflows;

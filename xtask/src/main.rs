@@ -137,19 +137,21 @@ fn cache_dir() -> Result<std::path::PathBuf> {
         .context("no HOME or XDG_CACHE_HOME for the test caches")
 }
 
-/// A Python venv with the test peers of `tests/peers/requirements.txt` (grpcio),
+/// A Python venv with the test peers of `tests/peers/requirements.txt` (grpcio,
+/// llama.cpp's server, check-jsonschema),
 /// kept in the user's cache dir and reused; created when missing.
 fn python_peer() -> Result<std::path::PathBuf> {
     let venv = cache_dir()?.join("portos-rs/py");
     let python = venv.join("bin/python");
     let ready = || {
-        Command::new(&python)
-            .args([
-                "-c",
-                "import grpc, grpc_reflection, grpc_health, google.protobuf, openapi_spec_validator, llama_cpp.server",
-            ])
-            .status()
-            .is_ok_and(|s| s.success())
+        venv.join("bin/check-jsonschema").is_file()
+            && Command::new(&python)
+                .args([
+                    "-c",
+                    "import grpc, grpc_reflection, grpc_health, google.protobuf, openapi_spec_validator, llama_cpp.server",
+                ])
+                .status()
+                .is_ok_and(|s| s.success())
     };
     if ready() {
         return Ok(python);
