@@ -55,15 +55,10 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn a_logged_in_browser_is_safe_from_other_pages_and_stored_files() {
     let (api, ui) = (free_port(), free_port());
-    let stack = Stack::new(&format!(
-        "[[process]]\nname = \"portos-server\"\ncommand = \"portos-api\"\n\
-         env = {{ HOST = \"127.0.0.1\", PORT = \"{api}\", PORTOS_PROVIDER_CHECK_SECS = \"3600\", PORTOS_UI_PORT = \"{ui}\" }}\n\
-         ports = {{ api = {api} }}\nhealth = {{ check = \"grpc\", interval = \"200ms\" }}\n\n\
-         [[process]]\nname = \"portos-ui\"\ncommand = \"portos-ui\"\n\
-         env = {{ HOST = \"127.0.0.1\", PORT = \"{ui}\", PORTOS_API_PORT = \"{api}\" }}\n\
-         ports = {{ ui = {ui} }}\nhealth = {{ check = \"grpc\", interval = \"200ms\" }}\n\n\
-         [[process]]\nname = \"sleeper\"\ncommand = \"sh\"\nargs = [\"-c\", \"exec sleep 100000\"]\n"
-    ));
+    let stack = Stack::new(
+        &(crate::ui::api_and_ui(api, ui)
+            + "[[process]]\nname = \"sleeper\"\ncommand = \"sh\"\nargs = [\"-c\", \"exec sleep 100000\"]\n"),
+    );
     let up = stack.ok(&["up", "-d"]);
     let owner = stack.owner_token();
     assert!(

@@ -46,6 +46,19 @@ fn artifacts() -> PathBuf {
     dir
 }
 
+/// The api server and the UI server on `api` and `ui`, as a table (more
+/// processes may follow).
+pub(crate) fn api_and_ui(api: u16, ui: u16) -> String {
+    format!(
+        "[[process]]\nname = \"portos-server\"\ncommand = \"portos-api\"\n\
+         env = {{ HOST = \"127.0.0.1\", PORT = \"{api}\", PORTOS_PROVIDER_CHECK_SECS = \"3600\", PORTOS_UI_PORT = \"{ui}\" }}\n\
+         ports = {{ api = {api} }}\nhealth = {{ check = \"grpc\", interval = \"200ms\" }}\n\n\
+         [[process]]\nname = \"portos-ui\"\ncommand = \"portos-ui\"\n\
+         env = {{ HOST = \"127.0.0.1\", PORT = \"{ui}\", PORTOS_API_PORT = \"{api}\" }}\n\
+         ports = {{ ui = {ui} }}\nhealth = {{ check = \"grpc\", interval = \"200ms\" }}\n\n"
+    )
+}
+
 pub(crate) async fn chromium() -> (Browser, tempfile::TempDir) {
     let profile = tempfile::tempdir().unwrap();
     let binary = [

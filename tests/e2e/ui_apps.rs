@@ -29,14 +29,7 @@ async fn click(page: &chromiumoxide::Page, selector: &str) {
 #[test]
 fn the_apps_page_adds_runs_and_commits_an_app() {
     let (api, ui) = (free_port(), free_port());
-    let stack = Stack::new(&format!(
-        "[[process]]\nname = \"portos-server\"\ncommand = \"portos-api\"\n\
-         env = {{ HOST = \"127.0.0.1\", PORT = \"{api}\", PORTOS_PROVIDER_CHECK_SECS = \"3600\", PORTOS_UI_PORT = \"{ui}\" }}\n\
-         ports = {{ api = {api} }}\nhealth = {{ check = \"grpc\", interval = \"200ms\" }}\n\n\
-         [[process]]\nname = \"portos-ui\"\ncommand = \"portos-ui\"\n\
-         env = {{ HOST = \"127.0.0.1\", PORT = \"{ui}\", PORTOS_API_PORT = \"{api}\" }}\n\
-         ports = {{ ui = {ui} }}\nhealth = {{ check = \"grpc\", interval = \"200ms\" }}\n"
-    ));
+    let stack = Stack::new(&crate::ui::api_and_ui(api, ui));
     stack.ok(&["up", "-d"]);
     let app_port = free_port();
     let folder = stack.dir.path().join("shop");
