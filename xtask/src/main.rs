@@ -2,6 +2,7 @@
 //!
 //! - `cargo xtask test [ARGS]`: build every binary, then run every test
 //!   (the end-to-end tests drive the built binaries).
+//! - `cargo xtask dist [--check]`: a release tarball for this host (see `dist.rs`).
 //! - `cargo xtask bench supervisor`: our supervisor and PM2 side by side on the
 //!   same children; prints one table with ratios. Not a test.
 //! - `cargo xtask bench api`: the api server and the original's Express routes
@@ -10,6 +11,7 @@
 //! Depends on no PortOS crate: it drives the binaries as a user would.
 
 mod bench;
+mod dist;
 
 use std::process::{Command, ExitCode};
 
@@ -19,6 +21,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
+        Some("dist") => dist::dist(&args[1..]),
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("supervisor") => bench::supervisor(),
             Some("api") => bench::api(&args[2..]),
@@ -29,7 +32,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask test [CARGO TEST ARGS] | cargo xtask bench supervisor | cargo xtask bench api [--duration SECS] | cargo xtask bench ui [--clients N] [--duration SECS]"
+                "usage: cargo xtask test [CARGO TEST ARGS] | cargo xtask dist [--check] | cargo xtask bench supervisor | cargo xtask bench api [--duration SECS] | cargo xtask bench ui [--clients N] [--duration SECS]"
             );
             return ExitCode::from(2);
         }
