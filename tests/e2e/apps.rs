@@ -237,7 +237,9 @@ fn an_apps_json_in_the_original_format_runs_after_up() {
     // PortOS's own app is never a group of its own.
     assert!(group_of(&stack, "portos-default").is_empty());
 
-    // Kept in the data dir: the next `up` runs it again before the api server asks.
+    // Kept in the data dir: the next `up` runs it again before the api server
+    // asks — all but what the owner stopped.
+    stack.ok(&["stop", "legacy-app:legacy-worker"]);
     stack.ok(&["down"]);
     assert!(stack.data.join("supervisor.d/legacy-app.toml").exists());
     stack.ok(&["up", "-d"]);
@@ -245,4 +247,12 @@ fn an_apps_json_in_the_original_format_runs_after_up() {
         (group_of(&stack, "legacy-app").len() == 2).then_some(())
     });
     healthy(&stack, "legacy-web");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(stack.process("legacy-worker")["state"], "stopped");
+    // Started again, it is no longer held.
+    stack.ok(&["start", "legacy-worker"]);
+    assert!(!stack.data.join("supervisor.d/legacy-app.stopped").exists());
+    stack.ok(&["down"]);
+    stack.ok(&["up", "-d"]);
+    healthy(&stack, "legacy-worker");
 }

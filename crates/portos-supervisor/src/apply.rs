@@ -58,6 +58,17 @@ impl Supervisor {
 
     /// Sets the whole table of `group` to `config`'s processes.
     pub async fn apply(&self, group: &str, config: Config) -> Result<Applied, SupervisorError> {
+        self.apply_holding(group, config, &[]).await
+    }
+
+    /// [`Supervisor::apply`], where new processes named in `hold` are added
+    /// stopped (the owner stopped them before the last shutdown).
+    pub async fn apply_holding(
+        &self,
+        group: &str,
+        config: Config,
+        hold: &[String],
+    ) -> Result<Applied, SupervisorError> {
         portos_config::check_group(group).map_err(SupervisorError::Invalid)?;
         if self.inner.shutdown.is_cancelled() {
             return Err(SupervisorError::ShuttingDown);
@@ -103,8 +114,12 @@ impl Supervisor {
         let order: Vec<String> = wanted.iter().map(|p| p.name.clone()).collect();
         write(&self.inner.table).reorder(group, &order);
 
-        // New ones start, with what they depend on.
-        let names: Vec<String> = added.iter().map(|p| p.name.clone()).collect();
+        // New ones start (but those held), with what they depend on.
+        let names: Vec<String> = added
+            .iter()
+            .map(|p| p.name.clone())
+            .filter(|n| !hold.contains(n))
+            .collect();
         let starts = read(&self.inner.table).with_dependencies(&names);
         for n in starts.iter().filter(|n| names.contains(n)) {
             self.ask(n, Cmd::Start).await?;

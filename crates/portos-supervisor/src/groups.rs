@@ -1,6 +1,6 @@
 //! The apps' groups kept in the data dir (`supervisor.d/<group>.toml`, mode
 //! 0600: an app's environment may hold its secrets), so the next start runs
-//! them again. Each file is the table as applied, after one first line
+//! them again — all but the processes the owner stopped (`<group>.stopped`). Each file is the table as applied, after one first line
 //! `# root: <dir>` that says what its relative paths meant. Written atomically
 //! and durably; a file that no longer parses is reported and kept.
 
@@ -52,8 +52,55 @@ pub(crate) fn save(
     written.map_err(io(format!("cannot write {}", path.display())))
 }
 
+fn stopped_file(data_dir: &Path, group: &str) -> PathBuf {
+    data_dir.join(DIR).join(format!("{group}.stopped"))
+}
+
+/// The processes of `group` the owner stopped: they stay stopped at the next start.
+pub(crate) fn stopped(data_dir: &Path, group: &str) -> Vec<String> {
+    std::fs::read_to_string(stopped_file(data_dir, group))
+        .map(|t| {
+            t.lines()
+                .map(str::to_string)
+                .filter(|l| !l.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Remembers that `names` of `group` were stopped (`stop`) or started again.
+pub(crate) fn remember(
+    data_dir: &Path,
+    group: &str,
+    names: &[String],
+    stop: bool,
+) -> Result<(), SupervisorError> {
+    if !file(data_dir, group).exists() {
+        return Ok(());
+    }
+    let mut list = stopped(data_dir, group);
+    list.retain(|n| !names.contains(n));
+    if stop {
+        list.extend(names.iter().cloned());
+    }
+    let path = stopped_file(data_dir, group);
+    if list.is_empty() {
+        return match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(io(format!("cannot remove {}", path.display()))(e))
+            }
+            _ => Ok(()),
+        };
+    }
+    let tmp = path.with_extension(format!("stopped.{}", std::process::id()));
+    std::fs::write(&tmp, list.join("\n") + "\n")
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(io(format!("cannot write {}", path.display())))
+}
+
 /// Forgets `group`'s kept table; whether there was one.
 pub(crate) fn remove(data_dir: &Path, group: &str) -> Result<bool, SupervisorError> {
+    let _ = std::fs::remove_file(stopped_file(data_dir, group));
     let path = file(data_dir, group);
     match std::fs::remove_file(&path) {
         Ok(()) => Ok(true),
@@ -91,7 +138,9 @@ pub async fn apply_kept(sup: &Supervisor) -> Vec<(String, Result<Applied, Superv
                 .unwrap_or_else(|| sup.data_dir().to_path_buf());
             let config = portos_config::Config::parse_in(&text, &path, &root)
                 .map_err(|e| SupervisorError::Invalid(e.to_string()))?;
-            sup.apply(&group, config).await
+            // What the owner stopped stays stopped.
+            sup.apply_holding(&group, config, &stopped(sup.data_dir(), &group))
+                .await
         }
         .await;
         out.push((group, outcome));

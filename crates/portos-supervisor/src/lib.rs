@@ -236,7 +236,33 @@ impl Supervisor {
             }
             Action::Restart => self.ask(&names[0], Cmd::Restart).await?,
         }
+        self.remember(action, &names);
         names.iter().map(|n| self.get(n)).collect()
+    }
+
+    /// Keeps, per app group, which processes the owner stopped, so the next
+    /// start leaves them stopped (PortOS's own always start).
+    fn remember(&self, action: Action, names: &[String]) {
+        if self.inner.shutdown.is_cancelled() {
+            return;
+        }
+        let mut by_group: Vec<(String, Vec<String>)> = Vec::new();
+        for n in names {
+            let Ok(info) = self.get(n) else { continue };
+            if info.group == portos_config::PORTOS_GROUP {
+                continue;
+            }
+            match by_group.iter_mut().find(|(g, _)| *g == info.group) {
+                Some((_, list)) => list.push(info.name),
+                None => by_group.push((info.group, vec![info.name])),
+            }
+        }
+        for (group, list) in by_group {
+            if let Err(e) = groups::remember(self.data_dir(), &group, &list, action == Action::Stop)
+            {
+                tracing::warn!(group, error = %e, "stopped processes not remembered");
+            }
+        }
     }
 
     /// Stops dependents before what they depend on.
