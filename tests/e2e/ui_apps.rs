@@ -89,10 +89,19 @@ fn the_apps_page_adds_runs_and_commits_an_app() {
         until(&page, "the file staged", 15, "document.querySelector(\"button[aria-label='Unstage server.js']\") !== null").await;
         page.find_element("#git-message").await.unwrap().click().await.unwrap()
             .type_str("Change the server from the UI").await.unwrap();
+        git(&folder, &["branch", "feature"]);
         click(&page, "#git-commit").await;
         until(&page, "the commit in the list", 15, "document.getElementById('git-log').textContent.includes('Change the server from the UI')").await;
         let log = git(&folder, &["log", "-1", "--format=%s"]);
         assert_eq!(log.trim(), "Change the server from the UI");
+        // Another branch (made before the commit, so the panel's reload after it lists it)
+        // checked out from the branch list.
+        until(&page, "the branch list", 15, "document.querySelector(\"button[aria-label='Check out feature']\") !== null").await;
+        // The commit's message sits in the corner over the list's buttons until it goes.
+        until(&page, "the message gone", 10, "document.getElementById('toasts').childElementCount === 0").await;
+        click(&page, "button[aria-label='Check out feature']").await;
+        until(&page, "on the other branch", 15, "document.getElementById('git-head').textContent.startsWith('On feature')").await;
+        assert_eq!(git(&folder, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(), "feature");
         assert_labelled(&page, "/apps (with an app)").await;
         assert_keyboard_walk(&page, "/apps (with an app)").await;
         let errors = console.lock().unwrap().clone();

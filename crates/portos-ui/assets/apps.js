@@ -131,6 +131,13 @@ pages.apps = () => {
         onclick: () => attempt(() => git(f.staged ? 'unstage' : 'stage', { files: [f.path] })).then(loadGit) }, f.staged ? 'Unstage' : 'Stage'))));
     const diff = await attempt(() => git('diff'));
     $('#git-diff').textContent = (diff && diff.diff) || '(no unstaged changes)';
+    const branches = await attempt(() => git('branches'));
+    $('#git-branches').replaceChildren(...((branches && branches.branches) || []).map((b) => h('li', { 'data-branch': b.name },
+      h('span', { class: 'grow', text: b.name }),
+      b.tracking ? h('span', { class: 'muted', text: `${b.tracking}${b.ahead ? ` ↑${b.ahead}` : ''}${b.behind ? ` ↓${b.behind}` : ''}` }) : null,
+      b.current
+        ? h('button', { type: 'button', 'aria-label': `Sync ${b.name} with its remote`, onclick: () => attempt(() => git('sync', { branch: b.name }), (r) => (r.success ? `${b.name} synced` : `Sync failed: ${r.error || ''}`)).then(loadGit) }, 'Sync')
+        : h('button', { type: 'button', 'aria-label': `Check out ${b.name}`, onclick: () => attempt(() => git('checkout', { branch: b.name }), `On ${b.name}`).then(loadGit) }, 'Check out'))));
     $('#git-log').replaceChildren(...(info.recentCommits || []).map((c) => h('li', {},
       h('code', { text: c.hash }), h('span', { class: 'grow', text: c.message }), h('span', { class: 'muted', text: fmt.time(c.date) }))));
   }
