@@ -256,3 +256,58 @@ fn an_apps_json_in_the_original_format_runs_after_up() {
     stack.ok(&["up", "-d"]);
     healthy(&stack, "legacy-worker");
 }
+
+#[tokio::test]
+async fn an_update_pulls_and_restarts_the_apps_processes_on_their_new_table() {
+    use portos_test_support::git;
+    let (stack, port) = api_stack();
+    let api = Api::new(port, &stack.owner_token());
+    let app_port = free_port();
+    let upstream = stack.dir.path().join("upstream");
+    fixture_app(&upstream, app_port, ("up-web", "up-worker"));
+    git(&upstream, &["init", "-q", "-b", "main"]);
+    git(&upstream, &["add", "."]);
+    git(&upstream, &["commit", "-q", "-m", "first"]);
+    let checkout = stack.dir.path().join("checkout");
+    git(
+        stack.dir.path(),
+        &[
+            "clone",
+            "-q",
+            upstream.to_str().unwrap(),
+            checkout.to_str().unwrap(),
+        ],
+    );
+    let (st, app) = api
+        .post(
+            "/api/apps",
+            json!({ "name": "Up", "repoPath": checkout.display().to_string() }),
+        )
+        .await;
+    assert_eq!(st, 201, "{app}");
+    let id = app["id"].as_str().unwrap().to_string();
+    let web = healthy(&stack, "up-web");
+    let worker = healthy(&stack, "up-worker");
+
+    // Upstream, the web process gets a new environment.
+    let eco = std::fs::read_to_string(upstream.join("ecosystem.config.cjs")).unwrap();
+    std::fs::write(
+        upstream.join("ecosystem.config.cjs"),
+        eco.replace("env: { PORT }", "env: { PORT, GREETING: 'from-upstream' }"),
+    )
+    .unwrap();
+    git(&upstream, &["commit", "-q", "-am", "a greeting"]);
+
+    let (st, out) = api.post(&format!("/api/apps/{id}/update"), json!({})).await;
+    assert_eq!(st, 200, "{out}");
+    assert_eq!(out["success"], true, "{out}");
+    let web2 = healthy(&stack, "up-web");
+    let worker2 = healthy(&stack, "up-worker");
+    assert_ne!(web, web2, "the changed process runs its new table");
+    assert_ne!(
+        worker, worker2,
+        "the unchanged one restarted for the new code"
+    );
+    let log = stack.ok(&["logs", "up-web", "-n", "5"]);
+    assert!(log.contains("greeting from-upstream"), "{log}");
+}

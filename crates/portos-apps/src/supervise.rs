@@ -17,6 +17,17 @@ fn own_group(id: &str, a: &Value) -> bool {
     id != PROTECTED_APP && a["archived"] != true
 }
 
+/// Whether app `id` runs under its own group and declares processes to run
+/// (an ecosystem file, `portos.toml` or start commands).
+pub fn runs_as_group(id: &str, a: &Value) -> bool {
+    own_group(id, a)
+        && a["repoPath"].as_str().is_some_and(|r| {
+            let repo = std::path::Path::new(r);
+            crate::ecosystem::ecosystem_file(repo).is_some()
+                || repo.join(crate::table::PORTOS_TOML).is_file()
+        })
+}
+
 /// What the table of an app in `repo_path` would run, without registering
 /// anything: `{ source, processes, unhonoured }`, or `processes: []` when the
 /// folder declares none.

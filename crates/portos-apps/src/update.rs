@@ -208,6 +208,22 @@ pub async fn perform(
     if ok && !names.is_empty() {
         ok = r
             .step("restart", "Restarting app...", async {
+                // The pulled code may have changed the app's processes: its table
+                // is applied again (changed ones restart on it, new ones start),
+                // then the others restart to load the new code.
+                let names = if crate::supervise::runs_as_group(id, &a) {
+                    let applied = crate::supervise::supervise(apps, id)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    applied["unchanged"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|n| n.as_str().map(str::to_string))
+                        .collect()
+                } else {
+                    names.clone()
+                };
                 let results = control_all(apps, &names, AppAction::Restart).await;
                 let failed: Vec<String> = results
                     .iter()
