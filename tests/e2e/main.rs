@@ -6,6 +6,7 @@ mod bad_config;
 mod browser;
 mod doctor;
 mod http;
+mod https;
 mod integrations;
 mod lifecycle;
 mod live_logs;

@@ -60,6 +60,11 @@ pub(crate) fn api_and_ui(api: u16, ui: u16) -> String {
 }
 
 pub(crate) async fn chromium() -> (Browser, tempfile::TempDir) {
+    chromium_with(&[]).await
+}
+
+/// Chromium with extra command-line flags.
+pub(crate) async fn chromium_with(flags: &[&str]) -> (Browser, tempfile::TempDir) {
     let profile = tempfile::tempdir().unwrap();
     let binary = [
         "/usr/bin/chromium",
@@ -77,6 +82,7 @@ pub(crate) async fn chromium() -> (Browser, tempfile::TempDir) {
         .viewport(None)
         .arg("--disable-gpu")
         .arg("--disable-dev-shm-usage")
+        .args(flags.iter().copied())
         .build()
         .unwrap();
     let (browser, mut handler) = Browser::launch(config).await.unwrap();

@@ -141,7 +141,13 @@ pub async fn check_access(State(access): State<Arc<Access>>, req: Request, next:
         }
         return ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", msg).into_response();
     }
-    if changes_state(&req) && !grpc && !same_origin_or_script(req.headers(), false) {
+    if changes_state(&req)
+        && !grpc
+        && !same_origin_or_script(
+            req.headers(),
+            portos_login::https(req.extensions(), req.headers()),
+        )
+    {
         return ApiError::new(
             StatusCode::FORBIDDEN,
             "CROSS_ORIGIN",

@@ -314,11 +314,15 @@ pub async fn doctor(config_path: &Path, data_dir: &Path, as_json: bool) -> Outco
         data_dir,
         crate::owner::auth_off(config.as_ref()),
     ));
-    checks.push(Check {
-        name: "https",
-        verdict: Verdict::Note,
-        detail: "not configured: a phone reaches PortOS over http".into(),
-        fix: None,
+    checks.push(match config.as_ref().and_then(|c| c.tls.as_ref()) {
+        Some(t) => ok("https", format!("served with {}", t.cert.display())),
+        None => Check {
+            name: "https",
+            verdict: Verdict::Note,
+            detail: "not configured ([tls] in supervisor.toml): a phone reaches PortOS over http"
+                .into(),
+            fix: None,
+        },
     });
 
     let failed = checks

@@ -168,7 +168,7 @@ fn main() -> ExitCode {
         Cmd::Reload => client::run(client::reload(&data_dir, &config)),
         Cmd::Status { json } => {
             if !json && owner::auth_off(portos_config::Config::load(&config).ok().as_ref()) {
-                owner::announce(&data_dir, true).ok();
+                owner::announce(&data_dir, true, false).ok();
             }
             client::run(client::status(&data_dir, json))
         }
@@ -189,7 +189,10 @@ fn main() -> ExitCode {
             ServiceAction::Status => service::status(&config, &data_dir),
         },
         Cmd::Doctor { json } => client::run(doctor::doctor(&config, &data_dir, json)),
-        Cmd::Pair { host, port } => owner::pair(&data_dir, host, port),
+        Cmd::Pair { host, port } => {
+            let https = owner::https(portos_config::Config::load(&config).ok().as_ref());
+            owner::pair(&data_dir, host, port, https)
+        }
         Cmd::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "portos", &mut std::io::stdout());
             Ok(())

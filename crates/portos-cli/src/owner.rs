@@ -17,13 +17,14 @@ fn ensure(data_dir: &Path) -> Result<String, Failure> {
 }
 
 /// The login link of the UI at `host:port`.
-pub fn link(host: &str, port: u16, token: &str) -> String {
+pub fn link(https: bool, host: &str, port: u16, token: &str) -> String {
     let host = if host.contains(':') {
         format!("[{host}]")
     } else {
         host.to_string()
     };
-    format!("http://{host}:{port}/login?token={token}")
+    let scheme = if https { "https" } else { "http" };
+    format!("{scheme}://{host}:{port}/login?token={token}")
 }
 
 /// `portos token [--rotate]`.
@@ -64,7 +65,7 @@ fn machine_address() -> Option<IpAddr> {
 }
 
 /// `portos pair`: the link for this machine's address, and its QR code.
-pub fn pair(data_dir: &Path, host: Option<String>, port: u16) -> Outcome {
+pub fn pair(data_dir: &Path, host: Option<String>, port: u16, https: bool) -> Outcome {
     let token = ensure(data_dir)?;
     let host = match host {
         Some(h) => h,
@@ -72,7 +73,7 @@ pub fn pair(data_dir: &Path, host: Option<String>, port: u16) -> Outcome {
             .map(|a| a.to_string())
             .ok_or_else(|| Failure::state("no network address found; give one with --host"))?,
     };
-    let url = link(&host, port, &token);
+    let url = link(https, &host, port, &token);
     let code = qrcode::QrCode::new(url.as_bytes())
         .map_err(|e| Failure::state(format!("cannot make the QR code: {e}")))?;
     let qr = code
@@ -87,7 +88,7 @@ pub fn pair(data_dir: &Path, host: Option<String>, port: u16) -> Outcome {
 }
 
 /// What `up` says about logging in: the link, or in red that auth is off.
-pub fn announce(data_dir: &Path, auth_off: bool) -> Outcome {
+pub fn announce(data_dir: &Path, auth_off: bool, https: bool) -> Outcome {
     if auth_off {
         eprintln!(
             "{}",
@@ -98,7 +99,7 @@ pub fn announce(data_dir: &Path, auth_off: bool) -> Outcome {
         return Ok(());
     }
     let token = ensure(data_dir)?;
-    println!("log in: {}", link("localhost", 5555, &token));
+    println!("log in: {}", link(https, "localhost", 5555, &token));
     println!("        (for a phone: `portos pair`)");
     Ok(())
 }
@@ -113,4 +114,9 @@ pub fn auth_off(config: Option<&portos_config::Config>) -> bool {
                 .iter()
                 .any(|p| p.env.get("PORTOS_AUTH").is_some_and(|v| off(v)))
         })
+}
+
+/// Whether the table serves the pages over https (`[tls]`).
+pub fn https(config: Option<&portos_config::Config>) -> bool {
+    config.is_some_and(|c| c.tls.is_some())
 }

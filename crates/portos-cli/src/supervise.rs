@@ -98,7 +98,11 @@ pub fn up(
     }
     check_ports(&config, &selected)?;
     prepare_data_dir(&config, data_dir)?;
-    crate::owner::announce(data_dir, crate::owner::auth_off(Some(&config)))?;
+    crate::owner::announce(
+        data_dir,
+        crate::owner::auth_off(Some(&config)),
+        crate::owner::https(Some(&config)),
+    )?;
     if detach {
         detach_daemon(config_path, data_dir, &selected, timeout)
     } else {

@@ -35,7 +35,20 @@ pub struct Config {
     pub logs: LogSettings,
     /// Processes in file order; names are unique.
     pub processes: Vec<ProcessSpec>,
+    /// `[tls]`: the pages' certificate, handed to the processes with `tls = true`.
+    pub tls: Option<Tls>,
 }
+
+/// The certificate chain and private key (PEM files, absolute paths) of https.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// The environment that hands a process the certificate (read by `portos_rt::tls`).
+pub const TLS_CERT_ENV: &str = "PORTOS_TLS_CERT";
+pub const TLS_KEY_ENV: &str = "PORTOS_TLS_KEY";
 
 /// Log capture settings, shared by every process.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -41,6 +41,15 @@ pub(crate) struct RawConfig {
     logs: RawLogs,
     #[serde(default, rename = "process")]
     processes: Vec<RawProcess>,
+    tls: Option<Spanned<RawTls>>,
+}
+
+/// `[tls]`: the certificate chain and key (PEM) of the pages served over https.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: String,
+    key: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -75,6 +84,8 @@ struct RawProcess {
     max_memory_restart: Option<ByteSize>,
     kill_timeout: Option<HumanDuration>,
     stop_signal: Option<Spanned<String>>,
+    /// Serve https too, with `[tls]`'s certificate.
+    tls: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -213,16 +224,42 @@ impl RawConfig {
             return cx.err(span, format!("dependency cycle: {}", cycle.join(" → ")));
         }
 
+        // [tls]: both files must be there now, not at the first connection.
+        let tls = match self.tls {
+            None => None,
+            Some(t) => {
+                let span = t.span();
+                let t = t.into_inner();
+                let (cert, key) = (normalize(root.join(&t.cert)), normalize(root.join(&t.key)));
+                for (what, p) in [("cert", &cert), ("key", &key)] {
+                    if !p.is_file() {
+                        return cx.err(span, format!("tls.{what}: {} is not a file", p.display()));
+                    }
+                }
+                Some(crate::Tls { cert, key })
+            }
+        };
         let processes = self
             .processes
             .into_iter()
-            .map(|p| p.into_spec(&cx, root, &base_env))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|p| {
+                let wants_tls = p.tls == Some(true);
+                let mut spec = p.into_spec(&cx, root, &base_env)?;
+                if let (true, Some(t)) = (wants_tls, &tls) {
+                    spec.env
+                        .insert(crate::TLS_CERT_ENV.into(), t.cert.display().to_string());
+                    spec.env
+                        .insert(crate::TLS_KEY_ENV.into(), t.key.display().to_string());
+                }
+                Ok(spec)
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
         Ok(Config {
             path: path.to_path_buf(),
             root: root.to_path_buf(),
             logs,
             processes,
+            tls,
         })
     }
 }

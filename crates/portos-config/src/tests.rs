@@ -155,3 +155,38 @@ fn bad_signal_and_bad_check_are_refused() {
     let e = refused("[[process]]\nname = \"a\"\ncommand = \"x\"\nhealth = { check = \"ping\" }\n");
     assert!(e.to_string().contains("unknown variant `ping`"), "{e}");
 }
+
+#[test]
+fn tls_goes_to_the_processes_that_ask_and_missing_files_are_refused() {
+    let dir = std::env::temp_dir().join(format!("portos-config-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("c.pem"), "x").unwrap();
+    std::fs::write(dir.join("k.pem"), "x").unwrap();
+    let text = "[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n\n[[process]]\nname = \"web\"\ncommand = \"w\"\ntls = true\n\n[[process]]\nname = \"inner\"\ncommand = \"i\"\n";
+    let c = Config::parse(text, &dir.join("supervisor.toml")).unwrap();
+    let web = c.process("web").unwrap();
+    assert_eq!(
+        web.env.get(crate::TLS_CERT_ENV),
+        Some(&dir.join("c.pem").display().to_string())
+    );
+    assert_eq!(
+        web.env.get(crate::TLS_KEY_ENV),
+        Some(&dir.join("k.pem").display().to_string())
+    );
+    assert!(
+        !c.process("inner")
+            .unwrap()
+            .env
+            .contains_key(crate::TLS_CERT_ENV)
+    );
+    assert!(c.tls.is_some());
+    let missing = text.replace("k.pem", "nope.pem");
+    let e = Config::parse(&missing, &dir.join("supervisor.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("supervisor.toml:1:") && e.contains("tls.key") && e.contains("nope.pem"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -77,8 +77,8 @@ impl Throttle {
 /// The address a request came from, when the server records it.
 pub fn peer(req: &Request) -> Option<std::net::IpAddr> {
     req.extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip())
+        .get::<axum::extract::ConnectInfo<portos_rt::tls::Peer>>()
+        .map(|c| c.0.addr.ip())
 }
 
 /// Who may see the pages.
@@ -198,11 +198,15 @@ struct LoginQuery {
     token: Option<String>,
 }
 
-/// Whether the request came over https (as a TLS proxy in front says).
-pub fn https(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .is_some_and(|v| v.as_bytes() == b"https")
+/// Whether the request came over https: on our own TLS, or as a TLS proxy in
+/// front says.
+pub fn https(extensions: &axum::http::Extensions, headers: &HeaderMap) -> bool {
+    extensions
+        .get::<axum::extract::ConnectInfo<portos_rt::tls::Peer>>()
+        .is_some_and(|c| c.0.tls)
+        || headers
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v.as_bytes() == b"https")
 }
 
 async fn login(State(gate): State<Gate>, req: Request) -> Response {
@@ -210,6 +214,7 @@ async fn login(State(gate): State<Gate>, req: Request) -> Response {
         return redirect_home(None);
     };
     let who = peer(&req);
+    let secure = https(req.extensions(), req.headers());
     let headers = req.headers().clone();
     let token = Query::<LoginQuery>::try_from_uri(req.uri())
         .ok()
@@ -235,7 +240,7 @@ async fn login(State(gate): State<Gate>, req: Request) -> Response {
         .unwrap_or_default();
     match owner.open_session(agent) {
         Ok(id) => {
-            let secure = if https(&headers) { "; Secure" } else { "" };
+            let secure = if secure { "; Secure" } else { "" };
             let cookie = format!(
                 "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=31536000{secure}"
             );

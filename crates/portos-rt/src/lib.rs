@@ -52,6 +52,9 @@ pub enum RtError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("{0}")]
     Service(Box<dyn std::error::Error + Send + Sync>),
+    /// A setting that names files (the TLS certificate and key) that do not serve.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// What a service is called and where it listens by default.
@@ -257,6 +260,7 @@ where
     Fut: Future<Output = Result<App, RtError>>,
 {
     let addr = listener.local_addr().map_err(RtError::Serve)?;
+    let tls = tls::acceptor_from_env()?;
     let (reporter, health_service) = tonic_health::server::health_reporter();
     let readiness = Readiness {
         reporter,
@@ -298,12 +302,12 @@ where
     };
     let drain = app.drain;
 
-    tracing::info!(%addr, "{} listening", info.name);
+    tracing::info!(%addr, https = tls.is_some(), "{} listening", info.name);
     let graceful = shutdown.clone();
-    // The peer's address rides along with each request (throttling by address).
+    // The peer rides along with each request (throttling by address, https).
     let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
+        tls::Listener::new(listener, tls),
+        router.into_make_service_with_connect_info::<tls::Peer>(),
     )
     .with_graceful_shutdown(async move {
         graceful.cancelled().await;
@@ -373,3 +377,4 @@ async fn describe(
 pub mod child;
 pub mod hosts;
 pub mod internal;
+pub mod tls;

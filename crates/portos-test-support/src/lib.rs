@@ -142,6 +142,9 @@ where
 pub struct PrivateCa {
     /// The CA's certificate, PEM: what a client must trust.
     pub ca_pem: String,
+    /// The server's certificate and key, PEM (for a server under test).
+    pub cert_pem: String,
+    pub key_pem: String,
     cert_der: Vec<u8>,
     key_der: Vec<u8>,
 }
@@ -161,6 +164,8 @@ impl PrivateCa {
         let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
         Self {
             ca_pem: ca_cert.pem(),
+            cert_pem: leaf_cert.pem(),
+            key_pem: leaf_key.serialize_pem(),
             cert_der: leaf_cert.der().to_vec(),
             key_der: leaf_key.serialize_der(),
         }

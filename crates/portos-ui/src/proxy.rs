@@ -61,15 +61,15 @@ fn error(status: StatusCode, code: &str, message: String) -> Response {
         .into_response()
 }
 
-/// The same-origin rule of `portos_login`, for this server's scheme.
-fn same_origin(headers: &HeaderMap) -> bool {
-    portos_login::same_origin_or_script(headers, portos_login::https(headers))
+/// The same-origin rule of `portos_login`, for this connection's scheme.
+fn same_origin(extensions: &axum::http::Extensions, headers: &HeaderMap) -> bool {
+    portos_login::same_origin_or_script(headers, portos_login::https(extensions, headers))
 }
 
 pub async fn http(State(up): State<Upstream>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
-        && !same_origin(&parts.headers)
+        && !same_origin(&parts.extensions, &parts.headers)
     {
         return error(
             StatusCode::FORBIDDEN,
@@ -120,7 +120,7 @@ pub async fn http(State(up): State<Upstream>, req: Request) -> Response {
 }
 
 pub async fn ws(State(up): State<Upstream>, upgrade: WebSocketUpgrade, req: Request) -> Response {
-    if !same_origin(req.headers()) {
+    if !same_origin(req.extensions(), req.headers()) {
         return error(
             StatusCode::FORBIDDEN,
             "CROSS_ORIGIN",
