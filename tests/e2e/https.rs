@@ -81,3 +81,99 @@ fn the_pages_and_the_api_answer_https_and_the_session_cookie_is_secure() {
         browser.close().await.ok();
     });
 }
+
+/// A stand-in for the `tailscale` CLI (Tailscale is an internet service the
+/// tests cannot reach), following its documented commands: `status --json`
+/// names this machine, `cert --cert-file F --key-file K NAME` writes the
+/// certificate and key; each call is logged.
+fn fake_tailscale(dir: &std::path::Path, ca: &PrivateCa) -> std::path::PathBuf {
+    let bin = dir.join("fake-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(dir.join("ts.crt"), &ca.cert_pem).unwrap();
+    std::fs::write(dir.join("ts.key"), &ca.key_pem).unwrap();
+    let script = format!(
+        "#!/bin/sh\necho \"$*\" >> {log}\ncase \"$1\" in\n\
+         status) echo '{{\"Self\": {{\"DNSName\": \"box.tail1234.ts.net.\"}}}}' ;;\n\
+         cert) cp {crt} \"$3\"; cp {key} \"$5\" ;;\n\
+         *) exit 1 ;;\nesac\n",
+        log = dir.join("tailscale.log").display(),
+        crt = dir.join("ts.crt").display(),
+        key = dir.join("ts.key").display(),
+    );
+    let path = bin.join("tailscale");
+    std::fs::write(&path, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+#[test]
+fn tailscale_issues_the_certificate_when_portos_starts() {
+    let (api, ui) = (free_port(), free_port());
+    let ca = PrivateCa::new();
+    let table = crate::ui::api_and_ui(api, ui).replace(
+        "command = \"portos-ui\"\n",
+        "command = \"portos-ui\"\ntls = true\n",
+    );
+    let stack = Stack::new(&format!("[tls]\ntailscale = true\n\n{table}"));
+    let bin = fake_tailscale(stack.dir.path(), &ca);
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let portos = |args: &[&str]| {
+        let out = std::process::Command::new(portos_e2e::bin("portos"))
+            .arg("--config")
+            .arg(&stack.config)
+            .arg("--data-dir")
+            .arg(&stack.data)
+            .args(args)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    portos(&["up", "-d"]);
+    let calls = std::fs::read_to_string(stack.dir.path().join("tailscale.log")).unwrap();
+    assert!(
+        calls.contains("cert --cert-file") && calls.contains("box.tail1234.ts.net"),
+        "{calls}"
+    );
+    let key = stack.data.join("tls/box.tail1234.ts.net.key");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let pair = portos(&["pair", "--port", &ui.to_string()]);
+    assert!(
+        pair.contains(&format!("https://box.tail1234.ts.net:{ui}/login?token=")),
+        "{pair}"
+    );
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let trusting = reqwest::Client::builder()
+            .no_proxy()
+            .add_root_certificate(reqwest::Certificate::from_pem(ca.ca_pem.as_bytes()).unwrap())
+            .build()
+            .unwrap();
+        let r = trusting
+            .get(format!("https://127.0.0.1:{ui}/healthz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    });
+    // A reload keeps the certificate (the supervisor finds it in the data dir).
+    let ui_pid = stack.pid_of("portos-ui");
+    let out = portos(&["reload"]);
+    assert!(out.contains("unchanged: portos-server, portos-ui"), "{out}");
+    assert_eq!(stack.pid_of("portos-ui"), ui_pid);
+}

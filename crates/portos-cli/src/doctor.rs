@@ -315,7 +315,17 @@ pub async fn doctor(config_path: &Path, data_dir: &Path, as_json: bool) -> Outco
         crate::owner::auth_off(config.as_ref()),
     ));
     checks.push(match config.as_ref().and_then(|c| c.tls.as_ref()) {
-        Some(t) => ok("https", format!("served with {}", t.cert.display())),
+        Some(portos_config::Tls::Files { cert, .. }) => {
+            ok("https", format!("served with {}", cert.display()))
+        }
+        Some(portos_config::Tls::Tailscale) => match crate::tailscale::dns_name() {
+            Ok(name) => ok("https", format!("Tailscale's certificate for {name}")),
+            Err(e) => problem(
+                "https",
+                e.message,
+                "start Tailscale (tailscale up) and enable HTTPS for the tailnet",
+            ),
+        },
         None => Check {
             name: "https",
             verdict: Verdict::Note,

@@ -13,6 +13,7 @@ mod owner;
 mod render;
 mod service;
 mod supervise;
+mod tailscale;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -190,7 +191,13 @@ fn main() -> ExitCode {
         },
         Cmd::Doctor { json } => client::run(doctor::doctor(&config, &data_dir, json)),
         Cmd::Pair { host, port } => {
-            let https = owner::https(portos_config::Config::load(&config).ok().as_ref());
+            let table = portos_config::Config::load(&config).ok();
+            let https = owner::https(table.as_ref());
+            // With Tailscale's certificate, the link names the machine as the certificate does.
+            let host = match (host, table.and_then(|t| t.tls)) {
+                (None, Some(portos_config::Tls::Tailscale)) => tailscale::dns_name().ok(),
+                (h, _) => h,
+            };
             owner::pair(&data_dir, host, port, https)
         }
         Cmd::Completions { shell } => {

@@ -70,6 +70,7 @@ pub fn up(
 ) -> Outcome {
     let config = load(config_path)?;
     let selected = selection(&config, &names)?;
+    let config = crate::tailscale::resolve(config, data_dir)?;
     // A supervisor already running for this data dir: start what was asked there.
     let running = client::run(async {
         if let Some(mut c) = client::try_connect(data_dir).await {
@@ -162,6 +163,7 @@ async fn supervise(
         })
     };
     on_start(&sup);
+    tokio::spawn(crate::tailscale::renew(sup.clone(), data_dir.to_path_buf()));
     for n in selected {
         sup.control(Action::Start, n)
             .await
@@ -270,7 +272,7 @@ fn foreground(config: Config, data_dir: &Path, selected: Vec<String>) -> Outcome
 /// The daemon itself (`portos __daemon`), started by `up -d`.
 pub fn daemon(config_path: &Path, data_dir: &Path, names: Vec<String>) -> Outcome {
     init_daemon_tracing();
-    let config = load(config_path)?;
+    let config = crate::tailscale::resolve(load(config_path)?, data_dir)?;
     let selected = selection(&config, &names)?;
     tracing::info!(pid = std::process::id(), data_dir = %data_dir.display(), "supervisor starting");
     let r = runtime()?.block_on(supervise(config, data_dir, &selected, |_| {}));

@@ -39,11 +39,13 @@ pub struct Config {
     pub tls: Option<Tls>,
 }
 
-/// The certificate chain and private key (PEM files, absolute paths) of https.
+/// Where https's certificate comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tls {
-    pub cert: PathBuf,
-    pub key: PathBuf,
+pub enum Tls {
+    /// The certificate chain and private key, PEM files (absolute paths).
+    Files { cert: PathBuf, key: PathBuf },
+    /// Issued for this machine by Tailscale (`tailscale cert`) when PortOS starts.
+    Tailscale,
 }
 
 /// The environment that hands a process the certificate (read by `portos_rt::tls`).
@@ -92,6 +94,8 @@ pub struct ProcessSpec {
     /// Whose process it is: [`PORTOS_GROUP`] for `supervisor.toml`'s, an app's
     /// id for an app's (see [`Config::in_group`]).
     pub group: String,
+    /// Serves https with `[tls]`'s certificate (`tls = true`).
+    pub tls: bool,
     /// As written: a bare name is looked up beside the `portos` binary, then on `PATH`.
     pub command: String,
     pub args: Vec<String>,
@@ -152,6 +156,16 @@ impl Config {
             p.group = group.to_string();
         }
         self
+    }
+
+    /// Hands the certificate and key to every process with `tls = true` (in
+    /// its environment, as `portos_rt::tls` reads them).
+    pub fn serve_tls_with(&mut self, cert: &Path, key: &Path) {
+        for p in self.processes.iter_mut().filter(|p| p.tls) {
+            p.env
+                .insert(TLS_CERT_ENV.into(), cert.display().to_string());
+            p.env.insert(TLS_KEY_ENV.into(), key.display().to_string());
+        }
     }
 
     /// The process with this name.

@@ -44,12 +44,14 @@ pub(crate) struct RawConfig {
     tls: Option<Spanned<RawTls>>,
 }
 
-/// `[tls]`: the certificate chain and key (PEM) of the pages served over https.
+/// `[tls]`: the certificate chain and key (PEM) of the pages served over https,
+/// or `tailscale = true` to have Tailscale issue (and renew) the machine's.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTls {
-    cert: String,
-    key: String,
+    cert: Option<String>,
+    key: Option<String>,
+    tailscale: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -230,13 +232,27 @@ impl RawConfig {
             Some(t) => {
                 let span = t.span();
                 let t = t.into_inner();
-                let (cert, key) = (normalize(root.join(&t.cert)), normalize(root.join(&t.key)));
-                for (what, p) in [("cert", &cert), ("key", &key)] {
-                    if !p.is_file() {
-                        return cx.err(span, format!("tls.{what}: {} is not a file", p.display()));
+                match (t.cert, t.key, t.tailscale == Some(true)) {
+                    (None, None, true) => Some(crate::Tls::Tailscale),
+                    (Some(cert), Some(key), false) => {
+                        let (cert, key) = (normalize(root.join(cert)), normalize(root.join(key)));
+                        for (what, p) in [("cert", &cert), ("key", &key)] {
+                            if !p.is_file() {
+                                return cx.err(
+                                    span,
+                                    format!("tls.{what}: {} is not a file", p.display()),
+                                );
+                            }
+                        }
+                        Some(crate::Tls::Files { cert, key })
+                    }
+                    _ => {
+                        return cx.err(
+                            span,
+                            "tls needs either `cert` and `key`, or `tailscale = true`".to_string(),
+                        );
                     }
                 }
-                Some(crate::Tls { cert, key })
             }
         };
         let processes = self
@@ -245,22 +261,21 @@ impl RawConfig {
             .map(|p| {
                 let wants_tls = p.tls == Some(true);
                 let mut spec = p.into_spec(&cx, root, &base_env)?;
-                if let (true, Some(t)) = (wants_tls, &tls) {
-                    spec.env
-                        .insert(crate::TLS_CERT_ENV.into(), t.cert.display().to_string());
-                    spec.env
-                        .insert(crate::TLS_KEY_ENV.into(), t.key.display().to_string());
-                }
+                spec.tls = wants_tls;
                 Ok(spec)
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
-        Ok(Config {
+        let mut config = Config {
             path: path.to_path_buf(),
             root: root.to_path_buf(),
             logs,
             processes,
             tls,
-        })
+        };
+        if let Some(crate::Tls::Files { cert, key }) = config.tls.clone() {
+            config.serve_tls_with(&cert, &key);
+        }
+        Ok(config)
     }
 }
 
@@ -417,6 +432,7 @@ impl RawProcess {
         Ok(ProcessSpec {
             name,
             group: crate::PORTOS_GROUP.to_string(),
+            tls: false,
             command: self.command.into_inner(),
             args: self.args,
             cwd: normalize(cwd),

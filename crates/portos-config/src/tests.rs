@@ -188,5 +188,21 @@ fn tls_goes_to_the_processes_that_ask_and_missing_files_are_refused() {
         e.contains("supervisor.toml:1:") && e.contains("tls.key") && e.contains("nope.pem"),
         "{e}"
     );
+    // Tailscale instead of files: no env yet (`portos up` fetches the files); not both.
+    let ts = Config::parse(
+        "[tls]\ntailscale = true\n\n[[process]]\nname = \"web\"\ncommand = \"w\"\ntls = true\n",
+        &dir.join("supervisor.toml"),
+    )
+    .unwrap();
+    assert_eq!(ts.tls, Some(crate::Tls::Tailscale));
+    assert!(ts.process("web").unwrap().tls);
+    let both = text.replace("[tls]\n", "[tls]\ntailscale = true\n");
+    let e = Config::parse(&both, &dir.join("supervisor.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("either `cert` and `key`, or `tailscale = true`"),
+        "{e}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

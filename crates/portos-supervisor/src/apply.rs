@@ -32,8 +32,14 @@ impl Supervisor {
         source: &Path,
         root: &Path,
     ) -> Result<Applied, SupervisorError> {
-        let config = Config::parse_in(text, source, root)
+        let mut config = Config::parse_in(text, source, root)
             .map_err(|e| SupervisorError::Invalid(e.to_string()))?;
+        if config.tls == Some(portos_config::Tls::Tailscale) {
+            // The certificate `portos up` fetched from Tailscale into the data dir.
+            if let Some((cert, key)) = tailscale_files(self.data_dir()) {
+                config.serve_tls_with(&cert, &key);
+            }
+        }
         let applied = self.apply(group, config).await?;
         if group != portos_config::PORTOS_GROUP {
             crate::groups::save(self.data_dir(), group, text, root)?;
@@ -190,4 +196,18 @@ fn check_against_others(
         }
     }
     Ok(())
+}
+
+/// The certificate and key `portos up` keeps in `data/tls/` for Tailscale.
+fn tailscale_files(data_dir: &Path) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+    std::fs::read_dir(data_dir.join("tls"))
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "crt"))
+        .map(|cert| {
+            let key = cert.with_extension("key");
+            (cert, key)
+        })
+        .filter(|(_, key)| key.is_file())
 }
