@@ -42,9 +42,12 @@ fn the_pages_and_the_api_answer_https_and_the_session_cookie_is_secure() {
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
+        // A client that connects and says nothing holds up no one.
+        let _silent = tokio::net::TcpStream::connect(("127.0.0.1", ui)).await.unwrap();
         // A client that trusts the CA: https on both ports; plain http still answers.
         let trusting = reqwest::Client::builder()
             .no_proxy()
+            .timeout(Duration::from_secs(10))
             .add_root_certificate(reqwest::Certificate::from_pem(ca.ca_pem.as_bytes()).unwrap())
             .build()
             .unwrap();

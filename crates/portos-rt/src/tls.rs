@@ -26,8 +26,9 @@ pub const CERT_ENV: &str = "PORTOS_TLS_CERT";
 /// The private key's PEM file.
 pub const KEY_ENV: &str = "PORTOS_TLS_KEY";
 
-/// How long a client may take to start talking, then to finish its handshake.
-const FIRST_BYTE: Duration = Duration::from_secs(5);
+/// How long a client may take to start talking (browsers open connections
+/// ahead of use), then to finish its handshake.
+const FIRST_BYTE: Duration = Duration::from_secs(30);
 const HANDSHAKE: Duration = Duration::from_secs(10);
 
 /// Who is on the other end of a connection.
@@ -67,15 +68,94 @@ pub fn acceptor_from_env() -> Result<Option<TlsAcceptor>, RtError> {
     Ok(Some(TlsAcceptor::from(Arc::new(config))))
 }
 
-/// A TCP listener that also speaks TLS when it has an acceptor.
+/// A TCP listener that also speaks TLS when it has an acceptor. Connections
+/// are looked at (and TLS handshakes done) on tasks of their own, so a client
+/// that stalls its handshake never holds up anyone else's connection.
 pub struct Listener {
-    tcp: TcpListener,
-    tls: Option<TlsAcceptor>,
+    local: SocketAddr,
+    tls: bool,
+    ready: tokio::sync::mpsc::Receiver<(Either<TcpStream, TlsStream<TcpStream>>, Peer)>,
 }
+
+/// Connections sorted and ready, waiting for the server to take them.
+const READY_QUEUE: usize = 64;
 
 impl Listener {
     pub fn new(tcp: TcpListener, tls: Option<TlsAcceptor>) -> Self {
-        Self { tcp, tls }
+        let local = tcp
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let has_tls = tls.is_some();
+        let (tx, ready) = tokio::sync::mpsc::channel(READY_QUEUE);
+        tokio::spawn(accept_loop(tcp, tls, tx));
+        Self {
+            local,
+            tls: has_tls,
+            ready,
+        }
+    }
+}
+
+type Ready = tokio::sync::mpsc::Sender<(Either<TcpStream, TlsStream<TcpStream>>, Peer)>;
+
+/// Accepts until the server is gone (the queue's receiver dropped).
+async fn accept_loop(tcp: TcpListener, tls: Option<TlsAcceptor>, tx: Ready) {
+    loop {
+        let accepted = tokio::select! {
+            a = tcp.accept() => a,
+            () = tx.closed() => return,
+        };
+        let (stream, addr) = match accepted {
+            Ok(s) => s,
+            Err(e) => {
+                // Out of file descriptors and the like: wait, then go on.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Some(acceptor) = tls.clone() else {
+            if tx
+                .send((Either::Left(stream), Peer { addr, tls: false }))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            continue;
+        };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            if let Some(conn) = sort(stream, addr, acceptor).await {
+                let _ = tx.send(conn).await;
+            }
+        });
+    }
+}
+
+/// Plain or TLS, by the first byte; the TLS handshake done.
+async fn sort(
+    stream: TcpStream,
+    addr: SocketAddr,
+    acceptor: TlsAcceptor,
+) -> Option<(Either<TcpStream, TlsStream<TcpStream>>, Peer)> {
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(FIRST_BYTE, stream.peek(&mut first)).await {
+        Ok(Ok(1)) if first[0] == HANDSHAKE_RECORD => {
+            match tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => Some((Either::Right(tls), Peer { addr, tls: true })),
+                Ok(Err(e)) => {
+                    tracing::debug!(%addr, error = %e, "TLS handshake failed");
+                    None
+                }
+                Err(_) => {
+                    tracing::debug!(%addr, "TLS handshake too slow");
+                    None
+                }
+            }
+        }
+        Ok(Ok(1)) => Some((Either::Left(stream), Peer { addr, tls: false })),
+        _ => None,
     }
 }
 
@@ -87,38 +167,17 @@ impl axum::serve::Listener for Listener {
     type Addr = Peer;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let (stream, addr) = match self.tcp.accept().await {
-                Ok(s) => s,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait, then go on.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            let Some(acceptor) = &self.tls else {
-                return (Either::Left(stream), Peer { addr, tls: false });
-            };
-            let mut first = [0u8; 1];
-            match tokio::time::timeout(FIRST_BYTE, stream.peek(&mut first)).await {
-                Ok(Ok(1)) if first[0] == HANDSHAKE_RECORD => {
-                    match tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => return (Either::Right(tls), Peer { addr, tls: true }),
-                        Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%addr, "TLS handshake too slow"),
-                    }
-                }
-                Ok(Ok(1)) => return (Either::Left(stream), Peer { addr, tls: false }),
-                _ => {}
-            }
+        match self.ready.recv().await {
+            Some(conn) => conn,
+            // The accept loop ended: nothing more will come.
+            None => std::future::pending().await,
         }
     }
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.tcp.local_addr().map(|addr| Peer {
-            addr,
-            tls: self.tls.is_some(),
+        Ok(Peer {
+            addr: self.local,
+            tls: self.tls,
         })
     }
 }
