@@ -230,10 +230,24 @@ fn an_apps_json_in_the_original_format_runs_after_up() {
         serde_json::to_string_pretty(&sample).unwrap(),
     )
     .unwrap();
+    // A kept group whose app is gone (deleted while the supervisor was down).
+    std::fs::create_dir_all(stack.data.join("supervisor.d")).unwrap();
+    std::fs::write(
+        stack.data.join("supervisor.d/ghost-app.toml"),
+        "[[process]]\nname = \"ghost\"\ncommand = \"sleep\"\nargs = [\"1000\"]\n",
+    )
+    .unwrap();
     stack.ok(&["up", "-d"]);
     healthy(&stack, "legacy-web");
     healthy(&stack, "legacy-worker");
     assert_eq!(group_of(&stack, "legacy-app").len(), 2);
+    // The api server removes it when it starts.
+    wait_for(
+        Duration::from_secs(10),
+        "the gone app's group removed",
+        || group_of(&stack, "ghost-app").is_empty().then_some(()),
+    );
+    assert!(!stack.data.join("supervisor.d/ghost-app.toml").exists());
     // PortOS's own app is never a group of its own.
     assert!(group_of(&stack, "portos-default").is_empty());
 

@@ -41,22 +41,6 @@ fn host_triple() -> Result<String> {
         .context("rustc -vV names no host")
 }
 
-fn version() -> Result<String> {
-    let manifest = std::fs::read_to_string(crate::workspace_root().join("Cargo.toml"))?;
-    manifest
-        .lines()
-        .skip_while(|l| l.trim() != "[workspace.package]")
-        .find_map(|l| {
-            l.strip_prefix("version").map(|v| {
-                v.trim_start_matches([' ', '='])
-                    .trim()
-                    .trim_matches('"')
-                    .to_string()
-            })
-        })
-        .context("no version in [workspace.package]")
-}
-
 /// A systemd user unit for a release unpacked into `~/portos`.
 const UNIT: &str = "# A systemd user unit for PortOS unpacked into ~/portos: copy it to
 # ~/.config/systemd/user/, then `systemctl --user enable --now portos.service`.
@@ -85,7 +69,8 @@ pub fn dist(args: &[String]) -> Result<()> {
     let started = Instant::now();
     crate::cargo(&["build", "--release", "--bins"])?;
     let built = started.elapsed();
-    let name = format!("portos-{}-{}", version()?, host_triple()?);
+    // xtask shares the workspace's version.
+    let name = format!("portos-{}-{}", env!("CARGO_PKG_VERSION"), host_triple()?);
     let out = target_dir().join("dist");
     let stage = out.join(&name);
     let _ = std::fs::remove_dir_all(&stage);

@@ -37,15 +37,37 @@ async fn reserved(apps: &Apps) -> Result<BTreeSet<u16>, AppsError> {
     Ok(out)
 }
 
+/// The ports in use: listening now, and reserved by the apps (and ours).
+struct Taken {
+    listeners: Vec<Listener>,
+    used: BTreeSet<u16>,
+    reserved: BTreeSet<u16>,
+}
+
+impl Taken {
+    async fn now(apps: &Apps) -> Result<Self, AppsError> {
+        let listeners = listening();
+        let used = listeners.iter().map(|l| l.port).collect();
+        Ok(Self {
+            listeners,
+            used,
+            reserved: reserved(apps).await?,
+        })
+    }
+
+    fn occupied(&self) -> BTreeSet<u16> {
+        self.used.union(&self.reserved).copied().collect()
+    }
+}
+
 /// `GET /api/ports/scan`: the original's answer, plus `owners` (who holds
 /// each listening port: pid, command, and the supervised process and group).
 pub async fn scan(apps: &Apps) -> Result<Value, AppsError> {
-    let listeners = listening();
+    let taken = Taken::now(apps).await?;
     let supervised = apps.supervisor.list().await.unwrap_or_default();
-    let used: BTreeSet<u16> = listeners.iter().map(|l| l.port).collect();
-    let reserved = reserved(apps).await?;
-    let occupied: BTreeSet<u16> = used.union(&reserved).copied().collect();
-    let owners: Vec<Value> = listeners
+    let occupied = taken.occupied();
+    let owners: Vec<Value> = taken
+        .listeners
         .iter()
         .map(|l| {
             let sup = supervised
@@ -62,8 +84,8 @@ pub async fn scan(apps: &Apps) -> Result<Value, AppsError> {
         })
         .collect();
     Ok(json!({
-        "usedPorts": used,
-        "reservedPorts": reserved,
+        "usedPorts": taken.used,
+        "reservedPorts": taken.reserved,
         "allOccupied": occupied,
         "freeRanges": free_ranges(&occupied, RANGE),
         "suggestedPorts": next_free(&occupied, RANGE, 2),
@@ -107,11 +129,10 @@ pub async fn check(apps: &Apps, ports: &Value) -> Result<BTreeMap<String, bool>,
                 .collect::<Option<Vec<u16>>>()
         })
         .ok_or_else(|| AppsError::validation("ports must be a non-empty array of numbers"))?;
-    let used: BTreeSet<u16> = listening().iter().map(|l| l.port).collect();
-    let reserved = reserved(apps).await?;
+    let occupied = Taken::now(apps).await?.occupied();
     Ok(list
         .into_iter()
-        .map(|p| (p.to_string(), !used.contains(&p) && !reserved.contains(&p)))
+        .map(|p| (p.to_string(), !occupied.contains(&p)))
         .collect())
 }
 
@@ -129,8 +150,7 @@ pub async fn allocate(apps: &Apps, count: &Value) -> Result<Vec<u16>, AppsError>
     if !(1..=10).contains(&n) {
         return Err(AppsError::validation("count must be between 1 and 10"));
     }
-    let used: BTreeSet<u16> = listening().iter().map(|l| l.port).collect();
-    let occupied: BTreeSet<u16> = used.union(&reserved(apps).await?).copied().collect();
+    let occupied = Taken::now(apps).await?.occupied();
     Ok(next_free(&occupied, (RANGE.0, RANGE.1 + 100), n as usize))
 }
 
@@ -156,11 +176,9 @@ pub fn refuse_taken(
         else {
             continue;
         };
-        let holder = match (holder_of(l), l.pid, &l.command) {
-            (Some(p), _, _) => format!("{} of {} (pid {})", p.name, p.group, p.pid),
-            (None, Some(pid), Some(c)) => format!("pid {pid} ({c})"),
-            (None, Some(pid), None) => format!("pid {pid}"),
-            _ => "a process of another user".into(),
+        let holder = match holder_of(l) {
+            Some(p) => format!("{} of {} (pid {})", p.name, p.group, p.pid),
+            None => l.holder(),
         };
         return Err(AppsError::bad_request(
             "PORT_IN_USE",

@@ -83,7 +83,7 @@ pub async fn supervise(apps: &Apps, id: &str) -> Result<Value, AppsError> {
     let supervised = apps.supervisor.list().await?;
     crate::ports::refuse_taken(&table.ports(), id, &supervised)?;
     let change = apps.supervisor.apply(id, &table).await?;
-    remember(apps, id, &table).await?;
+    remember(apps, id, &a, &table).await?;
     apps.changed("supervise");
     Ok(answer(&table, &change))
 }
@@ -99,7 +99,7 @@ fn answer(table: &AppTable, change: &GroupChange) -> Value {
 
 /// Keeps the table's process names and labelled ports in the app's record
 /// (the original's `pm2ProcessNames` and `processes`).
-async fn remember(apps: &Apps, id: &str, table: &AppTable) -> Result<(), AppsError> {
+async fn remember(apps: &Apps, id: &str, a: &Value, table: &AppTable) -> Result<(), AppsError> {
     let names = json!(table.names());
     let processes: Vec<Value> = table
         .processes
@@ -113,7 +113,6 @@ async fn remember(apps: &Apps, id: &str, table: &AppTable) -> Result<(), AppsErr
             json!({ "name": p["name"], "port": port, "ports": ports })
         })
         .collect();
-    let a = registry::get(apps, id).await?;
     if a["pm2ProcessNames"] == names && a["processes"] == json!(processes) {
         return Ok(());
     }

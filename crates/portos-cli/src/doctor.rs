@@ -47,20 +47,10 @@ fn problem(name: &'static str, detail: impl Into<String>, fix: impl Into<String>
     }
 }
 
-fn is_program(p: &Path) -> bool {
-    p.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// A bare command beside `portos`, then on `PATH` (as the supervisor looks).
+/// A bare command as the supervisor finds it (beside `portos`, then on `PATH`).
 fn find_program(name: &str) -> Option<PathBuf> {
-    let beside = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.join(name)));
-    let on_path: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join(name)).collect())
-        .unwrap_or_default();
-    beside.into_iter().chain(on_path).find(|p| is_program(p))
+    let bin = portos_supervisor::program::bin_dir();
+    portos_supervisor::program::find(name, Path::new("/"), bin.as_deref()).ok()
 }
 
 fn version_of(program: &Path) -> Option<String> {
@@ -74,12 +64,13 @@ fn version_of(program: &Path) -> Option<String> {
 }
 
 fn binaries(config: &Config) -> Vec<Check> {
-    let mut missing = Vec::new();
-    for p in &config.processes {
-        if !p.command.contains('/') && find_program(&p.command).is_none() {
-            missing.push(format!("{} ({})", p.command, p.name));
-        }
-    }
+    let bin = portos_supervisor::program::bin_dir();
+    let missing: Vec<String> = config
+        .processes
+        .iter()
+        .filter(|p| portos_supervisor::program::find(&p.command, &p.cwd, bin.as_deref()).is_err())
+        .map(|p| format!("{} ({})", p.command, p.name))
+        .collect();
     vec![if missing.is_empty() {
         ok(
             "programs",
@@ -91,7 +82,10 @@ fn binaries(config: &Config) -> Vec<Check> {
     } else {
         problem(
             "programs",
-            format!("not found beside portos or on PATH: {}", missing.join(", ")),
+            format!(
+                "not found (beside portos, on PATH, or as written): {}",
+                missing.join(", ")
+            ),
             "build them: cargo build --release, and run the portos beside them",
         )
     }]
@@ -121,7 +115,7 @@ fn chromium(config: &Config, data_dir: &Path) -> Check {
         .map(|p| ("chromePath of browser-config.json", p))
         .or_else(|| std::env::var_os("CHROME_PATH").map(|p| ("CHROME_PATH", PathBuf::from(p))));
     let found = match given {
-        Some((from, p)) if !is_program(&p) => {
+        Some((from, p)) if !portos_supervisor::program::is_executable(&p) => {
             return problem(
                 "chromium",
                 format!("{from} is {}, which is not a program", p.display()),
@@ -182,12 +176,7 @@ fn ports(config: &Config, ours: &[pb::Process]) -> Check {
                 .iter()
                 .any(|o| o.pid != 0 && l.pgid == Some(o.pid as i32));
             if !by_us {
-                let who = match (l.pid, &l.command) {
-                    (Some(pid), Some(c)) => format!("pid {pid} ({c})"),
-                    (Some(pid), None) => format!("pid {pid}"),
-                    _ => "a process of another user".into(),
-                };
-                held.push(format!("{port} ({}.{label}) by {who}", p.name));
+                held.push(format!("{port} ({}.{label}) by {}", p.name, l.holder()));
             }
         }
     }

@@ -70,7 +70,6 @@ pub fn up(
 ) -> Outcome {
     let config = load(config_path)?;
     let selected = selection(&config, &names)?;
-    let config = crate::tailscale::resolve(config, data_dir)?;
     // A supervisor already running for this data dir: start what was asked there.
     let running = client::run(async {
         if let Some(mut c) = client::try_connect(data_dir).await {
@@ -105,9 +104,14 @@ pub fn up(
         crate::owner::https(Some(&config)),
     )?;
     if detach {
+        // The daemon fetches a Tailscale certificate itself (its failure is shown from its log).
         detach_daemon(config_path, data_dir, &selected, timeout)
     } else {
-        foreground(config, data_dir, selected)
+        foreground(
+            crate::tailscale::resolve(config, data_dir)?,
+            data_dir,
+            selected,
+        )
     }
 }
 

@@ -21,6 +21,17 @@ pub struct Listener {
     pub command: Option<String>,
 }
 
+impl Listener {
+    /// Who holds it, for people: `pid 123 (node server.js)`.
+    pub fn holder(&self) -> String {
+        match (self.pid, &self.command) {
+            (Some(pid), Some(c)) => format!("pid {pid} ({c})"),
+            (Some(pid), None) => format!("pid {pid}"),
+            _ => "a process of another user".into(),
+        }
+    }
+}
+
 /// Every listening TCP socket (IPv4 and IPv6), with its holder.
 pub fn listening() -> Vec<Listener> {
     let mut sockets: Vec<(u64, std::net::SocketAddr)> = Vec::new();

@@ -21,19 +21,14 @@ fn io(what: String) -> impl FnOnce(std::io::Error) -> SupervisorError {
     move |source| SupervisorError::Io { what, source }
 }
 
-/// Keeps `group`'s table (temp file, fsync, rename, fsync of the folder).
-pub(crate) fn save(
-    data_dir: &Path,
-    group: &str,
-    text: &str,
-    root: &Path,
-) -> Result<(), SupervisorError> {
+/// Writes `body` to `path` (mode 0600) atomically and durably: a temp file,
+/// fsync, rename, fsync of the folder.
+fn write_atomic(path: &Path, body: &[u8]) -> Result<(), SupervisorError> {
     use std::os::unix::fs::OpenOptionsExt;
-    let dir = data_dir.join(DIR);
-    std::fs::create_dir_all(&dir).map_err(io(format!("cannot create {}", dir.display())))?;
-    let path = file(data_dir, group);
-    let tmp = dir.join(format!(".{group}.toml.{}", std::process::id()));
-    let body = format!("{ROOT_LINE}{}\n{text}", root.display());
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
     let written = (|| {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -41,15 +36,26 @@ pub(crate) fn save(
             .truncate(true)
             .mode(0o600)
             .open(&tmp)?;
-        f.write_all(body.as_bytes())?;
+        f.write_all(body)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
-        std::fs::File::open(&dir)?.sync_all()
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     written.map_err(io(format!("cannot write {}", path.display())))
+}
+
+/// Keeps `group`'s table, after the line saying what its relative paths meant.
+pub(crate) fn save(
+    data_dir: &Path,
+    group: &str,
+    text: &str,
+    root: &Path,
+) -> Result<(), SupervisorError> {
+    let body = format!("{ROOT_LINE}{}\n{text}", root.display());
+    write_atomic(&file(data_dir, group), body.as_bytes())
 }
 
 fn stopped_file(data_dir: &Path, group: &str) -> PathBuf {
@@ -92,10 +98,7 @@ pub(crate) fn remember(
             _ => Ok(()),
         };
     }
-    let tmp = path.with_extension(format!("stopped.{}", std::process::id()));
-    std::fs::write(&tmp, list.join("\n") + "\n")
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(io(format!("cannot write {}", path.display())))
+    write_atomic(&path, (list.join("\n") + "\n").as_bytes())
 }
 
 /// Forgets `group`'s kept table; whether there was one.

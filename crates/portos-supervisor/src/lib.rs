@@ -24,6 +24,7 @@ pub mod health;
 pub mod logs;
 pub mod model;
 mod process;
+pub mod program;
 mod reaper;
 mod sample;
 mod table;
@@ -127,9 +128,7 @@ impl Supervisor {
             logs: Arc::new(logs),
             events,
             data_dir: data_dir.to_path_buf(),
-            bin_dir: std::env::current_exe()
-                .ok()
-                .and_then(|p| p.parent().map(Path::to_path_buf)),
+            bin_dir: program::bin_dir(),
             internal_token: portos_rt::internal::new_token(),
         });
         let config = config.in_group(portos_config::PORTOS_GROUP);

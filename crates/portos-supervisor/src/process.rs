@@ -5,7 +5,7 @@
 //! from a watch channel.
 
 use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -382,7 +382,11 @@ impl Actor {
     }
 
     fn spawn(&mut self) -> Phase {
-        let program = match self.resolve_program() {
+        let program = match crate::program::find(
+            &self.spec.command,
+            &self.spec.cwd,
+            self.shared.bin_dir.as_deref(),
+        ) {
             Ok(p) => p,
             Err(reason) => return self.give_up(reason, None),
         };
@@ -460,40 +464,6 @@ impl Actor {
             },
             probe: None,
         })
-    }
-
-    /// The program to exec: a path as written (relative to `cwd`), or a bare
-    /// name found beside `portos`, then on `PATH`.
-    fn resolve_program(&self) -> Result<PathBuf, String> {
-        let command = &self.spec.command;
-        if command.contains('/') {
-            let p = self.spec.cwd.join(command);
-            return if is_executable(&p) {
-                Ok(p)
-            } else {
-                Err(format!("command {} is not an executable file", p.display()))
-            };
-        }
-        let beside = self.shared.bin_dir.iter().map(|d| d.join(command));
-        let on_path = std::env::var_os("PATH")
-            .map(|p| {
-                std::env::split_paths(&p)
-                    .map(|d| d.join(command))
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
-        beside
-            .chain(on_path)
-            .find(|p| is_executable(p))
-            .ok_or_else(|| {
-                let beside = self
-                    .shared
-                    .bin_dir
-                    .as_ref()
-                    .map(|d| format!(" (looked in {} and on PATH)", d.display()))
-                    .unwrap_or_else(|| " (looked on PATH)".into());
-                format!("command `{command}` not found{beside}")
-            })
     }
 
     /// The child exited on its own: clean up its group, then restart or give up.
@@ -746,11 +716,6 @@ async fn all_healthy(deps: &mut [watch::Receiver<ProcessInfo>]) {
 /// Whether any process (zombies included, until reaped) is left in the group.
 pub(crate) fn group_alive(pgid: Pid) -> bool {
     killpg(pgid, None).is_ok()
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 fn far_future() -> Instant {
