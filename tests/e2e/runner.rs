@@ -70,7 +70,10 @@ fn a_runner_killed_by_signal_9_comes_back_and_leaves_no_agent_behind() {
     .unwrap();
     let back = wait_for(Duration::from_secs(20), "the runner restarted", || {
         let p = stack.process("portos-cos");
-        (p["state"] == "healthy" && p["pid"].as_i64() != Some(i64::from(runner))).then_some(p)
+        let new_pid = p["pid"]
+            .as_i64()
+            .is_some_and(|pid| pid != i64::from(runner));
+        (p["state"] == "healthy" && new_pid).then_some(p)
     });
     assert_eq!(back["restarts"], 1, "{back}");
     let lost = rt.block_on(async {

@@ -470,7 +470,12 @@ impl Actor {
     async fn after_exit(&mut self, pid: u32, started: Instant, status: ExitStatus) -> Phase {
         self.kill_group(pid, None).await;
         let uptime = started.elapsed();
+        // The state leaves `healthy` in the same update that clears the pid:
+        // no snapshot may show a healthy process with no pid. What comes next
+        // (a restart, stopped, errored) replaces it in this same step.
         self.update(|i| {
+            i.state = State::Backoff;
+            i.reason = status.to_string();
             i.pid = None;
             i.started_at = None;
             i.last_exit = Some(status);
