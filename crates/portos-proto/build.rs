@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "portos/runner/v1/runner.proto",
         "portos/browser/v1/browser.proto",
         "portos/integrations/v1/integrations.proto",
+        "portos/autofixer/v1/autofixer.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

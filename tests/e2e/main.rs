@@ -2,6 +2,7 @@
 //! data dirs and free ports, driven as a user would drive them.
 
 mod apps;
+mod autofixer;
 mod bad_config;
 mod browser;
 mod doctor;

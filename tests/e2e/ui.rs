@@ -397,10 +397,13 @@ fn the_web_ui_in_a_real_browser() {
         until(&page, "the provider in the list", 10, "!!document.querySelector('#run-provider option[value=\"llama-ui\"]')").await;
         eval(&page, "document.getElementById('run-provider').value = 'llama-ui'; true").await;
         page.find_element("#run-prompt").await.unwrap().click().await.unwrap()
-            .type_str("Count from 1 to 40, one number per line.").await.unwrap();
+            .type_str("Count from 1 to 100, one number per line.").await.unwrap();
+        // Seen while the run is still going: some output, then more. Every
+        // change of the output is watched (a poll can miss a short run's
+        // whole stream between two looks).
+        eval(&page, "window.__streamed = []; new MutationObserver(() => { const t = document.getElementById('run-output').textContent; if (t.length > 0 && document.getElementById('run-state').textContent === 'running') window.__streamed.push(t.length); }).observe(document.getElementById('run-output'), { childList: true, subtree: true, characterData: true }); true").await;
         page.find_element("#run-start").await.unwrap().click().await.unwrap();
-        // Seen while the run is still going: some output, then more.
-        let first = until(&page, "the first output", 120, "(() => { const t = document.getElementById('run-output').textContent; return t.length > 0 && document.getElementById('run-state').textContent === 'running' ? t.length : null })()").await;
+        let first = until(&page, "the first output", 120, "window.__streamed.length ? window.__streamed[0] : null").await;
         let state = until(&page, "the run's end", 180, "(() => { const s = document.getElementById('run-state').textContent; return s === 'running' ? null : s })()").await;
         assert_eq!(state, "succeeded");
         let shown = eval(&page, "document.getElementById('run-output').textContent").await;

@@ -20,6 +20,7 @@ const DOMAIN: &[&str] = &[
     "portos-auth",
     "portos-git",
     "portos-jira-instances",
+    "portos-healer",
 ];
 /// The wire: HTTP servers, gRPC, their plumbing and our generated messages.
 const WIRE: &[&str] = &[

@@ -16,7 +16,6 @@ pub mod grpc;
 pub mod guard;
 pub mod rendered;
 pub mod routes;
-pub mod supervisor_link;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,7 +34,7 @@ use tower_http::trace::TraceLayer;
 pub use error::ApiError;
 use events::Hub;
 use guard::HostPolicy;
-use supervisor_link::SupervisorLink;
+use portos_supervisor_client::SupervisorLink;
 
 /// The largest request body accepted (the original's JSON limit).
 pub const BODY_LIMIT: usize = 50 << 20;

@@ -229,6 +229,8 @@ mod tests {
             restarts: 0,
             reason: String::new(),
             ports: Vec::new(),
+            min_uptime_ms: 0,
+            command: String::new(),
         };
         assert!(refuse_taken(&[("web".into(), port)], "app", std::slice::from_ref(&mine)).is_ok());
         let err = refuse_taken(&[("web".into(), port)], "other", &[mine]).unwrap_err();

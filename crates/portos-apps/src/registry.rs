@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 
 use portos_core::time::now_iso;
 use portos_core::{Kind, Refuse};
+use portos_store::JsonStore;
 use portos_store::types::files;
 
 use crate::{Apps, AppsError};
@@ -95,7 +96,13 @@ fn object(body: Value) -> Result<Map<String, Value>, AppsError> {
 
 /// The apps, as stored.
 pub async fn all(apps: &Apps) -> Result<Map<String, Value>, AppsError> {
-    let file: Map<String, Value> = apps.store.load(files::APPS).await?;
+    Ok(stored(&apps.store).await?)
+}
+
+/// The apps of `apps.json`, as stored, for a reader that holds only the store
+/// (the autofixer: an app's group is its id).
+pub async fn stored(store: &JsonStore) -> Result<Map<String, Value>, portos_store::StoreError> {
+    let file: Map<String, Value> = store.load(files::APPS).await?;
     Ok(file
         .get("apps")
         .and_then(Value::as_object)

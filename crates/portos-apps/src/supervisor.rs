@@ -64,6 +64,10 @@ pub struct ProcessInfo {
     pub reason: String,
     /// `(label, port)`, in the table's order.
     pub ports: Vec<(String, u32)>,
+    /// How long a run must last to count as stable.
+    pub min_uptime_ms: u64,
+    /// What it runs, as one line.
+    pub command: String,
 }
 
 impl ProcessInfo {

@@ -42,6 +42,13 @@ pub mod browser {
     }
 }
 
+/// `portos.autofixer.v1`: the autofixer's API.
+pub mod autofixer {
+    pub mod v1 {
+        tonic::include_proto!("portos.autofixer.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every file under `proto/`, for reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("portos_descriptor");
 

@@ -361,6 +361,7 @@ pub fn to_proto(i: &ProcessInfo) -> pb::Process {
         last_exit_signal: signal,
         command: i.command.clone(),
         group: i.group.clone(),
+        min_uptime_ms: i.min_uptime.as_millis() as u64,
     }
 }
 
@@ -397,6 +398,7 @@ fn event_to_proto(e: &Event) -> pb::Event {
         reason: e.reason.clone(),
         delay_ms: e.delay.as_millis() as u64,
         at_ms: millis(e.at),
+        group: e.group.clone(),
     }
 }
 
@@ -413,5 +415,6 @@ fn snapshot_event(i: &ProcessInfo) -> pb::Event {
         reason: i.reason.clone(),
         delay_ms: 0,
         at_ms: millis(SystemTime::now()),
+        group: i.group.clone(),
     }
 }

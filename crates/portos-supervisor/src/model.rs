@@ -84,6 +84,8 @@ pub struct ProcessInfo {
     pub ports: Vec<(String, u16)>,
     pub last_exit: Option<ExitStatus>,
     pub command: String,
+    /// How long a run must last to count as stable.
+    pub min_uptime: Duration,
 }
 
 impl ProcessInfo {
@@ -111,6 +113,7 @@ pub enum EventKind {
 #[derive(Debug, Clone)]
 pub struct Event {
     pub process: String,
+    pub group: String,
     pub kind: EventKind,
     pub state: State,
     pub pid: Option<u32>,

@@ -124,6 +124,7 @@ impl Actor {
             ports: spec.ports.clone(),
             last_exit: None,
             command: command_line(&spec),
+            min_uptime: spec.min_uptime,
         };
         let (tx, rx_info) = watch::channel(info);
         (
@@ -588,6 +589,7 @@ impl Actor {
         self.update(|i| {
             i.ports = spec.ports.clone();
             i.command = command_line(&spec);
+            i.min_uptime = spec.min_uptime;
             i.group = spec.group.clone();
         });
         self.spec = spec;
@@ -693,6 +695,7 @@ impl Actor {
         tracing::info!(process = %self.spec.name, ?kind, state = state.as_str(), reason = %reason, "event");
         let _ = self.shared.events.send(Event {
             process: self.spec.name.clone(),
+            group: self.spec.group.clone(),
             kind,
             state,
             pid,

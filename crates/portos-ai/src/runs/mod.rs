@@ -9,7 +9,7 @@
 //! not cut them: at start the api server picks up the runs it left.
 
 pub mod analyze;
-mod cli;
+pub mod cli;
 mod openai;
 pub mod usage;
 

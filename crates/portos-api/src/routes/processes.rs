@@ -18,7 +18,7 @@ use tokio_stream::StreamExt;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::supervisor_link::status_problem;
+use portos_supervisor_client::status_problem;
 
 /// `GET /api/logs/processes`.
 #[utoipa::path(get, operation_id = "listProcesses", path = "/api/logs/processes", tag = "processes", responses((status = 200, description = "every supervised process"), (status = 503, description = "no supervisor")))]

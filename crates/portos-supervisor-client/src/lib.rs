@@ -1,6 +1,12 @@
-//! The supervisor's control socket (`data/supervisor.sock`), as the api server
-//! reaches it: the process table and control for `portos-apps` (behind its
-//! [`Supervisor`] trait), and the log streams the log routes pass on.
+//! The supervisor's control socket (`data/supervisor.sock`), as the services
+//! reach it (the api server, the autofixer and its UI): the process table and
+//! control for `portos-apps` (behind its [`Supervisor`] trait), the log streams
+//! the log routes pass on, and the supervisor's events.
+//!
+//! Owns: the socket's address and the one conversion of the supervisor's
+//! process message.
+//! Must not depend on: the supervisor itself or any service crate (it is an
+//! adapter: the supervisor's wire on one side, `portos-apps`' trait on the other).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -56,6 +62,28 @@ impl SupervisorLink {
             .map_err(status_problem)?
             .into_inner())
     }
+
+    /// The supervisor's events as they happen (with `snapshot`, each process's
+    /// current state first).
+    pub async fn events(&self, snapshot: bool) -> Result<tonic::Streaming<pb::Event>, Problem> {
+        Ok(self
+            .client()
+            .await?
+            .events(pb::EventsRequest { snapshot })
+            .await
+            .map_err(status_problem)?
+            .into_inner())
+    }
+
+    /// The last `lines` lines of one process, oldest first.
+    pub async fn tail_lines(&self, name: &str, lines: u32) -> Result<Vec<pb::LogLine>, Problem> {
+        let mut stream = self.logs(name, lines, false).await?;
+        let mut out = Vec::new();
+        while let Some(line) = stream.message().await.map_err(status_problem)? {
+            out.push(line);
+        }
+        Ok(out)
+    }
 }
 
 fn unavailable(message: String) -> Problem {
@@ -74,7 +102,7 @@ pub fn status_problem(s: tonic::Status) -> Problem {
 }
 
 /// The one conversion of the supervisor's process message.
-fn process_info(p: pb::Process) -> ProcessInfo {
+pub fn process_info(p: pb::Process) -> ProcessInfo {
     let state = match pb::State::try_from(p.state).unwrap_or(pb::State::Unspecified) {
         pb::State::Starting => ProcessState::Starting,
         pb::State::Healthy => ProcessState::Healthy,
@@ -96,23 +124,15 @@ fn process_info(p: pb::Process) -> ProcessInfo {
         restarts: p.restarts,
         reason: p.reason,
         ports: p.ports.into_iter().map(|x| (x.label, x.port)).collect(),
+        min_uptime_ms: p.min_uptime_ms,
+        command: p.command,
     }
 }
 
 #[async_trait::async_trait]
 impl Supervisor for SupervisorLink {
     async fn list(&self) -> Result<Vec<ProcessInfo>, AppsError> {
-        Ok(self
-            .client()
-            .await?
-            .list_processes(pb::ListProcessesRequest {})
-            .await
-            .map_err(status_problem)?
-            .into_inner()
-            .processes
-            .into_iter()
-            .map(process_info)
-            .collect())
+        Ok(portos_healer::Supervision::processes(self).await?)
     }
 
     async fn control(&self, name: &str, action: AppAction) -> Result<(), AppsError> {
@@ -166,5 +186,66 @@ fn group_change(a: pb::ApplyResponse) -> GroupChange {
         restarted: a.restarted,
         stopped: a.stopped,
         unchanged: a.unchanged,
+    }
+}
+
+#[async_trait::async_trait]
+impl portos_healer::Supervision for SupervisorLink {
+    async fn processes(&self) -> Result<Vec<ProcessInfo>, Problem> {
+        Ok(self
+            .client()
+            .await?
+            .list_processes(pb::ListProcessesRequest {})
+            .await
+            .map_err(status_problem)?
+            .into_inner()
+            .processes
+            .into_iter()
+            .map(process_info)
+            .collect())
+    }
+
+    async fn restart(&self, name: &str) -> Result<(), Problem> {
+        self.client()
+            .await?
+            .restart(pb::ControlRequest {
+                name: name.to_string(),
+            })
+            .await
+            .map(drop)
+            .map_err(status_problem)
+    }
+
+    async fn tail(&self, name: &str, lines: u32) -> Result<Vec<portos_healer::LogLine>, Problem> {
+        Ok(self
+            .tail_lines(name, lines)
+            .await?
+            .into_iter()
+            .map(|l| portos_healer::LogLine {
+                stderr: l.stream == pb::Stream::Stderr as i32,
+                text: l.text,
+            })
+            .collect())
+    }
+}
+
+/// The one conversion of the supervisor's event, as the healer hears it.
+pub fn process_event(e: pb::Event) -> portos_healer::ProcessEvent {
+    use portos_healer::Happened;
+    let happened = match pb::EventKind::try_from(e.kind).unwrap_or(pb::EventKind::Unspecified) {
+        pb::EventKind::Exited => Happened::Exited {
+            code: e.exit_code,
+            signal: e.exit_signal,
+        },
+        pb::EventKind::Errored => Happened::Errored,
+        pb::EventKind::Healthy => Happened::Healthy,
+        _ => Happened::Other,
+    };
+    portos_healer::ProcessEvent {
+        process: e.process,
+        group: e.group,
+        happened,
+        at_ms: e.at_ms,
+        reason: e.reason,
     }
 }
