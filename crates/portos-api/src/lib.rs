@@ -233,6 +233,16 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(screenshots::download, screenshots::remove))
         .routes(routes!(attachments::list, attachments::create))
         .routes(routes!(attachments::download, attachments::remove))
+        .routes(routes!(routes::autofixer::status))
+        .routes(routes!(routes::autofixer::history))
+        .routes(routes!(routes::autofixer::session))
+        .routes(routes!(routes::autofixer::fix))
+        .routes(routes!(routes::autofixer::pause))
+        .routes(routes!(routes::autofixer::resume))
+        .routes(routes!(
+            routes::autofixer::get_config,
+            routes::autofixer::set_config
+        ))
         .routes(routes!(routes::browser::full_status))
         .routes(routes!(
             routes::browser::get_config,

@@ -42,6 +42,11 @@ fn main() -> ExitCode {
                 }
             }
         });
+        // The autofixer's events onto the live socket.
+        tokio::spawn(portos_api::routes::autofixer::relay(
+            state.clone(),
+            ctx.shutdown.clone(),
+        ));
         // Automation schedules: one scheduler, stopped with the process.
         tokio::spawn(state.agents.clone().run(ctx.shutdown.clone()));
         let (grpc, grpc_names) = portos_api::grpc::routes(state.clone());

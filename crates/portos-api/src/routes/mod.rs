@@ -3,6 +3,7 @@
 pub mod agent_processes;
 pub mod agents;
 pub mod apps;
+pub mod autofixer;
 pub mod browser;
 pub mod files;
 pub mod git;

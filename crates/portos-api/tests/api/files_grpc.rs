@@ -555,6 +555,13 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/screenshots/{filename}", &["get", "delete"]),
         ("/api/attachments", &["get", "post"]),
         ("/api/attachments/{filename}", &["get", "delete"]),
+        ("/api/autofixer", &["get"]),
+        ("/api/autofixer/history", &["get"]),
+        ("/api/autofixer/sessions/{id}", &["get"]),
+        ("/api/autofixer/fix", &["post"]),
+        ("/api/autofixer/pause", &["post"]),
+        ("/api/autofixer/resume", &["post"]),
+        ("/api/autofixer/config", &["get", "put"]),
         ("/api/browser", &["get"]),
         ("/api/browser/config", &["get", "put"]),
         ("/api/browser/navigate", &["post"]),
@@ -582,7 +589,7 @@ async fn the_openapi_document_covers_every_route() {
             assert!(p.get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 119, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 126, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 /// CORS lets no foreign origin read answers, not even the UI's port on an IP
