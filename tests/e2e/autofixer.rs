@@ -547,5 +547,37 @@ async fn the_autofixer_heals_a_crash_loop_and_keeps_its_history() {
     assert_eq!(s["sessionId"], running.as_str());
     assert_eq!(s["status"], "interrupted", "{s}");
     assert_eq!(s["success"], false);
+
+    // The worktree mode: the fix lands on a branch of its own, the owner's
+    // checkout and the running process untouched.
+    std::fs::remove_file(stack.dir.path().join("mode")).unwrap();
+    let mut wt = config.clone();
+    wt["worktree"] = json!(true);
+    let _ = set_config(&stack, ports.fixer, wt);
+    assert_eq!(fix_now("buggy-web").await.status(), 200);
+    let s = next_session(&stack, 15, 30);
+    assert_eq!(s["status"], "proposed", "{s}");
+    let branch = format!("autofixer/{}", s["sessionId"].as_str().unwrap());
+    assert!(s["verdict"].as_str().unwrap().contains(&branch), "{s}");
+    assert!(s["diffStat"].as_str().unwrap().contains("server.py"), "{s}");
+    let proposed = portos_test_support::git(&app, &["show", &format!("{branch}:server.py")]);
+    assert!(proposed.contains("BUG = False"), "{proposed}");
+    assert!(
+        std::fs::read_to_string(app.join("server.py"))
+            .unwrap()
+            .contains("BUG = True")
+    );
+    assert!(
+        portos_test_support::git(&app, &["status", "--porcelain"])
+            .trim()
+            .is_empty()
+    );
+    assert!(
+        !stack
+            .data
+            .join("autofixer/worktrees")
+            .join(s["sessionId"].as_str().unwrap())
+            .exists()
+    );
     drop(browser);
 }

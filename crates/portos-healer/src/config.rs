@@ -41,6 +41,9 @@ pub struct Config {
     /// After the restart, how long the process gets to become healthy (on top
     /// of its `min_uptime`, which it must then stay up for).
     pub verify_ms: u64,
+    /// The agent works in a git worktree on a branch of its own; the result
+    /// stays on that branch for the owner and the process is not restarted.
+    pub worktree: bool,
 }
 
 impl Default for Config {
@@ -59,6 +62,7 @@ impl Default for Config {
             error_lines: 100,
             output_lines: 50,
             verify_ms: 30_000,
+            worktree: false,
         }
     }
 }

@@ -123,6 +123,25 @@ pub(crate) async fn run(
     cancel: &CancellationToken,
 ) -> End {
     let (session, process, app) = (job.session.as_str(), job.process.as_str(), &job.app);
+    let worktree = if cfg.worktree {
+        let root = inner.store.path("autofixer/worktrees");
+        match crate::worktree::open(&app.repo, &root, session).await {
+            Ok(w) => Some(w),
+            Err(why) => {
+                return End {
+                    status: "failed",
+                    error: Some(why.clone()),
+                    verdict: why,
+                    ..End::default()
+                };
+            }
+        }
+    } else {
+        None
+    };
+    let workdir = worktree
+        .as_ref()
+        .map_or_else(|| app.repo.clone(), |w| w.path.display().to_string());
     let mut output = String::new();
     let mut on_text = |piece: &str| {
         output.push_str(piece);
@@ -136,14 +155,18 @@ pub(crate) async fn run(
         session,
         provider,
         prompt_text,
-        Some(&app.repo),
+        Some(&workdir),
         true,
         cancel,
         Duration::from_millis(cfg.timeout_ms),
         &mut on_text,
     )
     .await;
-    let diff_stat = diff_stat(&app.repo).await;
+    let diff_stat = diff_stat(&workdir).await;
+    let closed = match &worktree {
+        Some(w) => Some(crate::worktree::close(w, process).await),
+        None => None,
+    };
     let failed = |verdict: String, status: &'static str| End {
         exit_code: attempt.exit_code,
         success: false,
@@ -168,6 +191,27 @@ pub(crate) async fn run(
             format!("agent failed: {why}; the process was left as it was"),
             "failed",
         );
+    }
+    if let (Some(w), Some(closed)) = (&worktree, closed) {
+        return match closed {
+            Ok(true) => End {
+                exit_code: attempt.exit_code,
+                success: true,
+                status: "proposed",
+                verdict: format!(
+                    "proposed on the branch {}: review and merge it; the process was not restarted",
+                    w.branch
+                ),
+                error: None,
+                diff_stat,
+                output,
+            },
+            Ok(false) => failed("the agent changed nothing".into(), "failed"),
+            Err(why) => failed(
+                format!("could not keep the agent's work on {}: {why}", w.branch),
+                "failed",
+            ),
+        };
     }
     match verify(inner, cfg, process, cancel).await {
         Ok(verdict) => End {
@@ -248,20 +292,9 @@ async fn find(inner: &Inner, process: &str) -> Result<ProcessInfo, String> {
 /// `git diff --stat` of the folder's tracked files plus its new files, or
 /// empty when it is not a repository. No shell; a time limit.
 pub async fn diff_stat(repo: &str) -> String {
-    let git = |args: &'static [&'static str]| {
-        let mut c = tokio::process::Command::new("git");
-        c.arg("-C")
-            .arg(repo)
-            .args(args)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
-        async move {
-            match tokio::time::timeout(Duration::from_secs(10), c.output()).await {
-                Ok(Ok(o)) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
-                _ => String::new(),
-            }
-        }
+    let dir = std::path::Path::new(repo);
+    let git = |args: &'static [&'static str]| async move {
+        crate::worktree::git(dir, args).await.unwrap_or_default()
     };
     let mut stat = git(&["diff", "--stat", "HEAD", "--"]).await;
     let new: Vec<String> = git(&["ls-files", "--others", "--exclude-standard"])
