@@ -28,12 +28,14 @@ fn main() -> ExitCode {
         let data_dir = PathBuf::from(portos_rt::env_or("PORTOS_DATA_DIR", "data"));
         let store = Arc::new(portos_store::JsonStore::new(&data_dir));
         let ctx = Arc::new(routes::Ctx {
-            autofixer: format!(
-                "http://127.0.0.1:{}",
-                portos_rt::env_or("PORTOS_AUTOFIXER_PORT", "5559")
+            fixer: portos_autofixer_client::AutofixerLink::new(
+                format!(
+                    "http://127.0.0.1:{}",
+                    portos_rt::env_or("PORTOS_AUTOFIXER_PORT", "5559")
+                ),
+                portos_rt::internal::Auth::from_env(),
             ),
             ui_port: portos_rt::env_or("PORTOS_UI_PORT", "5555"),
-            auth: portos_rt::internal::Auth::from_env(),
             sessions: portos_healer::sessions::Sessions::new(store.clone()),
             store,
             link: portos_supervisor_client::SupervisorLink {

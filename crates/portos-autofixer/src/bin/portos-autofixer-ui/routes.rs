@@ -6,7 +6,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use askama::Template;
 use axum::extract::{Path, Query, Request, State};
@@ -18,17 +17,15 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::{Stream, StreamExt};
 use portos_apps::ProcessInfo;
+use portos_autofixer_client::{AutofixerLink, Code, Failure};
 use portos_healer::sessions::Sessions;
-use portos_proto::autofixer::v1 as pb;
-use portos_rt::internal::{Auth, Authed};
 use portos_supervisor_client::SupervisorLink;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub struct Ctx {
-    pub autofixer: String,
+    pub fixer: AutofixerLink,
     pub ui_port: String,
-    pub auth: Auth,
     pub sessions: Sessions,
     pub store: Arc<portos_store::JsonStore>,
     pub link: SupervisorLink,
@@ -111,34 +108,10 @@ async fn script() -> impl IntoResponse {
     )
 }
 
-async fn client(ctx: &Ctx) -> Result<pb::autofixer_client::AutofixerClient<Authed>, String> {
-    let endpoint = tonic::transport::Endpoint::from_shared(ctx.autofixer.clone())
-        .map_err(|e| e.to_string())?
-        .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(5));
-    let channel = endpoint
-        .connect()
-        .await
-        .map_err(|_| format!("no answer from the autofixer at {}", ctx.autofixer))?;
-    Ok(pb::autofixer_client::AutofixerClient::with_interceptor(
-        channel,
-        ctx.auth.clone(),
-    ))
-}
-
-async fn healer_status(ctx: &Ctx) -> Result<pb::Status, String> {
-    client(ctx)
-        .await?
-        .status(pb::StatusRequest {})
-        .await
-        .map(tonic::Response::into_inner)
-        .map_err(|s| s.message().to_string())
-}
-
 async fn page(State(ctx): Shared, headers: HeaderMap) -> Response {
-    let (serving, state) = match healer_status(&ctx).await {
-        Ok(s) => (true, s.state),
-        Err(why) => (false, why),
+    let (serving, state) = match ctx.fixer.status().await {
+        Ok(s) => (true, s["state"].as_str().unwrap_or_default().to_string()),
+        Err(why) => (false, why.to_string()),
     };
     // The dashboard is on the same machine, under the name this page was reached by.
     let host = headers
@@ -151,7 +124,7 @@ async fn page(State(ctx): Shared, headers: HeaderMap) -> Response {
     };
     let page = Page {
         dashboard: format!("http://{name}:{}/", ctx.ui_port),
-        address: ctx.autofixer.clone(),
+        address: ctx.fixer.url.clone(),
         serving,
         state,
     };
@@ -249,14 +222,13 @@ async fn status(State(ctx): Shared) -> Response {
 }
 
 async fn autofixer(State(ctx): Shared) -> Response {
-    match healer_status(&ctx).await {
-        Ok(s) => Json(json!({
-            "enabled": s.enabled, "state": s.state,
-            "fixing": s.fixing.iter().map(|f| json!({ "process": f.process, "sessionId": f.session_id, "startedMs": f.started_ms })).collect::<Vec<_>>(),
-            "processes": s.processes.iter().map(|p| json!({ "process": p.process, "state": p.state, "untilMs": (p.until_ms > 0).then_some(p.until_ms), "crashesInWindow": p.crashes_in_window, "attemptsToday": p.attempts_today })).collect::<Vec<_>>(),
-        }))
-        .into_response(),
-        Err(why) => refuse(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", why),
+    match ctx.fixer.status().await {
+        Ok(s) => Json(s).into_response(),
+        Err(why) => refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            why.to_string(),
+        ),
     }
 }
 
@@ -301,18 +273,18 @@ async fn fix(State(ctx): Shared, Path(process): Path<String>) -> Response {
         Ok(n) => n,
         Err(r) => return r,
     };
-    let answer = match client(&ctx).await {
-        Ok(mut c) => c.trigger(pb::TriggerRequest { process: name }).await,
-        Err(why) => return refuse(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", why),
-    };
-    match answer {
-        Ok(r) => {
-            Json(json!({ "success": true, "sessionId": r.into_inner().session_id })).into_response()
+    match ctx.fixer.trigger(name).await {
+        Ok(mut r) => {
+            r["success"] = json!(true);
+            Json(r).into_response()
         }
-        Err(s) => {
+        Err(Failure::Unreachable(why)) => {
+            refuse(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", why)
+        }
+        Err(Failure::Refused(s)) => {
             let (status, code) = match s.code() {
-                tonic::Code::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
-                tonic::Code::AlreadyExists => (StatusCode::CONFLICT, "FIX_RUNNING"),
+                Code::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+                Code::AlreadyExists => (StatusCode::CONFLICT, "FIX_RUNNING"),
                 _ => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
             };
             refuse(status, code, s.message().to_string())
