@@ -86,7 +86,9 @@ fn the_apps_page_adds_runs_and_commits_an_app() {
         click(&page, "#tab-git").await;
         until(&page, "the changed file", 15, "document.querySelector('[data-file=\"server.js\"]') !== null").await;
         click(&page, "button[aria-label='Stage server.js']").await;
-        until(&page, "the file staged", 15, "document.querySelector(\"button[aria-label='Unstage server.js']\") !== null").await;
+        // The list may be drawn again under the click (the tab's first load
+        // landing after it): press the button again until the file is staged.
+        until(&page, "the file staged", 15, "document.querySelector(\"button[aria-label='Unstage server.js']\") !== null || (document.querySelector(\"button[aria-label='Stage server.js']\")?.click(), false)").await;
         page.find_element("#git-message").await.unwrap().click().await.unwrap()
             .type_str("Change the server from the UI").await.unwrap();
         git(&folder, &["branch", "feature"]);

@@ -116,11 +116,14 @@ pages.apps = () => {
   const gitBody = (extra = {}) => ({ path: app().repoPath, ...extra });
   const git = (action, extra) => api(`/api/git/${action}`, { method: 'POST', json: gitBody(extra) });
 
+  // Overlapping loads (a tab opened, then a file staged) never draw an older answer over a newer one.
+  const gitLoads = newest();
   async function loadGit() {
     const a = app();
     if (!a) return;
+    const current = gitLoads();
     const info = await attempt(() => api(`/api/git/${encodeURIComponent(a.id)}`));
-    if (!info) return;
+    if (!info || !current()) return;
     if (!info.isRepo) { $('#git-head').textContent = 'Not a git repository.'; return; }
     const st = info.status || { files: [] };
     $('#git-head').textContent = `On ${info.branch || '?'} · ${st.clean ? 'clean' : `${st.files.length} changed, ${st.staged} staged`}`;
@@ -130,8 +133,10 @@ pages.apps = () => {
       h('button', { type: 'button', 'aria-label': `${f.staged ? 'Unstage' : 'Stage'} ${f.path}`,
         onclick: () => attempt(() => git(f.staged ? 'unstage' : 'stage', { files: [f.path] })).then(loadGit) }, f.staged ? 'Unstage' : 'Stage'))));
     const diff = await attempt(() => git('diff'));
+    if (!current()) return;
     $('#git-diff').textContent = (diff && diff.diff) || '(no unstaged changes)';
     const branches = await attempt(() => git('branches'));
+    if (!current()) return;
     $('#git-branches').replaceChildren(...((branches && branches.branches) || []).map((b) => h('li', { 'data-branch': b.name },
       h('span', { class: 'grow', text: b.name }),
       b.tracking ? h('span', { class: 'muted', text: `${b.tracking}${b.ahead ? ` ↑${b.ahead}` : ''}${b.behind ? ` ↓${b.behind}` : ''}` }) : null,
