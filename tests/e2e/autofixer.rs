@@ -18,7 +18,11 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::http::Api;
-use crate::ui::{chromium, eval, until, watch_console};
+use chromiumoxide::cdp::browser_protocol::emulation::{
+    ClearDeviceMetricsOverrideParams, SetDeviceMetricsOverrideParams,
+};
+
+use crate::ui::{chromium, eval, shoot, until, watch_console};
 
 const ORIGINAL_INDEX: &str = r#"[
   {
@@ -373,6 +377,21 @@ async fn the_autofixer_heals_a_crash_loop_and_keeps_its_history() {
     assert!(shown.contains("server.py"), "{shown}");
     assert!(shown.contains("fixer: set BUG = False"), "{shown}");
     assert!(shown.contains("boom: BUG is set"), "{shown}");
+    // On a phone: one column, nothing wider than the screen.
+    page.execute(SetDeviceMetricsOverrideParams::new(390, 844, 3.0, true))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let fits = eval(
+        &page,
+        "document.documentElement.scrollWidth <= window.innerWidth",
+    )
+    .await;
+    assert_eq!(fits, true, "the autofixer page is wider than a phone");
+    page.execute(ClearDeviceMetricsOverrideParams::default())
+        .await
+        .unwrap();
+    shoot(&page, "autofixer-history").await;
     until(
         &page,
         "the process list",
