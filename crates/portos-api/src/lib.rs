@@ -93,9 +93,7 @@ impl AppState {
                 move |event: &str, data: serde_json::Value| hub.publish("agents", event, &data),
             )
         };
-        let supervisor = Arc::new(SupervisorLink {
-            socket: data_dir.join("supervisor.sock"),
-        });
+        let supervisor = Arc::new(SupervisorLink::in_data_dir(&data_dir));
         let history = portos_history::ActionLog::new(store.clone());
         let ai = portos_ai::Ai::new(
             store.clone(),

@@ -29,10 +29,7 @@ const INFO: ServiceInfo = ServiceInfo {
 fn main() -> ExitCode {
     portos_rt::main(INFO, |ctx| async move {
         let data_dir = PathBuf::from(portos_rt::env_or("PORTOS_DATA_DIR", "data"));
-        let link = SupervisorLink {
-            socket: std::env::var_os("PORTOS_SUPERVISOR_SOCKET")
-                .map_or_else(|| data_dir.join("supervisor.sock"), PathBuf::from),
-        };
+        let link = SupervisorLink::in_data_dir(&data_dir);
         let store = Arc::new(JsonStore::new(&data_dir));
         let runner = Arc::new(portos_runner_client::GrpcRunner::from_env());
         let healer = Healer::start(store, runner, Arc::new(link.clone()), ctx.shutdown.clone())

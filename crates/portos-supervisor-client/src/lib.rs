@@ -26,6 +26,13 @@ pub struct SupervisorLink {
 }
 
 impl SupervisorLink {
+    /// The supervisor of the data dir `data_dir` (its `supervisor.sock`).
+    pub fn in_data_dir(data_dir: &std::path::Path) -> Self {
+        Self {
+            socket: data_dir.join("supervisor.sock"),
+        }
+    }
+
     pub async fn client(&self) -> Result<SupervisorClient<Channel>, Problem> {
         let channel = tokio::time::timeout(
             Duration::from_secs(2),

@@ -38,10 +38,7 @@ fn main() -> ExitCode {
             ui_port: portos_rt::env_or("PORTOS_UI_PORT", "5555"),
             sessions: portos_healer::sessions::Sessions::new(store.clone()),
             store,
-            link: portos_supervisor_client::SupervisorLink {
-                socket: std::env::var_os("PORTOS_SUPERVISOR_SOCKET")
-                    .map_or_else(|| data_dir.join("supervisor.sock"), PathBuf::from),
-            },
+            link: portos_supervisor_client::SupervisorLink::in_data_dir(&data_dir),
         });
         let gate = portos_login::Gate::from_env();
         Ok(App {
