@@ -483,3 +483,119 @@ async fn fix_one(inner: &Inner, job: &Job, cancel: &CancellationToken) -> Option
     );
     Some(good)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portos_ai::runner::{AgentEnd, Output, RunnerError, Spawn};
+
+    /// A runner that must not be asked: the process healed itself first.
+    #[derive(Debug)]
+    struct NoRunner;
+
+    #[async_trait::async_trait]
+    impl Runner for NoRunner {
+        async fn spawn(&self, _: Spawn) -> Result<(), RunnerError> {
+            panic!("an agent was spawned for a process that healed itself")
+        }
+        async fn follow(&self, _: &str) -> Result<Output, RunnerError> {
+            Err(RunnerError::Failed("none".into()))
+        }
+        async fn stop(&self, _: &str) -> Result<(), RunnerError> {
+            Ok(())
+        }
+        async fn get(&self, _: &str) -> Result<AgentEnd, RunnerError> {
+            Err(RunnerError::Failed("none".into()))
+        }
+    }
+
+    /// A supervisor whose one process is healthy again, up past its `min_uptime`.
+    #[derive(Debug)]
+    struct Healed;
+
+    #[async_trait::async_trait]
+    impl Supervision for Healed {
+        async fn processes(&self) -> Result<Vec<ProcessInfo>, Problem> {
+            Ok(vec![ProcessInfo {
+                name: "web".into(),
+                group: "app".into(),
+                state: portos_apps::ProcessState::Healthy,
+                pid: 42,
+                cpu_percent: 0.0,
+                memory_bytes: 0,
+                uptime_ms: 5_000,
+                restarts: 3,
+                reason: String::new(),
+                ports: Vec::new(),
+                min_uptime_ms: 1_000,
+                command: "python3 server.py".into(),
+            }])
+        }
+        async fn restart(&self, _: &str) -> Result<(), Problem> {
+            panic!("a process that healed itself was restarted")
+        }
+        async fn tail(&self, _: &str, _: u32) -> Result<Vec<LogLine>, Problem> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_process_that_heals_itself_before_the_fix_starts_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("app");
+        std::fs::create_dir_all(&repo).unwrap();
+        std::fs::write(
+            dir.path().join("apps.json"),
+            json!({ "apps": { "app": { "name": "App", "repoPath": repo } } }).to_string(),
+        )
+        .unwrap();
+        let store = Arc::new(JsonStore::new(dir.path()));
+        let healer = Healer::start(
+            store,
+            Arc::new(NoRunner),
+            Arc::new(Healed),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        let mut events = healer.subscribe();
+        let now = portos_core::time::now_ms();
+        for at_ms in [now - 2_000, now - 1_000, now] {
+            healer
+                .observe(ProcessEvent {
+                    process: "web".into(),
+                    group: "app".into(),
+                    happened: Happened::Exited {
+                        code: Some(1),
+                        signal: None,
+                    },
+                    at_ms,
+                    reason: "exited with code 1".into(),
+                })
+                .await;
+        }
+        let skipped = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            loop {
+                let e = events.recv().await.unwrap();
+                if e.kind == "fix:skipped" {
+                    return e;
+                }
+            }
+        })
+        .await
+        .expect("the fix was skipped");
+        assert!(
+            skipped.data["reason"]
+                .as_str()
+                .unwrap()
+                .contains("healed itself"),
+            "{skipped:?}"
+        );
+        healer.drain().await;
+        // Nothing recorded, nothing counted against the process.
+        assert!(healer.history().await.unwrap().is_empty());
+        let status = healer.status();
+        assert_eq!(status["processes"][0]["attemptsToday"], 0, "{status}");
+        assert_eq!(status["processes"][0]["state"], "watching", "{status}");
+    }
+}
