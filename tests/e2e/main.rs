@@ -18,6 +18,7 @@ mod runner;
 mod runs;
 mod security;
 mod service;
+mod shell;
 mod stack;
 mod ui;
 mod ui_apps;

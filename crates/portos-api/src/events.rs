@@ -208,10 +208,15 @@ impl portos_core::Events for Hub {
 }
 
 /// `GET /ws`: the live-events socket.
-pub async fn ws_handler(State(app): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+pub async fn ws_handler(
+    State(app): State<AppState>,
+    login: Option<axum::Extension<portos_login::Login>>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let login = login.map_or_else(|| "anonymous".to_string(), |l| l.0.0);
     upgrade
         .max_message_size(64 << 10)
-        .on_upgrade(move |socket| serve_socket(app, socket))
+        .on_upgrade(move |socket| serve_socket(app, socket, login))
 }
 
 /// What a client asked for beyond channel subscriptions.
@@ -231,16 +236,30 @@ enum Request {
     Detect {
         path: String,
     },
+    /// `shell:*`: the web shell (`shell.rs`).
+    Shell {
+        event: String,
+        data: Value,
+    },
 }
 
-async fn serve_socket(app: AppState, socket: WebSocket) {
+async fn serve_socket(app: AppState, socket: WebSocket, login: String) {
     let hub = app.hub.clone();
     use futures_util::{SinkExt, StreamExt};
     let mut sub = hub.connect();
     let id = sub.id;
     let (mut sink, mut stream) = socket.split();
+    // The shell's own stream to this socket: bounded, and waited on, so a
+    // terminal's output holds back only itself (`shell.rs`).
+    let (shell_tx, mut shell_rx) = mpsc::channel::<Arc<str>>(4);
+    let shells = crate::shell::SocketShells::new(app.shells.clone(), login, shell_tx);
     let writer = tokio::spawn(async move {
-        while let Some(next) = sub.next().await {
+        loop {
+            let next = tokio::select! {
+                biased;
+                n = sub.next() => match n { Some(n) => n, None => return },
+                Some(text) = shell_rx.recv() => Ok(text),
+            };
             let sent = match next {
                 Ok(text) => {
                     sink.send(Message::Text(Utf8Bytes::from(text.as_ref())))
@@ -305,6 +324,14 @@ async fn serve_socket(app: AppState, socket: WebSocket) {
                     // cut in the middle would leave the repo half done.
                     tokio::spawn(update_for_client(app.clone(), id, app_id));
                 }
+                Some(Request::Shell { event, data }) if !shells.handle(&event, &data) => {
+                    hub.send_to(
+                        id,
+                        &format!("{event}:error"),
+                        &json!({ "message": format!("unknown event \"{event}\"") }),
+                    );
+                }
+                Some(Request::Shell { .. }) => {}
                 None => {}
             },
             Message::Close(_) => break,
@@ -314,6 +341,7 @@ async fn serve_socket(app: AppState, socket: WebSocket) {
     if let Some(t) = tail {
         t.abort();
     }
+    shells.detach_all();
     hub.disconnect(id);
     writer.abort();
 }
@@ -345,6 +373,12 @@ fn handle_client_message(hub: &Hub, id: u64, text: &str) -> Option<Request> {
         "app:update" => {
             return required(hub, id, event, &data, "appId", "an app id is required")
                 .map(|app_id| Request::AppUpdate { app_id });
+        }
+        e if e.starts_with("shell:") => {
+            return Some(Request::Shell {
+                event: event.to_string(),
+                data,
+            });
         }
         _ => {}
     }

@@ -23,7 +23,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
-use portos_login::{SESSION_COOKIE, auth_off, cookie, same_origin_or_script};
+use portos_login::{LOGIN_HEADER, Login, auth_off, same_origin_or_script};
 use portos_rt::internal::{bearer, is_grpc};
 
 pub use portos_rt::hosts::{HostPolicy, check_host};
@@ -92,20 +92,36 @@ impl Access {
         }
     }
 
-    /// Whether the request carries a credential (or needs none); `internal`:
-    /// it carries the internal token.
-    fn authenticated(&self, req: &Request, internal: bool) -> bool {
+    /// Who the request comes from, if it carries a credential (or needs
+    /// none); `internal`: it carries the internal token, and a page server
+    /// names its visitor's login in [`LOGIN_HEADER`].
+    fn login(&self, req: &Request, internal: bool) -> Option<Login> {
+        let named = || {
+            req.headers()
+                .get(LOGIN_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty() && v.len() <= 100)
+                .map_or_else(|| Login("internal".into()), |v| Login(v.to_string()))
+        };
         let Some(owner) = &self.owner else {
-            return true;
+            return Some(if internal {
+                named()
+            } else {
+                Login("open".into())
+            });
         };
         let path = req.uri().path();
         if path == "/healthz" || path.starts_with("/grpc.health.v1.Health/") {
-            return true;
+            return Some(Login("anonymous".into()));
         }
         if let Some(given) = bearer(req) {
-            return internal || owner.is_token(given);
+            return if internal {
+                Some(named())
+            } else {
+                owner.is_token(given).then(|| Login("token".into()))
+            };
         }
-        cookie(req.headers(), SESSION_COOKIE).is_some_and(|id| owner.is_session(id))
+        portos_login::login_of(owner, req.headers())
     }
 }
 
@@ -120,7 +136,11 @@ fn changes_state(req: &Request) -> bool {
 }
 
 /// Refuses what has no credential (401) or comes from another origin (403).
-pub async fn check_access(State(access): State<Arc<Access>>, req: Request, next: Next) -> Response {
+pub async fn check_access(
+    State(access): State<Arc<Access>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let who = portos_login::peer(&req);
     let grpc = is_grpc(&req);
     let internal = access.is_internal(&req);
@@ -133,14 +153,15 @@ pub async fn check_access(State(access): State<Arc<Access>>, req: Request, next:
         return ApiError::new(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS", msg)
             .into_response();
     }
-    if !access.authenticated(&req, internal) {
+    let Some(login) = access.login(&req, internal) else {
         access.failures.failed(who);
         let msg = "a credential is required: the session of a login link (`portos token` or `portos pair` on the machine), or Authorization: Bearer <owner token>";
         if grpc {
             return tonic::Status::unauthenticated(msg).into_http();
         }
         return ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", msg).into_response();
-    }
+    };
+    req.extensions_mut().insert(login);
     if changes_state(&req)
         && !grpc
         && !same_origin_or_script(

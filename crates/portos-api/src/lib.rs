@@ -16,6 +16,7 @@ pub mod grpc;
 pub mod guard;
 pub mod rendered;
 pub mod routes;
+mod shell;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -65,6 +66,8 @@ pub struct AppState {
     pub agents: Arc<portos_agents::Agents>,
     /// The JIRA instances and their tickets.
     pub jira: portos_jira_instances::JiraInstances,
+    /// The runner's terminal sessions, for the web shell on `/ws`.
+    pub shells: portos_runner_client::shell::ShellLink,
 }
 
 impl AppState {
@@ -109,6 +112,7 @@ impl AppState {
         agents.set_author(Arc::new(portos_agents::author::RunsAuthor(ai.clone())));
         Self {
             jira: portos_jira_instances::JiraInstances::new(store.clone(), history.clone()),
+            shells: portos_runner_client::shell::ShellLink::from_env(),
             agents,
             access: Arc::new(access),
             supervisor,

@@ -188,6 +188,15 @@ impl Owner {
         Ok(id)
     }
 
+    /// The login an open session belongs to: a short name derived from the
+    /// session's digest (it tells nothing of the id), stable for the
+    /// session's life; `None` for a session that is not open.
+    pub fn login_of(&self, id: &str) -> Option<String> {
+        let d = digest(id);
+        (!id.is_empty() && self.sessions_now().sessions.contains_key(&d))
+            .then(|| format!("session:{}", &d[..16]))
+    }
+
     /// Whether `id` is an open session.
     pub fn is_session(&self, id: &str) -> bool {
         // Looked up by digest: its timing tells nothing of the id.

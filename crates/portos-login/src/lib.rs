@@ -25,6 +25,25 @@ use serde::Deserialize;
 /// The cookie that carries a browser session (the api server reads it too).
 pub const SESSION_COOKIE: &str = "portos_session";
 
+/// Who a request comes from, for what belongs to one login (a shell
+/// session): `session:<digest prefix>` for a browser session, `token` for the
+/// owner token, `open` with `PORTOS_AUTH=off`. Put in the request's
+/// extensions by the gates that checked the credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login(pub String);
+
+/// The header a page server names its visitor's login in when it calls the
+/// api server with the internal token; trusted only with that token, and
+/// never passed on from a browser.
+pub const LOGIN_HEADER: &str = "x-portos-login";
+
+/// The login of a request's session cookie, if it is an open session.
+pub fn login_of(owner: &Owner, headers: &HeaderMap) -> Option<Login> {
+    cookie(headers, SESSION_COOKIE)
+        .and_then(|id| owner.login_of(id))
+        .map(Login)
+}
+
 /// Failed logins per address, and how long an address that keeps failing
 /// waits: five are free, then 2, 4, … up to 64 seconds; a quiet quarter of
 /// an hour forgives. `None` stands for an unknown address.
@@ -159,14 +178,6 @@ impl Gate {
         self.owner.is_none()
     }
 
-    /// Whether the request belongs to an open session (or needs none).
-    pub fn admits(&self, headers: &HeaderMap) -> bool {
-        match &self.owner {
-            None => true,
-            Some(owner) => cookie(headers, SESSION_COOKIE).is_some_and(|id| owner.is_session(id)),
-        }
-    }
-
     /// `/login`.
     pub fn routes(&self) -> Router {
         Router::new()
@@ -176,10 +187,18 @@ impl Gate {
 
     /// In front of everything but the login itself, the assets and the probe:
     /// pages answer the login page, the rest a 401.
-    pub async fn check(State(gate): State<Gate>, req: Request, next: Next) -> Response {
+    pub async fn check(State(gate): State<Gate>, mut req: Request, next: Next) -> Response {
+        let login = match &gate.owner {
+            None => Some(Login("open".into())),
+            Some(owner) => login_of(owner, req.headers()),
+        };
         let path = req.uri().path();
         let free = path == "/login" || path == "/healthz" || path.starts_with("/assets/");
-        if free || gate.admits(req.headers()) {
+        if let Some(login) = login {
+            req.extensions_mut().insert(login);
+            return next.run(req).await;
+        }
+        if free {
             return next.run(req).await;
         }
         if path.starts_with("/api/") || path == "/ws" || path == "/about" {

@@ -2,8 +2,12 @@
 //! `portos-ai` needs it: [`GrpcRunner`] implements [`portos_ai::runner::Runner`].
 //! A connection is made per call, so a runner restarted in between is found again.
 //!
+//! `shell.rs`: [`shell::ShellLink`], the runner's terminal sessions for the web shell.
+//!
 //! Owns: the runner's address and the conversion of its messages.
 //! Must not depend on: the runner itself, the api server or any other service crate.
+
+pub mod shell;
 
 use std::time::Duration;
 

@@ -160,9 +160,17 @@ impl pb::runner_server::Runner for RunnerRpc {
 }
 
 /// The routes to serve and their names for reflection.
-pub fn routes(runner: Arc<Runner>) -> (tonic::service::Routes, Vec<&'static str>) {
+pub fn routes(
+    runner: Arc<Runner>,
+    shells: Arc<crate::shell::Shells>,
+) -> (tonic::service::Routes, Vec<&'static str>) {
+    let routes =
+        tonic::service::Routes::new(pb::runner_server::RunnerServer::new(RunnerRpc(runner)))
+            .add_service(pb::shell_server::ShellServer::new(
+                crate::shell_grpc::ShellRpc(shells),
+            ));
     (
-        tonic::service::Routes::new(pb::runner_server::RunnerServer::new(RunnerRpc(runner))),
-        vec!["portos.runner.v1.Runner"],
+        routes,
+        vec!["portos.runner.v1.Runner", "portos.runner.v1.Shell"],
     )
 }

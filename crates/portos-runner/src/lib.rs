@@ -8,11 +8,16 @@
 //! `data/cos/runner-state.json` (the original's shape), and recovery: at start,
 //! every agent the file says is running is ended (its whole group) and marked
 //! `lost` with the reason, so none is silently forgotten and none is left behind.
-//! `grpc.rs` is the wire (`portos.runner.v1`).
+//! `shell/` owns the web shell's terminal sessions (a shell in a
+//! pseudo-terminal per session, owned by one login, its screen kept here so a
+//! reloaded page or a second device attaches to what is there).
+//! `grpc.rs` and `shell_grpc.rs` are the wire (`portos.runner.v1`).
 //! Must not depend on: the supervisor, the api server or any other service crate.
 
 pub mod grpc;
 mod output;
+pub mod shell;
+mod shell_grpc;
 pub mod state;
 
 use std::collections::HashMap;

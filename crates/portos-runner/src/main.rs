@@ -21,14 +21,17 @@ fn main() -> ExitCode {
         let runner = Runner::open(data_dir)
             .await
             .map_err(|e| RtError::Service(Box::new(e)))?;
-        let (grpc, grpc_names) = portos_runner::grpc::routes(runner.clone());
+        let shells = portos_runner::shell::Shells::new(portos_store::JsonStore::new(
+            PathBuf::from(portos_rt::env_or("PORTOS_DATA_DIR", "data")),
+        ));
+        let (grpc, grpc_names) = portos_runner::grpc::routes(runner.clone(), shells.clone());
         Ok(App {
             grpc: Some(grpc),
             grpc_names,
             wrap: Some(portos_rt::internal::wrap_from_env()),
-            drain: Some(Box::pin(
-                async move { runner.stop_all(DEFAULT_GRACE).await },
-            )),
+            drain: Some(Box::pin(async move {
+                tokio::join!(runner.stop_all(DEFAULT_GRACE), shells.close_all());
+            })),
             ..App::default()
         })
     })

@@ -30,4 +30,25 @@ pub fn router(upstream: Upstream, gate: portos_login::Gate) -> Router {
             portos_login::Gate::check,
         ))
         .layer(axum::middleware::from_fn(portos_rt::hosts::page_headers))
+        .layer(axum::middleware::from_fn(shell_csp))
+}
+
+/// The Shell page's policy: the pages' own, but xterm.js draws its theme
+/// with a `<style>` element it makes, so inline styles are allowed there
+/// (scripts stay this origin's only).
+async fn shell_csp(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let shell = req.uri().path() == "/shell";
+    let mut resp = next.run(req).await;
+    if shell {
+        let csp = portos_rt::hosts::PAGE_CSP
+            .replace("style-src 'self'", "style-src 'self' 'unsafe-inline'");
+        if let Ok(v) = axum::http::HeaderValue::from_str(&csp) {
+            resp.headers_mut()
+                .insert(axum::http::header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
+    resp
 }

@@ -40,8 +40,9 @@ impl Upstream {
 
 /// Headers that belong to one connection (or to the browser's credentials),
 /// never passed on.
-const HOP: [&str; 10] = [
+const HOP: [&str; 11] = [
     "cookie",
+    portos_login::LOGIN_HEADER,
     "authorization",
     "connection",
     "keep-alive",
@@ -94,6 +95,9 @@ pub async fn http(State(up): State<Upstream>, req: Request) -> Response {
     if let Some(b) = &up.bearer {
         out = out.header(header::AUTHORIZATION, b);
     }
+    if let Some(l) = parts.extensions.get::<portos_login::Login>() {
+        out = out.header(portos_login::LOGIN_HEADER, &l.0);
+    }
     match out.send().await {
         Ok(r) => {
             let mut resp = Response::builder().status(r.status());
@@ -135,20 +139,30 @@ pub async fn ws(State(up): State<Upstream>, upgrade: WebSocketUpgrade, req: Requ
     let url = format!("{}/ws{query}", up.base.replacen("http", "ws", 1));
     // A message over 1 MiB closes the socket (the api server's own limit is lower).
     let bearer = up.bearer.clone();
+    // The visitor's login, so what belongs to it (a shell) stays its own.
+    let login = req.extensions().get::<portos_login::Login>().cloned();
     upgrade
         .max_message_size(1 << 20)
         .max_frame_size(1 << 20)
-        .on_upgrade(move |client| bridge(client, url, bearer))
+        .on_upgrade(move |client| bridge(client, url, bearer, login))
 }
 
 /// Joins the browser's socket to one of the api server's, until either ends.
-async fn bridge(mut client: WebSocket, url: String, bearer: Option<String>) {
+async fn bridge(
+    mut client: WebSocket,
+    url: String,
+    bearer: Option<String>,
+    login: Option<portos_login::Login>,
+) {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let Ok(mut request) = url.as_str().into_client_request() else {
         return;
     };
     if let Some(b) = bearer.as_deref().and_then(|b| b.parse().ok()) {
         request.headers_mut().insert(header::AUTHORIZATION, b);
+    }
+    if let Some(l) = login.and_then(|l| l.0.parse().ok()) {
+        request.headers_mut().insert(portos_login::LOGIN_HEADER, l);
     }
     let upstream = match tokio_tungstenite::connect_async(request).await {
         Ok((s, _)) => s,
