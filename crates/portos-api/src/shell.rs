@@ -36,6 +36,15 @@ fn message(event: &str, data: &Value) -> Arc<str> {
     Arc::from(json!({ "event": event, "data": data }).to_string())
 }
 
+/// `shell:error {sessionId?, error, code}`: the one shape of a refusal.
+fn refusal(id: Option<&str>, p: &portos_core::Problem) -> Arc<str> {
+    let mut data = json!({ "error": p.message, "code": p.code });
+    if let Some(id) = id {
+        data["sessionId"] = json!(id);
+    }
+    message("shell:error", &data)
+}
+
 /// Text of terminal output, carrying an unfinished UTF-8 sequence over to
 /// the next piece.
 #[derive(Debug, Default)]
@@ -106,10 +115,7 @@ impl SocketShells {
                 tokio::spawn(async move {
                     let answer = match link.list(&login).await {
                         Ok(s) => message("shell:list", &json!({ "sessions": s })),
-                        Err(p) => message(
-                            "shell:error",
-                            &json!({ "error": p.message, "code": p.code }),
-                        ),
+                        Err(p) => refusal(None, &p),
                     };
                     let _ = out.send(answer).await;
                 });
@@ -157,13 +163,7 @@ impl SocketShells {
                     me.attach(s.id);
                 }
                 Err(p) => {
-                    let _ = me
-                        .out
-                        .send(message(
-                            "shell:error",
-                            &json!({ "error": p.message, "code": p.code }),
-                        ))
-                        .await;
+                    let _ = me.out.send(refusal(None, &p)).await;
                 }
             }
         });
@@ -208,12 +208,7 @@ impl SocketShells {
         let (link, login, out) = (self.link.clone(), self.login.clone(), self.out.clone());
         tokio::spawn(async move {
             if let Err(p) = link.write(&login, &id, bytes).await {
-                let _ = out
-                    .send(message(
-                        "shell:error",
-                        &json!({ "sessionId": id, "error": p.message, "code": p.code }),
-                    ))
-                    .await;
+                let _ = out.send(refusal(Some(&id), &p)).await;
             }
         });
     }
@@ -230,12 +225,7 @@ impl SocketShells {
         let (link, login, out) = (self.link.clone(), self.login.clone(), self.out.clone());
         tokio::spawn(async move {
             if let Err(p) = link.resize(&login, &id, cols, rows).await {
-                let _ = out
-                    .send(message(
-                        "shell:error",
-                        &json!({ "sessionId": id, "error": p.message, "code": p.code }),
-                    ))
-                    .await;
+                let _ = out.send(refusal(Some(&id), &p)).await;
             }
         });
     }
@@ -248,12 +238,7 @@ impl SocketShells {
             if let Err(p) = link.close(&login, &id).await
                 && p.code != "SESSION_NOT_FOUND"
             {
-                let _ = out
-                    .send(message(
-                        "shell:error",
-                        &json!({ "sessionId": id, "error": p.message, "code": p.code }),
-                    ))
-                    .await;
+                let _ = out.send(refusal(Some(&id), &p)).await;
             }
         });
     }
@@ -274,12 +259,7 @@ async fn follow(link: ShellLink, login: String, id: String, out: mpsc::Sender<Ar
     let stream = match link.attach(&login, &id).await {
         Ok(s) => s,
         Err(p) => {
-            let _ = out
-                .send(message(
-                    "shell:error",
-                    &json!({ "sessionId": id, "error": p.message, "code": p.code }),
-                ))
-                .await;
+            let _ = out.send(refusal(Some(&id), &p)).await;
             return;
         }
     };
