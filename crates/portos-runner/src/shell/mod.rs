@@ -511,3 +511,45 @@ async fn follow(s: Arc<Session>, tx: mpsc::Sender<Frame>) {
     s.attached.fetch_sub(1, Ordering::Relaxed);
     lock(&s.info).last_active_at = now_ms();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(owner: &str) -> OpenSpec {
+        OpenSpec {
+            owner: owner.into(),
+            shell: "/bin/sh".into(),
+            ..OpenSpec::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_limit_the_switch_and_the_owner_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = |s: &str| std::fs::write(dir.path().join("settings.json"), s).unwrap();
+        settings(r#"{"shell": {"maxSessions": 1}}"#);
+        let shells = Shells::new(JsonStore::new(dir.path()));
+        let one = shells.open(spec("a")).await.unwrap();
+        assert!(matches!(
+            shells.open(spec("a")).await,
+            Err(ShellError::Limit(1))
+        ));
+        assert!(matches!(
+            shells.write("b", &one.id, b"x".to_vec()).await,
+            Err(ShellError::NotYours(_))
+        ));
+        assert!(matches!(
+            shells.attach("b", &one.id),
+            Err(ShellError::NotYours(_))
+        ));
+        assert!(shells.list("b").is_empty());
+        assert_eq!(shells.list("a").len(), 1);
+        shells.close("a", &one.id).await.unwrap();
+        settings(r#"{"shell": {"enabled": false}}"#);
+        assert!(matches!(
+            shells.open(spec("a")).await,
+            Err(ShellError::Disabled)
+        ));
+    }
+}
