@@ -244,6 +244,11 @@ pub async fn act(repo: &Path, action: &str, body: &Value) -> Result<Value, GitEr
     let text = |key: &str| body[key].as_str().filter(|s| !s.is_empty());
     let required =
         |key: &str, message: &str| text(key).ok_or_else(|| GitError::Invalid(message.to_string()));
+    let _writer = match action {
+        "stage" | "unstage" | "commit" | "update-branches" | "checkout" | "pull" | "sync"
+        | "push" => Some(run::one_writer(repo).await),
+        _ => None,
+    };
     match action {
         "status" => Ok(status(repo).await?.to_json()),
         "diff" => diff(repo, body["staged"].as_bool().unwrap_or(false)).await,

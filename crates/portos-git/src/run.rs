@@ -1,7 +1,9 @@
 //! Running git: no shell, no prompt, a time limit, stdin closed, and no
 //! internal token inherited.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use portos_core::{Kind, Problem};
@@ -40,6 +42,21 @@ impl From<GitError> for Problem {
     }
 }
 
+/// One writer at a time per repository in this process: two `git add`s at
+/// once (a double click) would otherwise fail on git's `index.lock`.
+pub(crate) async fn one_writer(repo: &Path) -> tokio::sync::OwnedMutexGuard<()> {
+    static WRITERS: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
+        LazyLock::new(Mutex::default);
+    let key = std::fs::canonicalize(repo).unwrap_or_else(|_| repo.to_path_buf());
+    let lock = {
+        let mut map = WRITERS.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget repositories nobody is writing to, so the map stays small.
+        map.retain(|_, l| Arc::strong_count(l) > 1);
+        map.entry(key).or_default().clone()
+    };
+    lock.lock_owned().await
+}
+
 /// git's exit status, stdout and stderr.
 async fn output(repo: &Path, args: &[&str]) -> Result<(bool, String, String), GitError> {
     let run = tokio::process::Command::new("git")
@@ -49,6 +66,8 @@ async fn output(repo: &Path, args: &[&str]) -> Result<(bool, String, String), Gi
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_ASKPASS", "/bin/false")
         .env("GCM_INTERACTIVE", "never")
+        // A read (status, diff) must not take the index lock a write needs.
+        .env("GIT_OPTIONAL_LOCKS", "0")
         .env_remove(portos_core::secrets::INTERNAL_TOKEN_ENV)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)

@@ -45,6 +45,26 @@ async fn a_commit_with_quotes_is_listed_and_commit_stage_work() {
     assert_eq!(log["commits"][1]["message"], "first \"quoted\" commit");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stages_at_once_with_a_status_alongside_all_succeed() {
+    let d = repo();
+    let names: Vec<String> = (0..16).map(|i| format!("f{i}.txt")).collect();
+    for n in &names {
+        std::fs::write(d.path().join(n), "x\n").unwrap();
+    }
+    let runs = names.iter().map(|n| {
+        let (p, body, none) = (d.path().to_path_buf(), json!({ "files": [n] }), json!({}));
+        tokio::spawn(async move {
+            let (staged, _) = tokio::join!(act(&p, "stage", &body), act(&p, "status", &none));
+            staged
+        })
+    });
+    for r in runs.collect::<Vec<_>>() {
+        r.await.unwrap().unwrap();
+    }
+    assert_eq!(status(d.path()).await.unwrap().to_json()["staged"], 16);
+}
+
 #[tokio::test]
 async fn options_and_escapes_are_refused() {
     let d = repo();
