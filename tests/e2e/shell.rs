@@ -199,6 +199,14 @@ fn a_terminal_in_the_browser_survives_a_reload_and_an_api_restart() {
         assert!(lines.as_u64().unwrap() > 1000, "the scrollback came with the screen: {lines}");
         shoot(&page, "shell").await;
 
+        // A command under the terminal: its output streamed onto the page; a
+        // refused one says why.
+        eval(&page, "document.getElementById('cmd-input').value = 'echo \"from the page\"'; document.getElementById('cmd-run').click(); true").await;
+        until(&page, "the command's output", 15, "document.getElementById('cmd-out').textContent === 'from the page\\n' && document.getElementById('cmd-state').textContent.startsWith('finished')").await;
+        shoot(&page, "shell-command").await;
+        eval(&page, "document.getElementById('cmd-input').value = 'rm -rf /'; document.getElementById('cmd-run').click(); true").await;
+        until(&page, "the refusal", 15, "document.getElementById('cmd-state').textContent === \"Command 'rm' is not in the allowlist\"").await;
+
         // Close: the shell and everything of its session are gone.
         let pid = wait_for(Duration::from_secs(5), "the shell's pid", || {
             let sessions = std::fs::read_dir("/proc").ok()?;

@@ -19,6 +19,7 @@ const DOMAIN: &[&str] = &[
     "portos-agents",
     "portos-auth",
     "portos-git",
+    "portos-commands",
     "portos-jira-instances",
     "portos-healer",
 ];

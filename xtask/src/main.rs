@@ -26,13 +26,14 @@ fn main() -> ExitCode {
             Some("supervisor") => bench::supervisor(),
             Some("api") => bench::api(&args[2..]),
             Some("ui") => bench::ui(&args[2..]),
+            Some("shell") => bench::shell(&args[2..]),
             other => Err(anyhow::anyhow!(
-                "unknown benchmark {other:?}; known: supervisor, api, ui"
+                "unknown benchmark {other:?}; known: supervisor, api, ui, shell"
             )),
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask test [CARGO TEST ARGS] | cargo xtask dist [--check] | cargo xtask bench supervisor | cargo xtask bench api [--duration SECS] | cargo xtask bench ui [--clients N] [--duration SECS]"
+                "usage: cargo xtask test [CARGO TEST ARGS] | cargo xtask dist [--check] | cargo xtask bench supervisor | cargo xtask bench api [--duration SECS] | cargo xtask bench ui [--clients N] [--duration SECS] | cargo xtask bench shell [--keys N] [--megabytes M]"
             );
             return ExitCode::from(2);
         }
@@ -140,57 +141,93 @@ fn cache_dir() -> Result<std::path::PathBuf> {
         .context("no HOME or XDG_CACHE_HOME for the test caches")
 }
 
+/// llama.cpp's server for the AI run tests, built from source once.
+const LLAMA: &str = "llama-cpp-python[server]==0.3.36";
+/// Built for any x86-64 with AVX2 rather than for this CPU: with `GGML_NATIVE`
+/// a CPU that reports AMX gets llama.cpp's AMX kernels, which crash
+/// (SIGSEGV in `ggml_backend_amx_mul_mat`) on the virtual machines here.
+const LLAMA_CMAKE: &str =
+    "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON";
+
 /// A Python venv with the test peers of `tests/peers/requirements.txt` (grpcio,
-/// llama.cpp's server, check-jsonschema),
-/// kept in the user's cache dir and reused; created when missing.
+/// check-jsonschema) and llama.cpp's server built with [`LLAMA_CMAKE`],
+/// kept in the user's cache dir and reused; made or mended when missing.
 fn python_peer() -> Result<std::path::PathBuf> {
     let venv = cache_dir()?.join("portos-rs/py");
     let python = venv.join("bin/python");
-    let ready = || {
-        venv.join("bin/check-jsonschema").is_file()
-            && Command::new(&python)
-                .args([
-                    "-c",
-                    "import grpc, grpc_reflection, grpc_health, google.protobuf, openapi_spec_validator, llama_cpp.server",
-                ])
-                .status()
-                .is_ok_and(|s| s.success())
-    };
-    if ready() {
-        return Ok(python);
-    }
-    println!(
-        "xtask: preparing the Python gRPC client in {}",
-        venv.display()
-    );
-    let status = Command::new("python3")
-        .arg("-m")
-        .arg("venv")
-        .arg(&venv)
-        .status()
-        .context("python3 -m venv")?;
-    if !status.success() {
-        bail!("python3 -m venv {} failed", venv.display());
-    }
-    let requirements = workspace_root().join("tests/peers/requirements.txt");
-    let status = Command::new(&python)
-        .args([
+    // Which build of llama.cpp the venv has (a venv of an earlier build is mended).
+    let marker = venv.join("portos-llama-build");
+    let pip = |args: &[&str], env: Option<(&str, &str)>| -> Result<bool> {
+        let mut c = Command::new(&python);
+        c.args([
             "-m",
             "pip",
             "install",
             "--quiet",
             "--disable-pip-version-check",
-            "-r",
         ])
-        .arg(&requirements)
-        .status()
-        .context("pip install")?;
-    if !status.success() || !ready() {
-        bail!(
-            "installing {} into {} failed",
-            requirements.display(),
+        .args(args);
+        if let Some((k, v)) = env {
+            c.env(k, v);
+        }
+        Ok(c.status().context("pip install")?.success())
+    };
+    let peers_ready = || {
+        venv.join("bin/check-jsonschema").is_file()
+            && Command::new(&python)
+                .args([
+                    "-c",
+                    "import grpc, grpc_reflection, grpc_health, google.protobuf, openapi_spec_validator",
+                ])
+                .status()
+                .is_ok_and(|s| s.success())
+    };
+    let llama_ready = || {
+        std::fs::read_to_string(&marker).is_ok_and(|m| m == LLAMA_CMAKE)
+            && Command::new(&python)
+                .args(["-c", "import llama_cpp.server"])
+                .status()
+                .is_ok_and(|s| s.success())
+    };
+    if peers_ready() && llama_ready() {
+        return Ok(python);
+    }
+    if !python.is_file() {
+        println!(
+            "xtask: preparing the Python test peers in {}",
             venv.display()
         );
+        let status = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv)
+            .status()
+            .context("python3 -m venv")?;
+        if !status.success() {
+            bail!("python3 -m venv {} failed", venv.display());
+        }
+    }
+    let requirements = workspace_root().join("tests/peers/requirements.txt");
+    let requirements = requirements.to_string_lossy();
+    if !peers_ready() && !(pip(&["-r", &requirements], None)? && peers_ready()) {
+        bail!("installing {requirements} into {} failed", venv.display());
+    }
+    if !llama_ready() {
+        println!(
+            "xtask: building llama.cpp's server ({LLAMA}) into {}",
+            venv.display()
+        );
+        // No wheel cache: a wheel built earlier for this CPU would come back.
+        let args = ["--no-cache-dir", "--force-reinstall", "--no-deps", LLAMA];
+        let built = pip(&args, Some(("CMAKE_ARGS", LLAMA_CMAKE)))?;
+        // Its dependencies (the server's FastAPI and friends) as usual.
+        if !(built && pip(&[LLAMA], None)?) {
+            bail!("building {LLAMA} failed");
+        }
+        std::fs::write(&marker, LLAMA_CMAKE)?;
+        if !llama_ready() {
+            bail!("{LLAMA} does not import after its build");
+        }
     }
     Ok(python)
 }

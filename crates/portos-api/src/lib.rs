@@ -5,7 +5,8 @@
 //! domain function and shape the answer; the one error type and its JSON/gRPC
 //! faces; Host checks, body limits, timeouts, request tracing; the live-event
 //! hub; and the link to the supervisor's control socket. The domain lives in
-//! `portos-ai`, `portos-apps`, `portos-history` and `portos-agents`; data in
+//! `portos-ai`, `portos-apps`, `portos-history`, `portos-agents`,
+//! `portos-commands` and the other domain crates; data in
 //! `portos-store`.
 //! Must not depend on: the supervisor library (it is a client of its socket) or
 //! any other service crate.
@@ -68,6 +69,8 @@ pub struct AppState {
     pub jira: portos_jira_instances::JiraInstances,
     /// The runner's terminal sessions, for the web shell on `/ws`.
     pub shells: portos_runner_client::shell::ShellLink,
+    /// Allow-listed commands run for the owner (`/api/commands`).
+    pub commands: portos_commands::Commands,
 }
 
 impl AppState {
@@ -113,6 +116,7 @@ impl AppState {
         Self {
             jira: portos_jira_instances::JiraInstances::new(store.clone(), history.clone()),
             shells: portos_runner_client::shell::ShellLink::from_env(),
+            commands: portos_commands::Commands::new(store.clone(), history.clone(), hub.clone()),
             agents,
             access: Arc::new(access),
             supervisor,
@@ -225,6 +229,11 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::ports::check))
         .routes(routes!(routes::ports::allocate))
         .routes(routes!(routes::git::app_info, routes::git::act))
+        .routes(routes!(routes::commands::execute))
+        .routes(routes!(routes::commands::stop))
+        .routes(routes!(routes::commands::allowed))
+        .routes(routes!(routes::commands::processes))
+        .routes(routes!(routes::commands::monit))
         .routes(routes!(
             uploads::list,
             uploads::create,

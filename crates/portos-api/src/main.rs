@@ -50,7 +50,10 @@ fn main() -> ExitCode {
         // Automation schedules: one scheduler, stopped with the process.
         tokio::spawn(state.agents.clone().run(ctx.shutdown.clone()));
         let (grpc, grpc_names) = portos_api::grpc::routes(state.clone());
+        // Commands still running are stopped with the server, whole groups.
+        let commands = state.commands.clone();
         Ok(App {
+            drain: Some(Box::pin(async move { commands.stop_all().await })),
             rest: router(state.clone()),
             grpc: Some(grpc),
             grpc_names,

@@ -45,26 +45,6 @@ fn refusal(id: Option<&str>, p: &portos_core::Problem) -> Arc<str> {
     message("shell:error", &data)
 }
 
-/// Text of terminal output, carrying an unfinished UTF-8 sequence over to
-/// the next piece.
-#[derive(Debug, Default)]
-struct Utf8Carry(Vec<u8>);
-
-impl Utf8Carry {
-    fn text(&mut self, bytes: &[u8]) -> String {
-        self.0.extend_from_slice(bytes);
-        let cut = match std::str::from_utf8(&self.0) {
-            Ok(_) => self.0.len(),
-            Err(e) if e.error_len().is_none() => e.valid_up_to(),
-            Err(_) => self.0.len(),
-        };
-        let rest = self.0.split_off(cut);
-        let text = String::from_utf8_lossy(&self.0).into_owned();
-        self.0 = rest;
-        text
-    }
-}
-
 fn session_id(data: &Value) -> Option<String> {
     data.get("sessionId")
         .and_then(Value::as_str)
@@ -264,7 +244,7 @@ async fn follow(link: ShellLink, login: String, id: String, out: mpsc::Sender<Ar
         }
     };
     let mut stream = Box::pin(stream.ready_chunks(256));
-    let mut carry = Utf8Carry::default();
+    let mut carry = portos_core::text::Utf8Carry::default();
     while let Some(frames) = stream.next().await {
         let mut pending: Vec<u8> = Vec::new();
         for frame in frames {
@@ -281,7 +261,7 @@ async fn follow(link: ShellLink, login: String, id: String, out: mpsc::Sender<Ar
                 }
                 ShellFrame::Screen(bytes) => {
                     pending.clear();
-                    carry = Utf8Carry::default();
+                    carry = portos_core::text::Utf8Carry::default();
                     let text = String::from_utf8_lossy(&bytes).into_owned();
                     let m = message("shell:screen", &json!({ "sessionId": id, "data": text }));
                     if out.send(m).await.is_err() {
@@ -315,27 +295,5 @@ async fn follow(link: ShellLink, login: String, id: String, out: mpsc::Sender<Ar
                 return;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Utf8Carry;
-
-    #[test]
-    fn a_character_split_across_pieces_arrives_whole() {
-        let mut c = Utf8Carry::default();
-        let bytes = "héllo €".as_bytes();
-        let (a, b) = bytes.split_at(2);
-        assert_eq!(c.text(a), "h");
-        let (b1, b2) = b.split_at(b.len() - 1);
-        assert_eq!(c.text(b1), "éllo ");
-        assert_eq!(c.text(b2), "€");
-    }
-
-    #[test]
-    fn invalid_bytes_are_replaced_not_held() {
-        let mut c = Utf8Carry::default();
-        assert_eq!(c.text(b"a\xffb"), "a\u{fffd}b");
     }
 }

@@ -4,11 +4,13 @@
 //! HTTP status and the gRPC code at the edge, its `code` is the machine word of
 //! the original's `{ error, code }` answers); [`Events`], the sink a domain
 //! crate publishes live events to (the api server's hub implements it);
-//! [`time`], UTC stamps in the data files' formats; and [`secrets`], which
-//! names and masks secrets before anything leaves.
+//! [`time`], UTC stamps in the data files' formats; [`text`], text out of
+//! output that arrives in pieces; and [`secrets`], which names and masks
+//! secrets before anything leaves.
 //! Must not depend on: any wire (axum, tonic, hyper, tower) or any other PortOS crate.
 
 pub mod secrets;
+pub mod text;
 pub mod time;
 
 use serde_json::Value;

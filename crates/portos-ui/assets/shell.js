@@ -157,4 +157,78 @@ pages.shell = () => {
     term.focus();
   });
   fitNow();
+  shellCommands();
 };
+
+// The command runner under the terminal: one allow-listed program (the
+// original's /api/commands), its output streamed as `command:<id>:*`.
+function shellCommands() {
+  const out = $('#cmd-out');
+  const state = $('#cmd-state');
+  const stop = $('#cmd-stop');
+  const cmd = { id: null };
+  window.portosCommand = cmd; // for the end-to-end tests
+  attempt(async () => {
+    const allowed = await api('/api/commands/allowed');
+    const shown = allowed.slice(0, 10).join(', ');
+    $('#cmd-allowed').textContent = `Allowed: ${shown}${allowed.length > 10 ? ` (+${allowed.length - 10} more)` : ''}.`;
+  });
+  attempt(async () => {
+    const apps = await api('/api/apps');
+    for (const a of apps) {
+      if (a.repoPath) $('#cmd-folder').append(h('option', { value: a.repoPath, text: `${a.name} — ${a.repoPath}` }));
+    }
+  });
+  const finish = (d) => {
+    const how = d.success ? 'finished' : (d.error || `exit code ${d.exitCode}`);
+    state.textContent = `${how} in ${fmt.duration(d.runtime)}${d.truncated ? ' (output shortened)' : ''}`;
+    state.classList.toggle('bad', !d.success);
+    cmd.id = null;
+    stop.disabled = true;
+    $('#cmd-run').disabled = false;
+  };
+  // A fast command's events can come before the answer that names it: held
+  // while a start is pending, then replayed.
+  const early = [];
+  const onEvent = (event, data) => {
+    if (!cmd.id) {
+      if (cmd.starting && early.length < 1000) early.push([event, data]);
+      return;
+    }
+    if (!event.startsWith(`command:${cmd.id}:`)) return;
+    if (event.endsWith(':data')) {
+      const atEnd = out.scrollTop + out.clientHeight >= out.scrollHeight - 4;
+      out.append(data.stream === 'stderr' ? h('span', { class: 'bad', text: data.data }) : data.data);
+      if (atEnd) out.scrollTop = out.scrollHeight;
+    } else if (event.endsWith(':complete')) {
+      finish(data);
+    }
+  };
+  live.on('command:', onEvent);
+  $('#cmd-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const command = $('#cmd-input').value.trim();
+    if (!command) return;
+    out.replaceChildren();
+    state.classList.remove('bad');
+    state.textContent = `running ${command}…`;
+    $('#cmd-run').disabled = true;
+    early.length = 0;
+    cmd.starting = true;
+    try {
+      const r = await api('/api/commands/execute', { method: 'POST', json: { command, workspacePath: $('#cmd-folder').value || undefined } });
+      cmd.id = r.commandId;
+      stop.disabled = false;
+      for (const [event, data] of early.splice(0)) onEvent(event, data);
+    } catch (err) {
+      state.textContent = err.message;
+      state.classList.add('bad');
+      $('#cmd-run').disabled = false;
+    } finally {
+      cmd.starting = false;
+    }
+  });
+  stop.addEventListener('click', () => {
+    if (cmd.id) attempt(() => api(`/api/commands/${cmd.id}/stop`, { method: 'POST' }));
+  });
+}

@@ -4,9 +4,11 @@
 //! - `supervisor`: `portos` against PM2 (see `supervisor.rs`).
 //! - `api`: the api server against the original's Express routes (see `api.rs`).
 //! - `ui`: the UI server's memory serving the dashboard to live Chromium tabs (see `ui.rs`).
+//! - `shell`: the web shell's keystroke latency and throughput against a PTY driven directly (see `shell.rs`).
 
 mod api;
 mod reload;
+mod shell;
 mod supervisor;
 mod ui;
 
@@ -16,8 +18,44 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 pub use api::api;
+pub use shell::shell;
 pub use supervisor::supervisor;
 pub use ui::ui;
+
+/// A free loopback port.
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// `portos ARGS` on the stack of `dir` (`supervisor.toml`, `data/`); its stdout.
+fn portos(bin: &Path, dir: &Path, args: &[&str]) -> Result<String> {
+    let out = Command::new(bin.join("portos"))
+        .arg("--config")
+        .arg(dir.join("supervisor.toml"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()?;
+    if !out.status.success() {
+        bail!("portos {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The pid of the supervised process `name`, from `portos status --json`.
+fn pid_of(bin: &Path, dir: &Path, name: &str) -> Result<u32> {
+    let status: serde_json::Value =
+        serde_json::from_str(&portos(bin, dir, &["status", "--json"])?)?;
+    status
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["name"] == name))
+        .and_then(|p| p["pid"].as_u64())
+        .map(|p| p as u32)
+        .with_context(|| format!("the pid of {name}"))
+}
 
 /// Builds the release binaries of `packages` and returns the folder holding them.
 fn release_bins(packages: &[&str]) -> Result<PathBuf> {

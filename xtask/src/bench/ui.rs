@@ -6,13 +6,12 @@
 //!
 //! Options: `--clients N` (10), `--duration SECS` (60).
 
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::median;
+use super::{free_port, median, portos};
 
 struct Options {
     clients: usize,
@@ -38,12 +37,6 @@ fn options(args: &[String]) -> Result<Options> {
         }
     }
     Ok(o)
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 /// Established TCP connections whose local port is `port` (IPv4 loopback).
@@ -73,21 +66,6 @@ impl Drop for Chromium {
     }
 }
 
-fn portos(bin: &Path, dir: &Path, args: &[&str]) -> Result<String> {
-    let out = Command::new(bin.join("portos"))
-        .arg("--config")
-        .arg(dir.join("supervisor.toml"))
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()?;
-    if !out.status.success() {
-        bail!("portos {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 pub fn ui(args: &[String]) -> Result<()> {
     let o = options(args)?;
     let bin = super::release_bins(&["portos-cli", "portos-api", "portos-ui"])?;
@@ -111,13 +89,7 @@ pub fn ui(args: &[String]) -> Result<()> {
     std::fs::write(dir.path().join("supervisor.toml"), config)?;
     portos(&bin, dir.path(), &["up", "-d"])?;
     let result = (|| -> Result<()> {
-        let status: serde_json::Value =
-            serde_json::from_str(&portos(&bin, dir.path(), &["status", "--json"])?)?;
-        let pid = status
-            .as_array()
-            .and_then(|a| a.iter().find(|p| p["name"] == "portos-ui"))
-            .and_then(|p| p["pid"].as_u64())
-            .context("the UI server's pid")? as u32;
+        let pid = super::pid_of(&bin, dir.path(), "portos-ui")?;
         std::thread::sleep(Duration::from_secs(1));
         let idle = super::rss_mib(pid)?;
 

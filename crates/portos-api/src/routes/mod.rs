@@ -5,6 +5,7 @@ pub mod agents;
 pub mod apps;
 pub mod autofixer;
 pub mod browser;
+pub mod commands;
 pub mod files;
 pub mod git;
 pub mod history;

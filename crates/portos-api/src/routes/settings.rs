@@ -44,6 +44,9 @@ pub async fn merge(app: &AppState, patch: Value) -> Result<Value, ApiError> {
             format!("{k} is not changed through the API; use `portos token` on the machine"),
         ));
     }
+    if let Some(c) = patch.get("commands") {
+        portos_commands::CommandSettings::from_value(c).map_err(ApiError::validation)?;
+    }
     let merged = app
         .store
         .update(files::SETTINGS, |s: &mut Settings| {

@@ -160,4 +160,5 @@ mod updates_detection;
 #[allow(unused_imports)]
 pub(crate) use updates_detection::*;
 mod access;
+mod commands;
 mod holes;
