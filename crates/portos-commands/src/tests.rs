@@ -52,6 +52,16 @@ impl Fixture {
         self.dir.path().to_str().unwrap().to_string()
     }
 
+    /// Starts `command` in the fixture's folder; its id.
+    async fn start(&self, command: &str) -> String {
+        let ws = self.workspace();
+        self.commands
+            .execute(Some(command), Some(&ws))
+            .await
+            .unwrap()
+            .id
+    }
+
     fn script(&self, name: &str, body: &str) {
         std::fs::write(self.dir.path().join(name), body).unwrap();
     }
@@ -122,22 +132,17 @@ async fn an_allowed_command_streams_its_output_and_is_recorded() {
         "both.py",
         "import sys\nprint('out: héllo')\nsys.stderr.write('err: €\\n')\n",
     );
-    let ws = f.workspace();
-    let started = f
-        .commands
-        .execute(Some("python3 both.py"), Some(&ws))
-        .await
-        .unwrap();
-    assert!(is_command_id(&started.id), "{}", started.id);
-    let done = f.complete(&started.id, Duration::from_secs(20)).await;
+    let id = f.start("python3 both.py").await;
+    assert!(is_command_id(&id), "{id}");
+    let done = f.complete(&id, Duration::from_secs(20)).await;
     assert_eq!(done["success"], true, "{done}");
     assert_eq!(done["exitCode"], 0);
     assert!(
         done["output"].as_str().unwrap().contains("out: héllo"),
         "{done}"
     );
-    assert_eq!(f.streamed(&started.id, "stdout"), "out: héllo\n");
-    assert_eq!(f.streamed(&started.id, "stderr"), "err: €\n");
+    assert_eq!(f.streamed(&id, "stdout"), "out: héllo\n");
+    assert_eq!(f.streamed(&id, "stderr"), "err: €\n");
     let h = f.last_history().await;
     assert_eq!(
         (h["action"].as_str(), h["success"].as_bool()),
@@ -145,7 +150,7 @@ async fn an_allowed_command_streams_its_output_and_is_recorded() {
         "{h}"
     );
     assert_eq!(h["targetName"], "python3 both.py");
-    assert_eq!(h["details"]["workspacePath"], json!(ws));
+    assert_eq!(h["details"]["workspacePath"], json!(f.workspace()));
     assert!(h["details"]["output"].as_str().unwrap().contains("héllo"));
     assert!(f.commands.running().is_empty());
 }
@@ -153,13 +158,7 @@ async fn an_allowed_command_streams_its_output_and_is_recorded() {
 #[tokio::test]
 async fn a_failing_command_says_its_exit_code() {
     let f = fixture(None);
-    let ws = f.workspace();
-    let id = f
-        .commands
-        .execute(Some("ls /no/such/folder"), Some(&ws))
-        .await
-        .unwrap()
-        .id;
+    let id = f.start("ls /no/such/folder").await;
     let done = f.complete(&id, Duration::from_secs(20)).await;
     assert_eq!(
         (done["success"].as_bool(), done["exitCode"].as_i64()),
@@ -252,13 +251,7 @@ time.sleep(60)\n";
 async fn stop_ends_the_whole_process_group() {
     let f = fixture(None);
     f.script("spawner.py", SPAWNER);
-    let ws = f.workspace();
-    let id = f
-        .commands
-        .execute(Some("python3 spawner.py"), Some(&ws))
-        .await
-        .unwrap()
-        .id;
+    let id = f.start("python3 spawner.py").await;
     let mut pids = Vec::new();
     for _ in 0..500 {
         let out = f.streamed(&id, "stdout");
@@ -302,13 +295,7 @@ async fn a_time_limit_stops_a_command() {
         json!({ "commands": { "allowed": ["python3"], "timeoutSeconds": 1 } }),
     ));
     f.script("spawner.py", SPAWNER);
-    let ws = f.workspace();
-    let id = f
-        .commands
-        .execute(Some("python3 spawner.py"), Some(&ws))
-        .await
-        .unwrap()
-        .id;
+    let id = f.start("python3 spawner.py").await;
     let done = f.complete(&id, Duration::from_secs(15)).await;
     assert_eq!(done["error"], "Timed out after 1 s", "{done}");
 }
@@ -321,13 +308,7 @@ async fn a_leftover_holding_the_pipe_does_not_hold_the_completion() {
         "daemon.py",
         "import os, time\nif os.fork() == 0:\n    time.sleep(60)\nprint('leader done')\n",
     );
-    let ws = f.workspace();
-    let id = f
-        .commands
-        .execute(Some("python3 daemon.py"), Some(&ws))
-        .await
-        .unwrap()
-        .id;
+    let id = f.start("python3 daemon.py").await;
     let done = f.complete(&id, Duration::from_secs(10)).await;
     assert_eq!(done["exitCode"], 0, "{done}");
     assert!(done["runtime"].as_u64().unwrap() < 10_000);
@@ -338,13 +319,7 @@ async fn a_flood_is_coalesced_and_kept_bounded() {
     let f = fixture(None);
     // 8 MiB in 8-byte writes.
     f.script("flood.py", "import sys\nfor i in range(1 << 20):\n    sys.stdout.write('%07d\\n' % i)\nsys.stdout.flush()\n");
-    let ws = f.workspace();
-    let id = f
-        .commands
-        .execute(Some("python3 flood.py"), Some(&ws))
-        .await
-        .unwrap()
-        .id;
+    let id = f.start("python3 flood.py").await;
     let done = f.complete(&id, Duration::from_secs(60)).await;
     assert_eq!(done["truncated"], true);
     assert_eq!(done["output"].as_str().unwrap().len(), 1 << 20);
@@ -369,19 +344,8 @@ async fn a_flood_is_coalesced_and_kept_bounded() {
 async fn stop_all_ends_every_command() {
     let f = fixture(None);
     f.script("spawner.py", SPAWNER);
-    let ws = f.workspace();
-    let a = f
-        .commands
-        .execute(Some("python3 spawner.py"), Some(&ws))
-        .await
-        .unwrap()
-        .id;
-    let b = f
-        .commands
-        .execute(Some("python3 spawner.py"), Some(&ws))
-        .await
-        .unwrap()
-        .id;
+    let a = f.start("python3 spawner.py").await;
+    let b = f.start("python3 spawner.py").await;
     f.commands.stop_all().await;
     f.complete(&a, Duration::from_secs(2)).await;
     f.complete(&b, Duration::from_secs(2)).await;

@@ -114,6 +114,9 @@ async fn accept_loop(tcp: TcpListener, tls: Option<TlsAcceptor>, tx: Ready) {
                 continue;
             }
         };
+        // Small writes (a keystroke's echo, a live event) go out at once, never
+        // held for the peer's delayed ACK.
+        let _ = stream.set_nodelay(true);
         let Some(acceptor) = tls.clone() else {
             if tx
                 .send((Either::Left(stream), Peer { addr, tls: false }))

@@ -164,7 +164,7 @@ async fn bridge(
     if let Some(l) = login.and_then(|l| l.0.parse().ok()) {
         request.headers_mut().insert(portos_login::LOGIN_HEADER, l);
     }
-    let upstream = match tokio_tungstenite::connect_async(request).await {
+    let upstream = match tokio_tungstenite::connect_async_with_config(request, None, true).await {
         Ok((s, _)) => s,
         Err(e) => {
             tracing::debug!(error = %e, "api server socket unreachable");

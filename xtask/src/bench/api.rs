@@ -45,25 +45,15 @@ struct Options {
 }
 
 fn options(args: &[String]) -> Result<Options> {
-    let mut o = Options {
-        duration: 10,
-        connections: 50,
-        runs: 3,
-    };
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
-        let bad = || format!("{flag}: {value:?} is not a positive whole number");
-        match flag.as_str() {
-            "--duration" => o.duration = value.parse().ok().filter(|v| *v > 0).with_context(bad)?,
-            "--connections" => {
-                o.connections = value.parse().ok().filter(|v| *v > 0).with_context(bad)?
-            }
-            "--runs" => o.runs = value.parse().ok().filter(|v| *v > 0).with_context(bad)?,
-            _ => bail!("unknown option {flag:?}; known: --duration, --connections, --runs"),
-        }
-    }
-    Ok(o)
+    let [duration, connections, runs] = super::numeric_options(
+        args,
+        [("--duration", 10), ("--connections", 50), ("--runs", 3)],
+    )?;
+    Ok(Options {
+        duration,
+        connections: connections as u32,
+        runs: runs as usize,
+    })
 }
 
 /// One route's figures for one server.

@@ -22,6 +22,26 @@ pub use shell::shell;
 pub use supervisor::supervisor;
 pub use ui::ui;
 
+/// Options `--name N`, each with its default, in the order given: a value
+/// that is not a positive whole number, or a name not known, is an error naming it.
+fn numeric_options<const K: usize>(args: &[String], known: [(&str, u64); K]) -> Result<[u64; K]> {
+    let mut values = known.map(|(_, default)| default);
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let Some(i) = known.iter().position(|(name, _)| name == flag) else {
+            let names: Vec<&str> = known.iter().map(|(n, _)| *n).collect();
+            bail!("unknown option {flag:?}; known: {}", names.join(", "));
+        };
+        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+        values[i] = value
+            .parse()
+            .ok()
+            .filter(|v| *v > 0)
+            .with_context(|| format!("{flag}: {value:?} is not a positive whole number"))?;
+    }
+    Ok(values)
+}
+
 /// A free loopback port.
 fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?

@@ -32,24 +32,11 @@ struct Options {
 }
 
 fn options(args: &[String]) -> Result<Options> {
-    let mut o = Options {
-        keys: 300,
-        megabytes: 100,
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| -> Result<u64> {
-            let v = it.next().with_context(|| format!("{name} needs a value"))?;
-            v.parse()
-                .with_context(|| format!("{name} {v:?}: not a whole number"))
-        };
-        match a.as_str() {
-            "--keys" => o.keys = value("--keys")?.max(10) as usize,
-            "--megabytes" => o.megabytes = value("--megabytes")?.max(1),
-            other => bail!("unknown option {other:?}; known: --keys N, --megabytes M"),
-        }
-    }
-    Ok(o)
+    let [keys, megabytes] = super::numeric_options(args, [("--keys", 300), ("--megabytes", 100)])?;
+    Ok(Options {
+        keys: keys as usize,
+        megabytes,
+    })
 }
 
 /// The line printed after a command: `END-<6n>`, while the typed command line
@@ -317,6 +304,8 @@ async fn web_figures(
         .no_sandbox()
         .user_data_dir(profile.path())
         .window_size(1280, 800)
+        // A 100 MB cat is one evaluation that waits for its end.
+        .request_timeout(Duration::from_secs(900))
         .arg("--disable-gpu")
         .arg("--disable-dev-shm-usage")
         .build()

@@ -19,24 +19,11 @@ struct Options {
 }
 
 fn options(args: &[String]) -> Result<Options> {
-    let mut o = Options {
-        clients: 10,
-        secs: 60,
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| -> Result<u64> {
-            let v = it.next().with_context(|| format!("{name} needs a value"))?;
-            v.parse()
-                .with_context(|| format!("{name} {v:?}: not a whole number"))
-        };
-        match a.as_str() {
-            "--clients" => o.clients = value("--clients")? as usize,
-            "--duration" => o.secs = value("--duration")?,
-            other => bail!("unknown option {other:?}; known: --clients N, --duration SECS"),
-        }
-    }
-    Ok(o)
+    let [clients, secs] = super::numeric_options(args, [("--clients", 10), ("--duration", 60)])?;
+    Ok(Options {
+        clients: clients as usize,
+        secs,
+    })
 }
 
 /// Established TCP connections whose local port is `port` (IPv4 loopback).
