@@ -7,21 +7,73 @@
 //! so). `shell:screen {sessionId, data}` replaces what the client shows (on
 //! attaching, and after falling behind); output is coalesced, and a client
 //! that does not keep up holds back its own stream only, never the queue of
-//! its other events.
+//! its other events. A page that acknowledges what its terminal has drawn
+//! (`shell:ack {sessionId, count}`, one per `shell:output`/`shell:screen`) is
+//! sent at most [`AHEAD`] messages beyond that: a flood then costs it one
+//! fresh screen, not minutes of backlog.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use futures_util::StreamExt;
 use portos_runner_client::shell::{OpenShell, ShellFrame, ShellLink};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
 /// Output gathered into one `shell:output` message at most.
 const COALESCE: usize = 64 << 10;
 /// Input taken in one `shell:input` at most (a large paste).
 const MAX_INPUT: usize = 48 << 10;
+/// Messages a page that acknowledges may have undrawn; beyond it the
+/// session's output waits, and the runner, finding this follower behind,
+/// sends the screen instead of the backlog.
+pub const AHEAD: usize = 8;
+
+/// What a following page has not yet drawn; counted once it acknowledges.
+#[derive(Debug, Default)]
+struct Credit {
+    acking: AtomicBool,
+    unacked: AtomicUsize,
+    drawn: Notify,
+}
+
+impl Credit {
+    fn ack(&self, count: usize) {
+        self.acking.store(true, Ordering::SeqCst);
+        let _ = self
+            .unacked
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                Some(n.saturating_sub(count))
+            });
+        self.drawn.notify_waiters();
+    }
+
+    fn full(&self) -> bool {
+        self.acking.load(Ordering::SeqCst) && self.unacked.load(Ordering::SeqCst) >= AHEAD
+    }
+
+    /// Waits until one more message may go, and counts it.
+    async fn room(&self) {
+        while self.full() {
+            let drawn = self.drawn.notified();
+            tokio::pin!(drawn);
+            drawn.as_mut().enable();
+            if !self.full() {
+                break;
+            }
+            drawn.await;
+        }
+        self.unacked.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// One session this socket follows.
+struct Following {
+    task: JoinHandle<()>,
+    credit: Arc<Credit>,
+}
 
 /// The shell sessions one socket follows.
 pub struct SocketShells {
@@ -29,7 +81,7 @@ pub struct SocketShells {
     login: String,
     /// The socket's own stream of shell messages (its writer sends them).
     out: mpsc::Sender<Arc<str>>,
-    following: Arc<std::sync::Mutex<HashMap<String, JoinHandle<()>>>>,
+    following: Arc<std::sync::Mutex<HashMap<String, Following>>>,
 }
 
 fn message(event: &str, data: &Value) -> Arc<str> {
@@ -87,7 +139,7 @@ impl SocketShells {
 
     /// Handles `event` if it is one of the shell's; false otherwise.
     pub fn handle(&self, event: &str, data: &Value) -> bool {
-        self.following().retain(|_, t| !t.is_finished());
+        self.following().retain(|_, f| !f.task.is_finished());
         match event {
             "shell:start" => self.start(data),
             "shell:list" => {
@@ -100,7 +152,8 @@ impl SocketShells {
                     let _ = out.send(answer).await;
                 });
             }
-            "shell:attach" | "shell:detach" | "shell:input" | "shell:resize" | "shell:stop" => {
+            "shell:attach" | "shell:detach" | "shell:input" | "shell:resize" | "shell:stop"
+            | "shell:ack" => {
                 let Some(id) = session_id(data) else {
                     self.invalid(event, "sessionId", "a session id is required");
                     return true;
@@ -108,8 +161,14 @@ impl SocketShells {
                 match event {
                     "shell:attach" => self.attach(id),
                     "shell:detach" => {
-                        if let Some(t) = self.following().remove(&id) {
-                            t.abort();
+                        if let Some(f) = self.following().remove(&id) {
+                            f.task.abort();
+                        }
+                    }
+                    "shell:ack" => {
+                        let count = data.get("count").and_then(Value::as_u64).unwrap_or(1);
+                        if let Some(f) = self.following().get(&id) {
+                            f.credit.ack(count.min(1000) as usize);
                         }
                     }
                     "shell:input" => self.input(id, data),
@@ -149,7 +208,7 @@ impl SocketShells {
         });
     }
 
-    fn following(&self) -> std::sync::MutexGuard<'_, HashMap<String, JoinHandle<()>>> {
+    fn following(&self) -> std::sync::MutexGuard<'_, HashMap<String, Following>> {
         self.following.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -164,14 +223,16 @@ impl SocketShells {
 
     /// This socket follows session `id` (again, from its screen).
     fn attach(&self, id: String) {
+        let credit = Arc::new(Credit::default());
         let task = tokio::spawn(follow(
             self.link.clone(),
             self.login.clone(),
             id.clone(),
             self.out.clone(),
+            credit.clone(),
         ));
-        if let Some(old) = self.following().insert(id, task) {
-            old.abort();
+        if let Some(old) = self.following().insert(id, Following { task, credit }) {
+            old.task.abort();
         }
     }
 
@@ -227,15 +288,21 @@ impl SocketShells {
 impl SocketShells {
     /// The socket went: its streams end, its sessions go on.
     pub fn detach_all(&self) {
-        for (_, t) in self.following().drain() {
-            t.abort();
+        for (_, f) in self.following().drain() {
+            f.task.abort();
         }
     }
 }
 
 /// One session to one socket: the screen, then output gathered while the
 /// socket is busy, the exit last.
-async fn follow(link: ShellLink, login: String, id: String, out: mpsc::Sender<Arc<str>>) {
+async fn follow(
+    link: ShellLink,
+    login: String,
+    id: String,
+    out: mpsc::Sender<Arc<str>>,
+    credit: Arc<Credit>,
+) {
     let stream = match link.attach(&login, &id).await {
         Ok(s) => s,
         Err(p) => {
@@ -252,6 +319,7 @@ async fn follow(link: ShellLink, login: String, id: String, out: mpsc::Sender<Ar
                 ShellFrame::Output(bytes) => {
                     pending.extend_from_slice(&bytes);
                     if pending.len() >= COALESCE {
+                        credit.room().await;
                         let text = carry.text(&std::mem::take(&mut pending));
                         let m = message("shell:output", &json!({ "sessionId": id, "data": text }));
                         if out.send(m).await.is_err() {
@@ -262,6 +330,7 @@ async fn follow(link: ShellLink, login: String, id: String, out: mpsc::Sender<Ar
                 ShellFrame::Screen(bytes) => {
                     pending.clear();
                     carry = portos_core::text::Utf8Carry::default();
+                    credit.room().await;
                     let text = String::from_utf8_lossy(&bytes).into_owned();
                     let m = message("shell:screen", &json!({ "sessionId": id, "data": text }));
                     if out.send(m).await.is_err() {
@@ -289,11 +358,43 @@ async fn follow(link: ShellLink, login: String, id: String, out: mpsc::Sender<Ar
             }
         }
         if !pending.is_empty() {
+            credit.room().await;
             let text = carry.text(&pending);
             let m = message("shell:output", &json!({ "sessionId": id, "data": text }));
             if out.send(m).await.is_err() {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AHEAD, Credit};
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_page_that_acknowledges_is_held_at_ahead_messages() {
+        let c = std::sync::Arc::new(Credit::default());
+        // A page that never acknowledges is never held (older pages, scripts).
+        for _ in 0..AHEAD * 4 {
+            c.room().await;
+        }
+        c.ack(AHEAD * 4);
+        for _ in 0..AHEAD {
+            c.room().await;
+        }
+        let held = tokio::time::timeout(Duration::from_millis(100), c.room()).await;
+        assert!(held.is_err(), "the {}th message waits", AHEAD + 1);
+        let waiting = tokio::spawn({
+            let c = c.clone();
+            async move { c.room().await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        c.ack(1);
+        tokio::time::timeout(Duration::from_secs(1), waiting)
+            .await
+            .expect("an acknowledgement lets it go")
+            .unwrap();
     }
 }

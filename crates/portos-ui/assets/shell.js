@@ -81,8 +81,13 @@ pages.shell = () => {
   term.onResize(sendSize);
   window.addEventListener('resize', fitNow);
 
+  // Each piece of output is acknowledged once drawn, so the server sends a
+  // flood's latest screen rather than a backlog the terminal would chew on.
+  const ack = (id) => live.send('shell:ack', { sessionId: id, count: 1 });
   live.on('shell:', (event, data) => {
     data = data || {};
+    const output = event === 'shell:output' || event === 'shell:screen';
+    if (output && data.sessionId !== shell.current) ack(data.sessionId);
     if (event === 'shell:list') {
       shell.sessions = data.sessions || [];
       const ids = shell.sessions.map((s) => s.sessionId);
@@ -102,9 +107,9 @@ pages.shell = () => {
       // Another tab's session: not on screen.
     } else if (event === 'shell:screen') {
       term.reset();
-      term.write(data.data);
+      term.write(data.data, () => ack(data.sessionId));
     } else if (event === 'shell:output') {
-      term.write(data.data);
+      term.write(data.data, () => ack(data.sessionId));
     } else if (event === 'shell:exit') {
       term.write(`\r\n\x1b[33m[Shell exited with code ${data.code ?? data.signal}]\x1b[0m Press New for another.\r\n`);
       shell.sessions = shell.sessions.filter((s) => s.sessionId !== data.sessionId);
