@@ -477,12 +477,21 @@ fn read_output(mut reader: Box<dyn Read + Send>, s: &Session) {
 async fn follow(s: Arc<Session>, tx: mpsc::Sender<Frame>) {
     s.attached.fetch_add(1, Ordering::Relaxed);
     let mut ended = s.ended.clone();
+    let mut first = true;
     loop {
-        let (snapshot, mut rx) = {
+        // The whole screen with its scrollback on attaching; after falling
+        // behind, the visible screen drawn over (what was skipped is skipped).
+        let (frame, mut rx) = {
             let mut screen = lock(&s.screen);
-            (screen.snapshot(), s.output.subscribe())
+            let frame = if first {
+                Frame::Screen(screen.snapshot())
+            } else {
+                Frame::Output(Arc::from(screen.redraw()))
+            };
+            (frame, s.output.subscribe())
         };
-        if tx.send(Frame::Screen(snapshot)).await.is_err() {
+        first = false;
+        if tx.send(frame).await.is_err() {
             break;
         }
         let behind = loop {

@@ -36,6 +36,17 @@ impl Screen {
     /// thing: every scrollback line (so it lands in the client's own
     /// scrollback), the visible rows, then the cursor, colours and modes.
     pub fn snapshot(&mut self) -> Vec<u8> {
+        self.draw(true)
+    }
+
+    /// The visible screen drawn over what a client shows, its scrollback
+    /// left alone: for a client that fell behind (a flood skipped, not
+    /// replayed), cheap whatever the scrollback holds.
+    pub fn redraw(&mut self) -> Vec<u8> {
+        self.draw(false)
+    }
+
+    fn draw(&mut self, with_scrollback: bool) -> Vec<u8> {
         let (rows, cols) = self.parser.screen().size();
         let mut out = Vec::new();
         if self.parser.screen().alternate_screen() {
@@ -43,18 +54,22 @@ impl Screen {
             out.extend(self.parser.screen().contents_formatted());
             return out;
         }
-        out.extend_from_slice(b"\x1b[H\x1b[2J\x1b[3J\x1b[0m");
         let mut lines: Vec<Vec<u8>> = Vec::new();
-        // The scrollback, oldest first, a screenful at a time.
-        self.parser.screen_mut().set_scrollback(usize::MAX);
-        let mut back = self.parser.screen().scrollback();
-        while back > 0 {
-            let take = back.min(usize::from(rows));
-            lines.extend(self.parser.screen().rows_formatted(0, cols).take(take));
-            back -= take;
-            self.parser.screen_mut().set_scrollback(back);
+        if with_scrollback {
+            out.extend_from_slice(b"\x1b[H\x1b[2J\x1b[3J\x1b[0m");
+            // The scrollback, oldest first, a screenful at a time.
+            self.parser.screen_mut().set_scrollback(usize::MAX);
+            let mut back = self.parser.screen().scrollback();
+            while back > 0 {
+                let take = back.min(usize::from(rows));
+                lines.extend(self.parser.screen().rows_formatted(0, cols).take(take));
+                back -= take;
+                self.parser.screen_mut().set_scrollback(back);
+            }
+            self.parser.screen_mut().set_scrollback(0);
+        } else {
+            out.extend_from_slice(b"\x1b[0m\x1b[H\x1b[2J");
         }
-        self.parser.screen_mut().set_scrollback(0);
         let screen = self.parser.screen();
         lines.extend(screen.rows_formatted(0, cols));
         for (i, line) in lines.iter().enumerate() {
@@ -77,6 +92,28 @@ impl Screen {
 #[cfg(test)]
 mod tests {
     use super::Screen;
+
+    #[test]
+    fn a_redraw_is_the_visible_screen_only() {
+        let mut s = Screen::new(4, 20, 100);
+        for i in 0..50 {
+            s.process(format!("line {i}\r\n").as_bytes());
+        }
+        let redraw = String::from_utf8(s.redraw()).unwrap();
+        assert!(
+            redraw.contains("line 49") && !redraw.contains("line 10"),
+            "{redraw:?}"
+        );
+        assert!(
+            !redraw.contains("\x1b[3J"),
+            "the client's scrollback is kept"
+        );
+        let mut client = vt100::Parser::new(4, 20, 0);
+        client.process(&s.redraw());
+        assert_eq!(client.screen().contents(), s.parser.screen().contents());
+        let full = String::from_utf8(s.snapshot()).unwrap();
+        assert!(full.contains("line 10"));
+    }
 
     fn replay(bytes: &[u8], rows: u16, cols: u16) -> vt100::Parser {
         let mut p = vt100::Parser::new(rows, cols, 1000);
