@@ -209,8 +209,11 @@ fn python_peer() -> Result<std::path::PathBuf> {
     }
     let requirements = workspace_root().join("tests/peers/requirements.txt");
     let requirements = requirements.to_string_lossy();
-    if !peers_ready() && !(pip(&["-r", &requirements], None)? && peers_ready()) {
-        bail!("installing {requirements} into {} failed", venv.display());
+    if !peers_ready() {
+        let installed = pip(&["-r", &requirements], None)?;
+        if !installed || !peers_ready() {
+            bail!("installing {requirements} into {} failed", venv.display());
+        }
     }
     if !llama_ready() {
         println!(
