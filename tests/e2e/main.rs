@@ -12,6 +12,7 @@ mod integrations;
 mod lifecycle;
 mod live_logs;
 mod logs;
+mod notifications;
 mod policies;
 mod reload;
 mod runner;

@@ -20,6 +20,7 @@ const DOMAIN: &[&str] = &[
     "portos-auth",
     "portos-git",
     "portos-commands",
+    "portos-notifications",
     "portos-jira-instances",
     "portos-healer",
 ];

@@ -274,6 +274,12 @@ impl From<portos_git::GitError> for ApiError {
     }
 }
 
+impl From<portos_notifications::NotificationsError> for ApiError {
+    fn from(e: portos_notifications::NotificationsError) -> Self {
+        portos_core::Problem::from(e).into()
+    }
+}
+
 impl From<portos_commands::CommandError> for ApiError {
     fn from(e: portos_commands::CommandError) -> Self {
         portos_core::Problem::from(e).into()

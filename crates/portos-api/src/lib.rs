@@ -6,7 +6,7 @@
 //! faces; Host checks, body limits, timeouts, request tracing; the live-event
 //! hub; and the link to the supervisor's control socket. The domain lives in
 //! `portos-ai`, `portos-apps`, `portos-history`, `portos-agents`,
-//! `portos-commands` and the other domain crates; data in
+//! `portos-commands`, `portos-notifications` and the other domain crates; data in
 //! `portos-store`.
 //! Must not depend on: the supervisor library (it is a client of its socket) or
 //! any other service crate.
@@ -71,6 +71,8 @@ pub struct AppState {
     pub shells: portos_runner_client::shell::ShellLink,
     /// Allow-listed commands run for the owner (`/api/commands`).
     pub commands: portos_commands::Commands,
+    /// What needs the owner's attention (`/api/notifications`, the bell).
+    pub notifications: portos_notifications::Notifications,
 }
 
 impl AppState {
@@ -117,6 +119,7 @@ impl AppState {
             jira: portos_jira_instances::JiraInstances::new(store.clone(), history.clone()),
             shells: portos_runner_client::shell::ShellLink::from_env(),
             commands: portos_commands::Commands::new(store.clone(), history.clone(), hub.clone()),
+            notifications: portos_notifications::Notifications::new(store.clone(), hub.clone()),
             agents,
             access: Arc::new(access),
             supervisor,
@@ -229,6 +232,15 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::ports::check))
         .routes(routes!(routes::ports::allocate))
         .routes(routes!(routes::git::app_info, routes::git::act))
+        .routes(routes!(
+            routes::notifications::list,
+            routes::notifications::clear
+        ))
+        .routes(routes!(routes::notifications::count))
+        .routes(routes!(routes::notifications::counts))
+        .routes(routes!(routes::notifications::read))
+        .routes(routes!(routes::notifications::read_all))
+        .routes(routes!(routes::notifications::remove))
         .routes(routes!(routes::commands::execute))
         .routes(routes!(routes::commands::stop))
         .routes(routes!(routes::commands::allowed))

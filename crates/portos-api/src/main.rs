@@ -47,6 +47,11 @@ fn main() -> ExitCode {
             state.clone(),
             ctx.shutdown.clone(),
         ));
+        // A process the supervisor gives up on becomes a notification.
+        tokio::spawn(portos_api::routes::notifications::relay_supervisor(
+            state.clone(),
+            ctx.shutdown.clone(),
+        ));
         // Automation schedules: one scheduler, stopped with the process.
         tokio::spawn(state.agents.clone().run(ctx.shutdown.clone()));
         let (grpc, grpc_names) = portos_api::grpc::routes(state.clone());

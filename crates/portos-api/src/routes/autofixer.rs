@@ -126,6 +126,18 @@ pub async fn relay(app: AppState, shutdown: CancellationToken) {
                         "canAutoFix": false,
                     });
                     app.hub.publish("errors", "error:notified", &note);
+                    let (process, verdict) = (
+                        data["process"].as_str().unwrap_or(""),
+                        data["verdict"].as_str().unwrap_or(""),
+                    );
+                    let session = data["sessionId"].as_str().unwrap_or("");
+                    if let Err(e) = app
+                        .notifications
+                        .fix_finished(process, good, verdict, session)
+                        .await
+                    {
+                        tracing::warn!(error = %e, "no notification for a finished fix");
+                    }
                 }
             }
         }

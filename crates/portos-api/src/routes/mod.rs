@@ -11,6 +11,7 @@ pub mod git;
 pub mod history;
 pub mod jira;
 pub mod lmstudio;
+pub mod notifications;
 pub mod ports;
 pub mod processes;
 pub mod prompts;

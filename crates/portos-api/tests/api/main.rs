@@ -162,3 +162,4 @@ pub(crate) use updates_detection::*;
 mod access;
 mod commands;
 mod holes;
+mod notifications;

@@ -1,0 +1,176 @@
+//! `/api/notifications` through the real server, over a file in the
+//! original's shape: the routes' answers, the channel's events, refusals.
+
+use super::*;
+
+const A: &str = "5b0c3f0e-0d7e-4c57-9b59-1c7c0a3e2f11";
+const B: &str = "6c1d4a1f-1e8f-4d68-8c6a-2d8d1b4f3a22";
+
+/// The next event of the notifications channel (broadcasts skipped).
+async fn next_note(
+    ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+) -> Value {
+    loop {
+        let e = next_event(ws).await.expect("an event");
+        if e["event"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("notifications:"))
+        {
+            return e;
+        }
+    }
+}
+
+fn seed(s: &Server) -> Value {
+    let file = json!({
+        "version": 1,
+        "notifications": [
+            { "id": A, "type": "briefing_ready", "title": "Daily Briefing Ready", "description": "ready",
+              "priority": "low", "timestamp": "2026-11-30T08:00:00.000Z", "link": "/cos/briefing",
+              "read": false, "metadata": { "date": "2026-11-30" } },
+            { "id": B, "type": "health_issue", "title": "disk", "description": "",
+              "priority": "high", "timestamp": "2026-12-01T08:00:00.000Z", "link": null,
+              "read": true, "metadata": {} }
+        ]
+    });
+    std::fs::write(
+        s.data.path().join("notifications.json"),
+        serde_json::to_string_pretty(&file).unwrap(),
+    )
+    .unwrap();
+    file
+}
+
+#[tokio::test]
+async fn the_routes_answer_as_the_original_and_send_its_events() {
+    let s = start().await;
+    let file = seed(&s);
+    let (st, list) = s.get("/api/notifications").await;
+    assert_eq!(st, 200);
+    assert_eq!(list[0]["id"], B, "newest first: {list}");
+    assert_eq!(list[1], file["notifications"][0], "as stored");
+    assert_eq!(
+        s.get("/api/notifications?unreadOnly=true")
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.get("/api/notifications?type=health_issue&limit=1")
+            .await
+            .1[0]["id"],
+        B
+    );
+    assert_eq!(
+        s.get("/api/notifications/count").await.1,
+        json!({ "count": 1 })
+    );
+    assert_eq!(
+        s.get("/api/notifications/counts").await.1,
+        json!({ "total": 2, "unread": 1, "byType": { "briefing_ready": 1, "health_issue": 1 } })
+    );
+    let (st, body) = s.get("/api/notifications?limit=abc").await;
+    assert_eq!(st, 400);
+    assert_error_shape(&body, "VALIDATION_ERROR");
+
+    let mut ws = s.ws().await;
+    ws.send(Message::Text(
+        r#"{"event":"notifications:subscribe"}"#.into(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        next_note(&mut ws).await["event"],
+        "notifications:subscribed"
+    );
+    let (st, body) = s.post(&format!("/api/notifications/{A}/read")).await;
+    assert_eq!(
+        (
+            st,
+            body["success"].as_bool(),
+            body["notification"]["read"].as_bool()
+        ),
+        (200, Some(true), Some(true))
+    );
+    let e = next_note(&mut ws).await;
+    assert_eq!(
+        (e["event"].as_str(), e["data"]["id"].as_str()),
+        (Some("notifications:updated"), Some(A))
+    );
+    let e = next_note(&mut ws).await;
+    assert_eq!(
+        (e["event"].as_str(), e["data"].as_u64()),
+        (Some("notifications:count"), Some(0))
+    );
+    let saved: Value = serde_json::from_str(
+        &std::fs::read_to_string(s.data.path().join("notifications.json")).unwrap(),
+    )
+    .unwrap();
+    let mut expected = file.clone();
+    expected["notifications"][0]["read"] = json!(true);
+    assert_eq!(saved, expected, "only the read flag changed");
+
+    let (st, body) = s.post("/api/notifications/no-such-id/read").await;
+    assert_eq!(st, 404);
+    assert_error_shape(&body, "NOT_FOUND");
+    assert_eq!(
+        s.post("/api/notifications/read-all").await.1,
+        json!({ "success": true, "updated": 0 })
+    );
+    let (st, body) = s.delete(&format!("/api/notifications/{B}")).await;
+    assert_eq!((st, body["notification"]["id"].as_str()), (200, Some(B)));
+    assert_eq!(next_note(&mut ws).await["event"], "notifications:removed");
+    next_note(&mut ws).await;
+    assert_eq!(
+        s.delete("/api/notifications").await.1,
+        json!({ "success": true, "cleared": 1 })
+    );
+    assert_eq!(next_note(&mut ws).await["event"], "notifications:cleared");
+}
+
+#[tokio::test]
+async fn notifications_need_the_owner_and_our_own_origin() {
+    let s = start().await;
+    seed(&s);
+    let anon = reqwest::Client::builder().no_proxy().build().unwrap();
+    for path in [
+        "/api/notifications",
+        "/api/notifications/count",
+        "/api/notifications/counts",
+    ] {
+        let r = anon.get(format!("{}{path}", s.base)).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+    }
+    let id = portos_auth::Owner::new(s.data.path())
+        .open_session("test")
+        .unwrap();
+    for (method, path) in [
+        (
+            reqwest::Method::POST,
+            format!("/api/notifications/{A}/read"),
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/notifications/read-all".to_string(),
+        ),
+        (reqwest::Method::DELETE, "/api/notifications".to_string()),
+    ] {
+        let r = anon
+            .request(method, format!("{}{path}", s.base))
+            .header("cookie", format!("portos_session={id}"))
+            .header("origin", "http://evil.example")
+            .header("sec-fetch-site", "cross-site")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{path}");
+    }
+    assert_eq!(
+        s.get("/api/notifications/count").await.1,
+        json!({ "count": 1 }),
+        "nothing changed"
+    );
+}
