@@ -23,4 +23,5 @@ mod shell;
 mod stack;
 mod ui;
 mod ui_apps;
+mod ui_usage;
 mod workflows;

@@ -10,10 +10,12 @@ const httpUrl = (u) => (typeof u === 'string' && /^https?:\/\//i.test(u) ? u : n
 
 const $ = (sel, root = document) => root.querySelector(sel);
 
+const SVG_TAGS = new Set(['svg', 'polyline', 'rect', 'g', 'line', 'text', 'title']);
+
 /** An element: h('button', { class: 'x', onclick: f, 'aria-label': 'y' }, 'text', child). */
 function h(tag, attrs = {}, ...kids) {
   const el = document.createElementNS(
-    tag === 'svg' || tag === 'polyline' ? 'http://www.w3.org/2000/svg' : 'http://www.w3.org/1999/xhtml',
+    SVG_TAGS.has(tag) ? 'http://www.w3.org/2000/svg' : 'http://www.w3.org/1999/xhtml',
     tag,
   );
   for (const [k, v] of Object.entries(attrs)) {

@@ -42,7 +42,7 @@ pub const SECTIONS: &[NavSection] = &[
     },
     NavSection {
         title: "AI",
-        ids: &["providers", "runs", "prompts"],
+        ids: &["providers", "runs", "prompts", "usage"],
     },
     NavSection {
         title: "Tools",
@@ -92,6 +92,7 @@ pages! {
     Providers: "providers", "/providers", "Providers", "providers.html";
     Runs: "runs", "/runs", "Runs", "runs.html";
     Prompts: "prompts", "/prompts", "Prompts", "prompts.html";
+    Usage: "usage", "/usage", "Usage", "usage.html";
     Browser: "browser", "/browser", "Browser", "browser.html";
     Screenshots: "screenshots", "/screenshots", "Screenshots", "gallery.html";
     Uploads: "uploads", "/uploads", "Uploads", "gallery.html";

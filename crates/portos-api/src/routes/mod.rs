@@ -18,3 +18,4 @@ pub mod prompts;
 pub mod providers;
 pub mod runs;
 pub mod settings;
+pub mod usage;

@@ -163,3 +163,4 @@ mod access;
 mod commands;
 mod holes;
 mod notifications;
+mod usage;
