@@ -41,6 +41,8 @@ fn usage_charts_show_both_providers_after_three_runs() {
         }
         let usage = api.get("/api/usage").await;
         assert_eq!(usage["totalSessions"], 3, "{usage}");
+        assert_eq!(usage["topModels"][0]["model"], "smollm2", "{usage}");
+        assert!(usage["topModels"][0]["tokens"].as_u64().unwrap() > 0, "the model's tokens counted: {usage}");
         for id in &runs {
             let run = api.get(&format!("/api/runs/{id}")).await;
             assert_eq!(run["success"], true, "{run}");

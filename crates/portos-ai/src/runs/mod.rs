@@ -247,7 +247,8 @@ async fn execute(
     resume: Resume,
 ) {
     let mut provider = first;
-    let mut model = req.model.clone();
+    // The model the session was counted under (the request's, else the provider's).
+    let mut model = req.model.clone().or_else(|| provider.default_model.clone());
     let mut hops: Vec<Value> = Vec::new();
     let mut visited = HashSet::from([provider.id.clone()]);
     let mut on_text = |text: &str| {

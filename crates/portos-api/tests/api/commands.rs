@@ -149,21 +149,15 @@ async fn commands_need_the_owner_and_our_own_origin() {
         assert_eq!(r.status(), 401, "{path}");
     }
     // The owner's session from another site's page: refused before it runs.
-    let id = portos_auth::Owner::new(s.data.path())
-        .open_session("test")
-        .unwrap();
-    let r = anon
-        .post(format!("{}/api/commands/execute", s.base))
-        .header("cookie", format!("portos_session={id}"))
-        .header("origin", "http://evil.example")
-        .header("sec-fetch-site", "cross-site")
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    assert_error_shape(&r.json().await.unwrap(), "CROSS_ORIGIN");
+    let (status, answer) = from_another_site(
+        &s,
+        reqwest::Method::POST,
+        "/api/commands/execute",
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_error_shape(&answer, "CROSS_ORIGIN");
     let (_, history) = s.get("/api/history?action=command").await;
     assert_eq!(
         history["entries"],

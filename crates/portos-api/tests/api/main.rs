@@ -137,6 +137,35 @@ impl Server {
     }
 }
 
+/// `method path` with the owner's session cookie, sent as another site's
+/// page would send it: the status and body.
+async fn from_another_site(
+    s: &Server,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, Value) {
+    let id = portos_auth::Owner::new(s.data.path())
+        .open_session("test")
+        .unwrap();
+    let mut req = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .request(method, format!("{}{path}", s.base))
+        .header("cookie", format!("portos_session={id}"))
+        .header("origin", "http://evil.example")
+        .header("sec-fetch-site", "cross-site");
+    if let Some(b) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
 fn assert_error_shape(body: &Value, code: &str) {
     assert_eq!(body["code"], code, "{body}");
     assert!(

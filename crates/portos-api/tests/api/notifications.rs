@@ -144,9 +144,6 @@ async fn notifications_need_the_owner_and_our_own_origin() {
         let r = anon.get(format!("{}{path}", s.base)).send().await.unwrap();
         assert_eq!(r.status(), 401, "{path}");
     }
-    let id = portos_auth::Owner::new(s.data.path())
-        .open_session("test")
-        .unwrap();
     for (method, path) in [
         (
             reqwest::Method::POST,
@@ -158,15 +155,8 @@ async fn notifications_need_the_owner_and_our_own_origin() {
         ),
         (reqwest::Method::DELETE, "/api/notifications".to_string()),
     ] {
-        let r = anon
-            .request(method, format!("{}{path}", s.base))
-            .header("cookie", format!("portos_session={id}"))
-            .header("origin", "http://evil.example")
-            .header("sec-fetch-site", "cross-site")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 403, "{path}");
+        let (status, _) = from_another_site(&s, method, &path, None).await;
+        assert_eq!(status, 403, "{path}");
     }
     assert_eq!(
         s.get("/api/notifications/count").await.1,
