@@ -1,7 +1,7 @@
 //! Notifications through the real stack in real Chromium: a process the
 //! supervisor gives up on (`errored`) reaches the bell of an open page over
-//! the live socket; opening it marks it read, and that survives an api
-//! server restart.
+//! the live socket and the dashboard's health strip; opening it marks it
+//! read, and that survives an api server restart.
 
 use std::time::{Duration, Instant};
 
@@ -49,6 +49,10 @@ fn an_errored_process_rings_the_bell_and_read_stays_read() {
         assert!(eval(&page, "document.getElementById('toasts').textContent").await.as_str().unwrap().contains("flaky stopped: errored"));
         let p = stack.process("flaky");
         assert_eq!(p["state"], "errored", "{p}");
+        // The dashboard's health strip says so too (read when the page loads).
+        page.reload().await.unwrap();
+        until(&page, "the health strip", 10, "document.getElementById('health').dataset.health === 'critical' && document.getElementById('health').textContent.includes('1 errored')").await;
+        until(&page, "the bell after the reload", 10, "window.portosBell.count === 1").await;
         shoot(&page, "bell").await;
 
         // Opened from the list: read, and the page goes where it points.

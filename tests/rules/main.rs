@@ -21,6 +21,7 @@ const DOMAIN: &[&str] = &[
     "portos-git",
     "portos-commands",
     "portos-notifications",
+    "portos-health",
     "portos-jira-instances",
     "portos-healer",
 ];

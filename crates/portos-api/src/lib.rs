@@ -73,6 +73,8 @@ pub struct AppState {
     pub commands: portos_commands::Commands,
     /// What needs the owner's attention (`/api/notifications`, the bell).
     pub notifications: portos_notifications::Notifications,
+    /// When this api server started (its uptime in the health answers).
+    pub started: std::time::Instant,
 }
 
 impl AppState {
@@ -120,6 +122,7 @@ impl AppState {
             shells: portos_runner_client::shell::ShellLink::from_env(),
             commands: portos_commands::Commands::new(store.clone(), history.clone(), hub.clone()),
             notifications: portos_notifications::Notifications::new(store.clone(), hub.clone()),
+            started: std::time::Instant::now(),
             agents,
             access: Arc::new(access),
             supervisor,
@@ -241,6 +244,8 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::notifications::read))
         .routes(routes!(routes::notifications::read_all))
         .routes(routes!(routes::notifications::remove))
+        .routes(routes!(routes::system::health))
+        .routes(routes!(routes::system::details))
         .routes(routes!(routes::usage::summary, routes::usage::reset))
         .routes(routes!(routes::usage::raw))
         .routes(routes!(routes::usage::daily))

@@ -285,7 +285,27 @@ pages.dashboard = () => {
   loadApps().then(refresh);
   setInterval(refresh, 2000);
   live.onReconnect(refresh);
+  health();
+  setInterval(health, 10000);
 };
+
+/** The dashboard's health strip: the verdict, memory, load, processes, warnings. */
+async function health() {
+  const strip = $('#health');
+  let d;
+  try { d = await api('/api/system/health/details'); } catch { strip.hidden = true; return; }
+  strip.hidden = false;
+  const kind = { healthy: 'ok', warning: 'warn', critical: 'bad' }[d.overallHealth] || '';
+  const m = d.system.memory;
+  strip.dataset.health = d.overallHealth;
+  strip.replaceChildren(
+    h('span', { class: `badge ${kind}`, text: d.overallHealth }),
+    h('span', { text: `memory ${m.usagePercent}% (${m.usedFormatted} of ${m.totalFormatted})` }),
+    h('span', { text: `load ${d.system.cpu.usagePercent}% of ${d.system.cpu.cores} cores` }),
+    h('span', { text: `${d.processes.online}/${d.processes.total} processes online${d.processes.errored ? `, ${d.processes.errored} errored` : ''}` }),
+    h('span', { text: `up ${d.system.uptimeFormatted}` }),
+    ...d.warnings.map((w) => h('span', { class: 'badge warn', text: w.message })));
+}
 
 pages.logs = () => {
   const out = $('#logs-out');

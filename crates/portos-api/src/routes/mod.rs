@@ -18,4 +18,5 @@ pub mod prompts;
 pub mod providers;
 pub mod runs;
 pub mod settings;
+pub mod system;
 pub mod usage;

@@ -142,3 +142,82 @@ async fn usage_needs_the_owner_and_our_own_origin() {
     let (status, _) = from_another_site(&s, reqwest::Method::DELETE, "/api/usage", None).await;
     assert_eq!(status, 403);
 }
+
+/// `/api/system/health/details` has the original's fields, part by part.
+#[tokio::test]
+async fn system_health_has_the_originals_shape() {
+    let s = start().await;
+    let (st, h) = s.get("/api/system/health").await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        keys(&h),
+        [
+            "hostname",
+            "instanceId",
+            "status",
+            "timestamp",
+            "uptime",
+            "version"
+        ]
+    );
+    let (st, d) = s.get("/api/system/health/details").await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        keys(&d),
+        [
+            "apps",
+            "cos",
+            "hostname",
+            "instanceId",
+            "overallHealth",
+            "processes",
+            "system",
+            "timestamp",
+            "warnings"
+        ]
+    );
+    assert_eq!(
+        keys(&d["system"]),
+        ["cpu", "memory", "uptime", "uptimeFormatted"]
+    );
+    assert_eq!(
+        keys(&d["system"]["memory"]),
+        [
+            "free",
+            "freeFormatted",
+            "total",
+            "totalFormatted",
+            "usagePercent",
+            "used",
+            "usedFormatted"
+        ]
+    );
+    assert_eq!(
+        keys(&d["system"]["cpu"]),
+        ["cores", "loadAvg1m", "usagePercent"]
+    );
+    assert_eq!(
+        keys(&d["processes"]),
+        [
+            "errored",
+            "online",
+            "stopped",
+            "total",
+            "totalCpu",
+            "totalMemory",
+            "totalRestarts"
+        ]
+    );
+    assert_eq!(
+        keys(&d["apps"]),
+        ["notStarted", "online", "stopped", "total"]
+    );
+    assert!(d["system"]["memory"]["total"].as_u64().unwrap() > 0);
+    let anon = reqwest::Client::builder().no_proxy().build().unwrap();
+    let r = anon
+        .get(format!("{}/api/system/health/details", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
