@@ -105,10 +105,14 @@ impl AppState {
         };
         let supervisor = Arc::new(SupervisorLink::in_data_dir(&data_dir));
         let history = portos_history::ActionLog::new(store.clone());
+        let notifications = portos_notifications::Notifications::new(store.clone(), hub.clone());
         let ai = portos_ai::Ai::new(
             store.clone(),
             Arc::new(portos_runner_client::GrpcRunner::from_env()),
-            hub.clone(),
+            Arc::new(routes::notifications::Producers {
+                hub: hub.clone(),
+                notes: notifications.clone(),
+            }),
         );
         let apps = portos_apps::Apps::new(
             store.clone(),
@@ -121,7 +125,7 @@ impl AppState {
             jira: portos_jira_instances::JiraInstances::new(store.clone(), history.clone()),
             shells: portos_runner_client::shell::ShellLink::from_env(),
             commands: portos_commands::Commands::new(store.clone(), history.clone(), hub.clone()),
-            notifications: portos_notifications::Notifications::new(store.clone(), hub.clone()),
+            notifications,
             started: std::time::Instant::now(),
             agents,
             access: Arc::new(access),

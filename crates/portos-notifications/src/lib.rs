@@ -424,6 +424,42 @@ impl Notifications {
         .await
     }
 
+    /// A provider became unavailable (a rate or usage limit): once while an
+    /// earlier one about it is unread.
+    pub async fn provider_unavailable(
+        &self,
+        provider: &str,
+        reason: &str,
+        message: &str,
+    ) -> Result<Option<Notification>, NotificationsError> {
+        let unread = self
+            .list(&Filter {
+                kind: Some(HEALTH_ISSUE.into()),
+                unread_only: true,
+                limit: 0,
+            })
+            .await?;
+        if unread
+            .iter()
+            .any(|n| n.metadata.get("providerId") == Some(&json!(provider)))
+        {
+            return Ok(None);
+        }
+        let mut metadata = Map::new();
+        metadata.insert("providerId".into(), json!(provider));
+        metadata.insert("reason".into(), json!(reason));
+        self.add(New {
+            kind: HEALTH_ISSUE.into(),
+            title: format!("{provider} is unavailable ({reason})"),
+            description: message.to_string(),
+            priority: "medium".into(),
+            link: Some("/providers".into()),
+            metadata,
+            once_per: None,
+        })
+        .await
+    }
+
     /// The autofixer finished a fix.
     pub async fn fix_finished(
         &self,

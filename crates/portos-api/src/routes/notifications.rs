@@ -94,6 +94,41 @@ pub async fn clear(State(app): State<AppState>) -> Result<Json<Value>, ApiError>
     Ok(Json(json!({ "success": true, "cleared": cleared })))
 }
 
+/// The domain crates' events on their way to the hub, with those that need
+/// the owner's attention turned into notifications on the way (a provider
+/// becoming unavailable).
+#[derive(Debug)]
+pub struct Producers {
+    pub hub: std::sync::Arc<crate::events::Hub>,
+    pub notes: portos_notifications::Notifications,
+}
+
+impl portos_core::Events for Producers {
+    fn broadcast(&self, event: &str, data: &Value) {
+        self.hub.broadcast(event, data);
+        if event == "provider:status:changed" && data["status"]["available"] == false {
+            let notes = self.notes.clone();
+            let (id, status) = (
+                data["providerId"].as_str().unwrap_or("").to_string(),
+                data["status"].clone(),
+            );
+            tokio::spawn(async move {
+                let (reason, message) = (
+                    status["reason"].as_str().unwrap_or("unavailable"),
+                    status["message"].as_str().unwrap_or(""),
+                );
+                if let Err(e) = notes.provider_unavailable(&id, reason, message).await {
+                    tracing::warn!(error = %e, provider = %id, "no notification for an unavailable provider");
+                }
+            });
+        }
+    }
+
+    fn publish(&self, channel: &str, event: &str, data: &Value) {
+        self.hub.publish(channel, event, data);
+    }
+}
+
 /// A process the supervisor gave up on (`errored`) becomes a notification;
 /// the supervisor's event stream is followed again after it drops.
 pub async fn relay_supervisor(app: AppState, shutdown: CancellationToken) {

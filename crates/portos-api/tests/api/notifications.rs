@@ -164,3 +164,41 @@ async fn notifications_need_the_owner_and_our_own_origin() {
         "nothing changed"
     );
 }
+
+#[tokio::test]
+async fn a_provider_that_hits_its_limit_rings_once() {
+    let s = start().await;
+    let mut ws = s.ws().await;
+    ws.send(Message::Text(
+        r#"{"event":"notifications:subscribe"}"#.into(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        next_note(&mut ws).await["event"],
+        "notifications:subscribed"
+    );
+    let ai = &s.state.ai;
+    portos_ai::status::from_run(
+        ai,
+        "claude",
+        "rate-limit",
+        "Rate limit reached, try again in 5 minutes",
+    )
+    .await;
+    let added = next_note(&mut ws).await;
+    assert_eq!(added["event"], "notifications:added", "{added}");
+    assert_eq!(added["data"]["title"], "claude is unavailable (rate-limit)");
+    assert_eq!(added["data"]["link"], "/providers");
+    // Still unavailable, hit again: no second notification while the first is unread.
+    limit_again(ai).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        s.get("/api/notifications/count").await.1,
+        json!({ "count": 1 })
+    );
+}
+
+async fn limit_again(ai: &portos_ai::Ai) {
+    portos_ai::status::from_run(ai, "claude", "usage-limit", "Usage limit reached").await;
+}
