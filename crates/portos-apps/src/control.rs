@@ -105,12 +105,16 @@ async fn running(apps: &Apps) -> Vec<ProcessInfo> {
 
 /// Every app with the state of its processes (one call to the supervisor).
 pub async fn views(apps: &Apps) -> Result<Vec<AppView>, AppsError> {
-    let running = running(apps).await;
+    views_over(apps, &running(apps).await).await
+}
+
+/// [`views`] over a process list the caller already has.
+pub async fn views_over(apps: &Apps, running: &[ProcessInfo]) -> Result<Vec<AppView>, AppsError> {
     Ok(registry::all(apps)
         .await?
         .into_iter()
         .map(|(id, a)| {
-            let statuses = statuses_for(&process_names(&id, &a), &running);
+            let statuses = statuses_for(&process_names(&id, &a), running);
             let overall = overall(&statuses);
             let mut record = a;
             record["id"] = json!(id);

@@ -213,11 +213,6 @@ impl Commands {
         }
     }
 
-    /// Ids of the running commands.
-    pub fn running(&self) -> Vec<String> {
-        lock(&self.running).keys().cloned().collect()
-    }
-
     async fn record(
         &self,
         command: &str,
@@ -268,14 +263,6 @@ fn new_id() -> String {
     getrandom::fill(&mut random).unwrap_or_default();
     time.extend(random.iter().map(|b| DIGITS[(*b as usize) % 36]));
     String::from_utf8(time).unwrap_or_default()
-}
-
-/// A command id as the original makes them (for a path parameter).
-pub fn is_command_id(id: &str) -> bool {
-    (1..=32).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
 }
 
 #[cfg(test)]

@@ -84,7 +84,9 @@ fn uptime_text(secs: u64) -> String {
 /// `GET /api/system/health/details`: the readings of the moment.
 pub async fn details(apps: &Apps, started: Instant) -> Value {
     let processes = apps.supervisor.list().await.unwrap_or_default();
-    let views = portos_apps::control::views(apps).await.unwrap_or_default();
+    let views = portos_apps::control::views_over(apps, &processes)
+        .await
+        .unwrap_or_default();
     let overall: Vec<&str> = views
         .iter()
         .filter(|v| v.record["archived"] != true)

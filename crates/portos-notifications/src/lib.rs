@@ -90,8 +90,35 @@ pub struct New {
     pub link: Option<String>,
     pub metadata: Map<String, Value>,
     /// Added only if no notification of the same type has this metadata
-    /// field with this value (read or not), as the original de-duplicates.
-    pub once_per: Option<(String, Value)>,
+    /// field with this value, as the original de-duplicates.
+    pub once_per: Option<Once>,
+}
+
+/// A de-duplication key: metadata `field` = `value`.
+#[derive(Debug, Clone)]
+pub struct Once {
+    pub field: String,
+    pub value: Value,
+    /// Only an unread one counts (a new one once the earlier is read);
+    /// otherwise any, read or not (the original's rule).
+    pub while_unread: bool,
+}
+
+impl Once {
+    /// Once while an earlier one about `value` is unread.
+    pub fn while_unread(field: &str, value: &str) -> Self {
+        Self {
+            field: field.into(),
+            value: json!(value),
+            while_unread: true,
+        }
+    }
+
+    fn matches(&self, kind: &str, n: &Notification) -> bool {
+        n.kind == kind
+            && (!self.while_unread || !n.read)
+            && n.metadata.get(&self.field) == Some(&self.value)
+    }
 }
 
 /// What a list asks for.
@@ -257,11 +284,10 @@ impl Notifications {
         let added = n.clone();
         let (fresh, unread) = self
             .change(move |file| {
-                let there = once_per.as_ref().is_some_and(|(field, value)| {
-                    file.notifications
-                        .iter()
-                        .any(|m| m.kind == n.kind && m.metadata.get(field) == Some(value))
-                });
+                // Checked under the file's lock: two at once add one.
+                let there = once_per
+                    .as_ref()
+                    .is_some_and(|o| file.notifications.iter().any(|m| o.matches(&n.kind, m)));
                 if there {
                     return Ok((false, false));
                 }
@@ -388,19 +414,6 @@ impl Notifications {
         group: &str,
         reason: &str,
     ) -> Result<Option<Notification>, NotificationsError> {
-        let unread = self
-            .list(&Filter {
-                kind: Some(HEALTH_ISSUE.into()),
-                unread_only: true,
-                limit: 0,
-            })
-            .await?;
-        if unread
-            .iter()
-            .any(|n| n.metadata.get("process") == Some(&json!(process)))
-        {
-            return Ok(None);
-        }
         let mut metadata = Map::new();
         metadata.insert("process".into(), json!(process));
         metadata.insert("group".into(), json!(group));
@@ -419,7 +432,7 @@ impl Notifications {
                 "/apps".into()
             }),
             metadata,
-            once_per: None,
+            once_per: Some(Once::while_unread("process", process)),
         })
         .await
     }
@@ -432,19 +445,6 @@ impl Notifications {
         reason: &str,
         message: &str,
     ) -> Result<Option<Notification>, NotificationsError> {
-        let unread = self
-            .list(&Filter {
-                kind: Some(HEALTH_ISSUE.into()),
-                unread_only: true,
-                limit: 0,
-            })
-            .await?;
-        if unread
-            .iter()
-            .any(|n| n.metadata.get("providerId") == Some(&json!(provider)))
-        {
-            return Ok(None);
-        }
         let mut metadata = Map::new();
         metadata.insert("providerId".into(), json!(provider));
         metadata.insert("reason".into(), json!(reason));
@@ -455,7 +455,7 @@ impl Notifications {
             priority: "medium".into(),
             link: Some("/providers".into()),
             metadata,
-            once_per: None,
+            once_per: Some(Once::while_unread("providerId", provider)),
         })
         .await
     }

@@ -88,7 +88,11 @@ async fn once_per_key_the_cap_and_bad_input() {
     let (_d, n, _ev) = fixture();
     let mut m = new("memory_approval", "Memory needs approval");
     m.metadata.insert("memoryId".into(), json!("m1"));
-    m.once_per = Some(("memoryId".into(), json!("m1")));
+    m.once_per = Some(Once {
+        field: "memoryId".into(),
+        value: json!("m1"),
+        while_unread: false,
+    });
     assert!(n.add(m.clone()).await.unwrap().is_some());
     assert!(
         n.add(m.clone()).await.unwrap().is_none(),
@@ -164,5 +168,41 @@ async fn the_originals_file_round_trips_and_a_corrupt_one_is_kept() {
         std::fs::read_to_string(&path).unwrap(),
         "{ not json",
         "kept as it was"
+    );
+}
+
+#[tokio::test]
+async fn once_while_unread_holds_under_concurrent_adds_and_comes_back_after_read() {
+    let (_d, n, _ev) = fixture();
+    let adds = (0..8).map(|_| {
+        let n = n.clone();
+        tokio::spawn(async move { n.process_errored("web", "shop", "crash loop").await })
+    });
+    let mut added = 0;
+    for a in adds.collect::<Vec<_>>() {
+        added += usize::from(a.await.unwrap().unwrap().is_some());
+    }
+    assert_eq!(added, 1, "eight at once add one");
+    let first = n.list(&Filter::default()).await.unwrap().remove(0);
+    assert_eq!(first.link.as_deref(), Some("/apps"));
+    n.mark_read(&first.id).await.unwrap();
+    assert!(
+        n.process_errored("web", "shop", "again")
+            .await
+            .unwrap()
+            .is_some(),
+        "read: a new one"
+    );
+    assert!(
+        n.provider_unavailable("claude", "rate-limit", "x")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        n.provider_unavailable("claude", "usage-limit", "y")
+            .await
+            .unwrap()
+            .is_none()
     );
 }

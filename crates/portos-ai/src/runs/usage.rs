@@ -22,11 +22,11 @@ fn object<'a>(v: &'a mut Value, key: &str) -> &'a mut Value {
     &mut v[key]
 }
 
+/// Today's UTC date and the UTC hour.
 fn today_and_hour() -> (String, usize) {
-    let now = humantime::format_rfc3339(std::time::SystemTime::now()).to_string();
-    let day = now.get(..10).unwrap_or_default().to_string();
-    let hour = now.get(11..13).and_then(|h| h.parse().ok()).unwrap_or(0);
-    (day, hour)
+    use chrono::Timelike;
+    let now = chrono::Utc::now();
+    (now.format("%Y-%m-%d").to_string(), now.hour() as usize)
 }
 
 /// A run was created on `provider` (`model` when known).

@@ -102,9 +102,7 @@ impl Server {
                 .header("content-type", "application/json")
                 .body(b.to_string());
         }
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        answer(req).await
     }
 
     async fn delete(&self, path: &str) -> (u16, Value) {
@@ -137,6 +135,13 @@ impl Server {
     }
 }
 
+/// A request's status and JSON body (null when it has none).
+async fn answer(req: reqwest::RequestBuilder) -> (u16, Value) {
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
 /// `method path` with the owner's session cookie, sent as another site's
 /// page would send it: the status and body.
 async fn from_another_site(
@@ -161,9 +166,7 @@ async fn from_another_site(
             .header("content-type", "application/json")
             .body(b.to_string());
     }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    answer(req).await
 }
 
 fn assert_error_shape(body: &Value, code: &str) {

@@ -21,6 +21,25 @@ async fn next_note(
     }
 }
 
+/// A socket on the notifications channel, its subscription answered.
+async fn subscribed(
+    s: &Server,
+) -> impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
++ SinkExt<Message>
++ Unpin {
+    let mut ws = s.ws().await;
+    ws.send(Message::Text(
+        r#"{"event":"notifications:subscribe"}"#.into(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        next_note(&mut ws).await["event"],
+        "notifications:subscribed"
+    );
+    ws
+}
+
 fn seed(s: &Server) -> Value {
     let file = json!({
         "version": 1,
@@ -76,16 +95,7 @@ async fn the_routes_answer_as_the_original_and_send_its_events() {
     assert_eq!(st, 400);
     assert_error_shape(&body, "VALIDATION_ERROR");
 
-    let mut ws = s.ws().await;
-    ws.send(Message::Text(
-        r#"{"event":"notifications:subscribe"}"#.into(),
-    ))
-    .await
-    .unwrap();
-    assert_eq!(
-        next_note(&mut ws).await["event"],
-        "notifications:subscribed"
-    );
+    let mut ws = subscribed(&s).await;
     let (st, body) = s.post(&format!("/api/notifications/{A}/read")).await;
     assert_eq!(
         (
@@ -168,16 +178,7 @@ async fn notifications_need_the_owner_and_our_own_origin() {
 #[tokio::test]
 async fn a_provider_that_hits_its_limit_rings_once() {
     let s = start().await;
-    let mut ws = s.ws().await;
-    ws.send(Message::Text(
-        r#"{"event":"notifications:subscribe"}"#.into(),
-    ))
-    .await
-    .unwrap();
-    assert_eq!(
-        next_note(&mut ws).await["event"],
-        "notifications:subscribed"
-    );
+    let mut ws = subscribed(&s).await;
     let ai = &s.state.ai;
     portos_ai::status::from_run(
         ai,
