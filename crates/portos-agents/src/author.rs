@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use portos_ai::Ai;
 use portos_ai::runs::{self, NewRun};
@@ -99,7 +99,7 @@ async fn write(ai: &Ai, agent: &Agent, what: Writing) -> Result<String, String> 
             })?
         }
     };
-    let run = runs::create(
+    runs::complete(
         ai,
         NewRun {
             provider_id: provider,
@@ -109,29 +109,7 @@ async fn write(ai: &Ai, agent: &Agent, what: Writing) -> Result<String, String> 
             timeout_ms: Some(DEADLINE.as_millis() as u64),
             ..NewRun::default()
         },
+        DEADLINE + Duration::from_secs(10),
     )
     .await
-    .map_err(|e| e.to_string())?;
-    let id = run["id"].as_str().unwrap_or_default().to_string();
-    let started = Instant::now();
-    loop {
-        let m = runs::get(ai, &id).await.map_err(|e| e.to_string())?;
-        if !m["endTime"].is_null() {
-            if m["success"] != Value::Bool(true) {
-                return Err(format!(
-                    "run {id}: {}",
-                    m["error"].as_str().unwrap_or("the provider failed")
-                ));
-            }
-            return runs::output(ai, &id).await.map_err(|e| e.to_string());
-        }
-        if started.elapsed() > DEADLINE + Duration::from_secs(10) {
-            runs::stop(ai, &id).await;
-            return Err(format!(
-                "run {id} did not end within {}s",
-                DEADLINE.as_secs()
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }

@@ -74,7 +74,7 @@ impl JsonStore {
         self.root.join(rel)
     }
 
-    fn lock_of(&self, path: &Path) -> Arc<tokio::sync::Mutex<()>> {
+    pub(crate) fn lock_of(&self, path: &Path) -> Arc<tokio::sync::Mutex<()>> {
         self.locks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -179,7 +179,7 @@ impl JsonStore {
     }
 }
 
-async fn read_bytes(path: PathBuf) -> Result<Option<Vec<u8>>, StoreError> {
+pub(crate) async fn read_bytes(path: PathBuf) -> Result<Option<Vec<u8>>, StoreError> {
     tokio::task::spawn_blocking(move || read_opt(&path))
         .await
         .map_err(|e| StoreError::Io {

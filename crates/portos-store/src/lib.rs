@@ -12,6 +12,7 @@
 //! Must not depend on: any wire (axum, tonic, reqwest) or any other PortOS crate.
 
 mod json;
+pub mod jsonl;
 mod seed;
 pub mod types;
 

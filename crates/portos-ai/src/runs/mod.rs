@@ -507,6 +507,36 @@ pub async fn stop(ai: &Ai, id: &str) -> bool {
     true
 }
 
+/// Runs `req` to its end and answers its output, or why there is none: the
+/// provider's error, or a deadline passed (the run is then stopped). For
+/// callers that need the answer itself (the brain, agents' writing); the run
+/// is in the history like any other.
+pub async fn complete(ai: &Ai, req: NewRun, deadline: Duration) -> Result<String, String> {
+    let run = create(ai, req).await.map_err(|e| e.to_string())?;
+    let id = run["id"].as_str().unwrap_or_default().to_string();
+    if let Some(active) = ai.runs.get(&id) {
+        let mut done = active.done.clone();
+        if tokio::time::timeout(deadline, until_done(&mut done))
+            .await
+            .is_err()
+        {
+            stop(ai, &id).await;
+            return Err(format!(
+                "AI request timed out after {} s (run {id})",
+                deadline.as_secs()
+            ));
+        }
+    }
+    let m = get(ai, &id).await.map_err(|e| e.to_string())?;
+    if m["success"] != Value::Bool(true) {
+        return Err(m["error"]
+            .as_str()
+            .unwrap_or("the provider failed")
+            .to_string());
+    }
+    output(ai, &id).await.map_err(|e| e.to_string())
+}
+
 /// Returns once the run is recorded as ended.
 async fn until_done(done: &mut watch::Receiver<bool>) {
     let _ = done.wait_for(|d| *d).await.map(drop);

@@ -1,0 +1,136 @@
+//! How the brain reaches an AI: a [`Model`] answers a prompt stage with its
+//! values on a provider. In PortOS that is [`RunsModel`]: each call is an AI
+//! run (source `brain`), in the run history and usage like any other.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use portos_ai::Ai;
+use portos_ai::runs::{self, NewRun};
+use serde_json::{Map, Value};
+
+pub type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One question to the AI.
+#[derive(Debug, Clone)]
+pub struct Ask {
+    /// A provider id; empty: the active provider.
+    pub provider: String,
+    /// Empty: the provider's default model.
+    pub model: String,
+    pub stage: &'static str,
+    pub variables: Map<String, Value>,
+}
+
+/// An AI the brain can ask.
+pub trait Model: Send + Sync + std::fmt::Debug {
+    /// The reply's text, or why there is none ("No AI provider available", the
+    /// provider's error, a timeout).
+    fn ask(&self, ask: Ask) -> Boxed<'_, Result<String, String>>;
+    /// The models of provider `id`; `None` when there is no such provider.
+    fn models(&self, id: &str) -> Boxed<'_, Option<Vec<String>>>;
+}
+
+/// The [`Model`] of PortOS: AI runs.
+#[derive(Debug, Clone)]
+pub struct RunsModel(pub Ai);
+
+/// A provider's timeout when it names none (the original's).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl Model for RunsModel {
+    fn ask(&self, ask: Ask) -> Boxed<'_, Result<String, String>> {
+        Box::pin(async move {
+            let ai = &self.0;
+            let file = portos_ai::providers::load(ai)
+                .await
+                .map_err(|e| e.to_string())?;
+            let id = if ask.provider.is_empty() {
+                file.active_provider.clone().unwrap_or_default()
+            } else {
+                ask.provider.clone()
+            };
+            let provider = file
+                .providers
+                .get(&id)
+                .filter(|p| p.enabled)
+                .ok_or_else(|| "No AI provider available".to_string())?;
+            let timeout = provider
+                .timeout
+                .map_or(DEFAULT_TIMEOUT, Duration::from_millis);
+            runs::complete(
+                ai,
+                NewRun {
+                    provider_id: id,
+                    model: Some(ask.model).filter(|m| !m.is_empty()),
+                    stage: Some(ask.stage.to_string()),
+                    variables: ask.variables,
+                    source: Some("brain".into()),
+                    timeout_ms: Some(timeout.as_millis() as u64),
+                    ..NewRun::default()
+                },
+                timeout + Duration::from_secs(10),
+            )
+            .await
+        })
+    }
+
+    fn models(&self, id: &str) -> Boxed<'_, Option<Vec<String>>> {
+        let id = id.to_string();
+        Box::pin(async move {
+            let file = portos_ai::providers::load(&self.0).await.ok()?;
+            file.providers.get(&id).map(|p| p.models.clone())
+        })
+    }
+}
+
+/// The brain's prompt stages, as a fresh install gets them.
+const STAGES: &[(&str, &str, &str, &str)] = &[
+    (
+        crate::inbox::CLASSIFIER,
+        "Brain Classifier",
+        "Classify captured thoughts into People/Projects/Ideas/Admin",
+        include_str!("../stages/brain-classifier.md"),
+    ),
+    (
+        "brain-daily-digest",
+        "Brain Daily Digest",
+        "Generate daily actionable digest",
+        include_str!("../stages/brain-daily-digest.md"),
+    ),
+    (
+        "brain-weekly-review",
+        "Brain Weekly Review",
+        "Generate weekly review and open loops analysis",
+        include_str!("../stages/brain-weekly-review.md"),
+    ),
+];
+
+impl RunsModel {
+    /// Adds each brain stage the prompts lack (a data dir from the original
+    /// has them; one made before the brain existed does not). A stage the
+    /// owner has is never touched.
+    pub async fn install_stages(&self) -> Result<usize, portos_ai::AiError> {
+        let mut added = 0;
+        for (stage, name, description, template) in STAGES {
+            if portos_ai::prompts::stage(&self.0, stage).await.is_ok() {
+                continue;
+            }
+            let config = serde_json::json!({"name": name, "description": description, "returnsJson": true, "variables": []});
+            let config = config.as_object().cloned().unwrap_or_default();
+            let has_template = portos_ai::prompts::template_of(&self.0, stage)
+                .await?
+                .is_some();
+            portos_ai::prompts::save_stage(
+                &self.0,
+                stage,
+                config,
+                (!has_template).then(|| template.to_string()),
+            )
+            .await?;
+            added += 1;
+        }
+        Ok(added)
+    }
+}
