@@ -286,6 +286,15 @@ impl From<portos_commands::CommandError> for ApiError {
     }
 }
 
+impl From<portos_brain::BrainError> for ApiError {
+    fn from(e: portos_brain::BrainError) -> Self {
+        match e {
+            portos_brain::BrainError::Problem(p) => p.into(),
+            portos_brain::BrainError::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<portos_core::Problem> for ApiError {
     fn from(p: portos_core::Problem) -> Self {
         use portos_core::Kind as K;

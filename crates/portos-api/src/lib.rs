@@ -73,6 +73,8 @@ pub struct AppState {
     pub commands: portos_commands::Commands,
     /// What needs the owner's attention (`/api/notifications`, the bell).
     pub notifications: portos_notifications::Notifications,
+    /// The second brain (`/api/brain`) and its scheduler.
+    pub brain: portos_brain::Brain,
     /// When this api server started (its uptime in the health answers).
     pub started: std::time::Instant,
 }
@@ -106,13 +108,20 @@ impl AppState {
         let supervisor = Arc::new(SupervisorLink::in_data_dir(&data_dir));
         let history = portos_history::ActionLog::new(store.clone());
         let notifications = portos_notifications::Notifications::new(store.clone(), hub.clone());
+        let producers = Arc::new(routes::notifications::Producers {
+            hub: hub.clone(),
+            notes: notifications.clone(),
+        });
         let ai = portos_ai::Ai::new(
             store.clone(),
             Arc::new(portos_runner_client::GrpcRunner::from_env()),
-            Arc::new(routes::notifications::Producers {
-                hub: hub.clone(),
-                notes: notifications.clone(),
-            }),
+            producers.clone(),
+        );
+        let brain = portos_brain::Brain::new(
+            store.clone(),
+            Arc::new(portos_brain::RunsModel(ai.clone())),
+            producers,
+            Arc::new(portos_ratelimit::SystemClock),
         );
         let apps = portos_apps::Apps::new(
             store.clone(),
@@ -126,6 +135,7 @@ impl AppState {
             shells: portos_runner_client::shell::ShellLink::from_env(),
             commands: portos_commands::Commands::new(store.clone(), history.clone(), hub.clone()),
             notifications,
+            brain,
             started: std::time::Instant::now(),
             agents,
             access: Arc::new(access),
@@ -250,6 +260,47 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::notifications::remove))
         .routes(routes!(routes::system::health))
         .routes(routes!(routes::system::details))
+        .routes(routes!(routes::brain::capture))
+        .routes(routes!(routes::brain::inbox))
+        .routes(routes!(
+            routes::brain::entry,
+            routes::brain::edit_entry,
+            routes::brain::delete_entry
+        ))
+        .routes(routes!(routes::brain::retry))
+        .routes(routes!(routes::brain::done))
+        .routes(routes!(routes::brain::resolve))
+        .routes(routes!(routes::brain::fix))
+        .routes(routes!(routes::brain::latest_digest))
+        .routes(routes!(routes::brain::digests))
+        .routes(routes!(routes::brain::run_digest))
+        .routes(routes!(routes::brain::latest_review))
+        .routes(routes!(routes::brain::reviews))
+        .routes(routes!(routes::brain::run_review))
+        .routes(routes!(
+            routes::brain::settings,
+            routes::brain::put_settings
+        ))
+        .routes(routes!(routes::brain::summary))
+        .routes(routes!(routes::brain::schedule))
+        .routes(routes!(routes::brain::links, routes::brain::create_link))
+        .routes(routes!(
+            routes::brain::link,
+            routes::brain::update_link,
+            routes::brain::delete_link
+        ))
+        .routes(routes!(routes::brain::clone_link))
+        .routes(routes!(routes::brain::pull_link))
+        .routes(routes!(routes::brain::open_link_folder))
+        .routes(routes!(
+            routes::brain::records,
+            routes::brain::create_record
+        ))
+        .routes(routes!(
+            routes::brain::record,
+            routes::brain::update_record,
+            routes::brain::delete_record
+        ))
         .routes(routes!(routes::usage::summary, routes::usage::reset))
         .routes(routes!(routes::usage::raw))
         .routes(routes!(routes::usage::daily))

@@ -52,6 +52,24 @@ fn main() -> ExitCode {
             state.clone(),
             ctx.shutdown.clone(),
         ));
+        // The brain: its prompt stages where a data dir lacks them, thoughts a
+        // previous server left classifying, and its scheduler.
+        tokio::spawn({
+            let (brain, ai, shutdown) =
+                (state.brain.clone(), state.ai.clone(), ctx.shutdown.clone());
+            async move {
+                if let Err(e) = portos_brain::RunsModel(ai).install_stages().await {
+                    tracing::warn!(error = %e, "brain prompt stages not installed");
+                }
+                if let Err(e) = brain.resume().await {
+                    tracing::warn!(error = %e, "brain inbox not resumed");
+                }
+                tokio::select! {
+                    () = brain.scheduler() => {}
+                    () = shutdown.cancelled() => {}
+                }
+            }
+        });
         // Automation schedules: one scheduler, stopped with the process.
         tokio::spawn(state.agents.clone().run(ctx.shutdown.clone()));
         let (grpc, grpc_names) = portos_api::grpc::routes(state.clone());

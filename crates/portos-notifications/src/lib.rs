@@ -460,6 +460,28 @@ impl Notifications {
         .await
     }
 
+    /// A scheduled job (the brain's digest or review) failed: once while an
+    /// earlier one about the same job is unread.
+    pub async fn schedule_failed(
+        &self,
+        job: &str,
+        error: &str,
+        link: &str,
+    ) -> Result<Option<Notification>, NotificationsError> {
+        let mut metadata = Map::new();
+        metadata.insert("job".into(), json!(job));
+        self.add(New {
+            kind: HEALTH_ISSUE.into(),
+            title: format!("Scheduled {} failed", job.replace('-', " ")),
+            description: error.to_string(),
+            priority: "medium".into(),
+            link: Some(link.into()),
+            metadata,
+            once_per: Some(Once::while_unread("job", job)),
+        })
+        .await
+    }
+
     /// The autofixer finished a fix.
     pub async fn fix_finished(
         &self,

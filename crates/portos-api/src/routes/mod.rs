@@ -4,6 +4,7 @@ pub mod agent_processes;
 pub mod agents;
 pub mod apps;
 pub mod autofixer;
+pub mod brain;
 pub mod browser;
 pub mod commands;
 pub mod files;

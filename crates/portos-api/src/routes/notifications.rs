@@ -106,6 +106,19 @@ pub struct Producers {
 impl portos_core::Events for Producers {
     fn broadcast(&self, event: &str, data: &Value) {
         self.hub.broadcast(event, data);
+        if event.starts_with("brain:") && event.ends_with(":failed") && data["trigger"] != "manual"
+        {
+            let notes = self.notes.clone();
+            let (job, error) = (
+                data["job"].as_str().unwrap_or("brain job").to_string(),
+                data["error"].as_str().unwrap_or("").to_string(),
+            );
+            tokio::spawn(async move {
+                if let Err(e) = notes.schedule_failed(&job, &error, "/brain/digest").await {
+                    tracing::warn!(error = %e, job = %job, "no notification for a failed schedule");
+                }
+            });
+        }
         if event == "provider:status:changed" && data["status"]["available"] == false {
             let notes = self.notes.clone();
             let (id, status) = (

@@ -589,7 +589,7 @@ async fn the_openapi_document_covers_every_route() {
             assert!(p.get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 145, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 168, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 /// CORS lets no foreign origin read answers, not even the UI's port on an IP

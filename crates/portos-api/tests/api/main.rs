@@ -192,6 +192,7 @@ mod updates_detection;
 #[allow(unused_imports)]
 pub(crate) use updates_detection::*;
 mod access;
+mod brain;
 mod commands;
 mod holes;
 mod notifications;
