@@ -4,6 +4,7 @@
 mod apps;
 mod autofixer;
 mod bad_config;
+mod brain;
 mod browser;
 mod doctor;
 mod http;

@@ -22,6 +22,7 @@ const DOMAIN: &[&str] = &[
     "portos-commands",
     "portos-notifications",
     "portos-health",
+    "portos-brain",
     "portos-jira-instances",
     "portos-healer",
 ];

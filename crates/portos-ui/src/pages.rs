@@ -38,7 +38,7 @@ impl NavSection {
 pub const SECTIONS: &[NavSection] = &[
     NavSection {
         title: "Machine",
-        ids: &["dashboard", "apps", "shell", "logs", "history"],
+        ids: &["dashboard", "apps", "brain", "shell", "logs", "history"],
     },
     NavSection {
         title: "AI",
@@ -87,6 +87,7 @@ macro_rules! pages {
 pages! {
     Dashboard: "dashboard", "/", "Dashboard", "dashboard.html";
     AppsPage: "apps", "/apps", "Apps", "apps.html";
+    Brain: "brain", "/brain", "Brain", "brain.html";
     Shell: "shell", "/shell", "Shell", "shell.html";
     Logs: "logs", "/logs", "Logs", "logs.html";
     Providers: "providers", "/providers", "Providers", "providers.html";
