@@ -96,18 +96,20 @@ impl AppState {
     ) -> Self {
         let store = Arc::new(JsonStore::new(data_dir.clone()));
         let hub = Arc::new(Hub::default());
+        let notifications = portos_notifications::Notifications::new(store.clone(), hub.clone());
         let agents = {
-            let hub = hub.clone();
+            let (hub, notes) = (hub.clone(), notifications.clone());
             portos_agents::Agents::new(
                 store.clone(),
                 Arc::new(portos_ratelimit::SystemClock),
                 platforms,
-                move |event: &str, data: serde_json::Value| hub.publish("agents", event, &data),
+                move |event: &str, data: serde_json::Value| {
+                    routes::notifications::agents_event(&hub, &notes, event, data);
+                },
             )
         };
         let supervisor = Arc::new(SupervisorLink::in_data_dir(&data_dir));
         let history = portos_history::ActionLog::new(store.clone());
-        let notifications = portos_notifications::Notifications::new(store.clone(), hub.clone());
         let producers = Arc::new(routes::notifications::Producers {
             hub: hub.clone(),
             notes: notifications.clone(),
@@ -431,7 +433,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone())
         .route("/ws", get(events::ws_handler).with_state(state.clone()))
         .layer(middleware::from_fn_with_state(
-            state.hub.clone(),
+            (state.hub.clone(), state.notifications.clone()),
             publish_errors,
         ))
         .layer(TimeoutLayer::with_status_code(
@@ -556,8 +558,13 @@ async fn not_found() -> ApiError {
 /// Every error answer is also an event: `error:occurred` to everyone and
 /// `error:notified` to the `errors` channel, as the original does. Rejections
 /// from extractors (bad JSON, wrong types, too large) are turned into our JSON
-/// shape here too.
-async fn publish_errors(State(hub): State<Arc<Hub>>, req: Request, next: Next) -> Response {
+/// shape here too. A failure of the server itself (500) also rings the bell,
+/// once per error code while unread.
+async fn publish_errors(
+    State((hub, notes)): State<(Arc<Hub>, portos_notifications::Notifications)>,
+    req: Request,
+    next: Next,
+) -> Response {
     let resp = next.run(req).await;
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) || status == StatusCode::FORBIDDEN {
@@ -599,6 +606,14 @@ async fn publish_errors(State(hub): State<Arc<Hub>>, req: Request, next: Next) -
     );
     if status.is_server_error() {
         tracing::error!(status = status.as_u16(), code = err.code, "{}", err.message);
+    }
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        let (code, message) = (err.code, err.message.clone());
+        tokio::spawn(async move {
+            if let Err(e) = notes.server_error(code, &message).await {
+                tracing::warn!(error = %e, "no notification for a server error");
+            }
+        });
     }
     resp
 }

@@ -313,6 +313,18 @@ async fn accounts_schedules_and_tools_keep_keys_to_themselves() {
     );
     let (_, now) = s.get(&format!("/api/agents/accounts/{bad_id}")).await;
     assert_eq!(now["status"], "suspended");
+    // ...and rings the bell once, without the key.
+    let mut notes = Value::Null;
+    for _ in 0..100 {
+        notes = s.get("/api/notifications").await.1;
+        if notes.as_array().is_some_and(|n| !n.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(notes[0]["title"], "moltbook suspended ada_bad", "{notes}");
+    assert_eq!(notes[0]["metadata"]["accountId"], bad_id);
+    assert!(!notes.to_string().contains(MB_SUSPENDED), "{notes}");
 
     // Listing shows every key masked.
     let (_, all) = s

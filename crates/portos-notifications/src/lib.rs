@@ -482,6 +482,50 @@ impl Notifications {
         .await
     }
 
+    /// The api server failed a request itself (a 500): once per error code
+    /// while unread.
+    pub async fn server_error(
+        &self,
+        code: &str,
+        message: &str,
+    ) -> Result<Option<Notification>, NotificationsError> {
+        let mut metadata = Map::new();
+        metadata.insert("errorCode".into(), json!(code));
+        self.add(New {
+            kind: HEALTH_ISSUE.into(),
+            title: format!("Server error ({code})"),
+            description: message.to_string(),
+            priority: "high".into(),
+            link: Some("/logs".into()),
+            metadata,
+            once_per: Some(Once::while_unread("errorCode", code)),
+        })
+        .await
+    }
+
+    /// A platform suspended an agent's account: once while unread.
+    pub async fn account_suspended(
+        &self,
+        account: &str,
+        who: &str,
+        platform: &str,
+        error: &str,
+    ) -> Result<Option<Notification>, NotificationsError> {
+        let mut metadata = Map::new();
+        metadata.insert("accountId".into(), json!(account));
+        metadata.insert("platform".into(), json!(platform));
+        self.add(New {
+            kind: HEALTH_ISSUE.into(),
+            title: format!("{platform} suspended {who}"),
+            description: error.to_string(),
+            priority: "high".into(),
+            link: Some("/agents".into()),
+            metadata,
+            once_per: Some(Once::while_unread("accountId", account)),
+        })
+        .await
+    }
+
     /// The autofixer finished a fix.
     pub async fn fix_finished(
         &self,

@@ -211,6 +211,15 @@ impl Agents {
         Ok(())
     }
 
+    /// `agents:account:suspended`: the platform suspended an account (the
+    /// api server rings the bell for it).
+    pub(super) fn announce_suspended(&self, id: &str, a: &Account, why: &str) {
+        (self.emit)(
+            "agents:account:suspended",
+            serde_json::json!({"accountId": id, "agentId": a.agent_id, "platform": a.platform, "username": a.credentials.username, "error": why}),
+        );
+    }
+
     pub(super) async fn set_account(
         &self,
         id: &str,
@@ -264,6 +273,7 @@ impl Agents {
                     Err(e) if e.is_suspended() => {
                         self.set_account(id, |a| a.status = AccountStatus::Suspended)
                             .await?;
+                        self.announce_suspended(id, &a, &e.to_string());
                         return Err(ActionError::from(e).into());
                     }
                     Err(e) => return Err(ActionError::from(e).into()),

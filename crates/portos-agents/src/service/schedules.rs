@@ -442,6 +442,9 @@ impl Agents {
             }
         })
         .await?;
+        if let (true, Err(e)) = (suspended, &result) {
+            self.announce_suspended(account_id, &account, &e.to_string());
+        }
         Ok(Ok(result?))
     }
 

@@ -142,6 +142,44 @@ impl portos_core::Events for Producers {
     }
 }
 
+/// The agents' events on their way to the `agents` channel; a suspended
+/// account and a scheduled action that failed ring the bell.
+pub fn agents_event(
+    hub: &crate::events::Hub,
+    notes: &portos_notifications::Notifications,
+    event: &str,
+    data: Value,
+) {
+    hub.publish("agents", event, &data);
+    let notes = notes.clone();
+    let text = |k: &str| data[k].as_str().unwrap_or_default().to_string();
+    match event {
+        "agents:account:suspended" => {
+            let (id, who, platform, error) = (
+                text("accountId"),
+                text("username"),
+                text("platform"),
+                text("error"),
+            );
+            tokio::spawn(async move {
+                if let Err(e) = notes.account_suspended(&id, &who, &platform, &error).await {
+                    tracing::warn!(error = %e, account = %id, "no notification for a suspended account");
+                }
+            });
+        }
+        "agents:activity" if data["status"] == "failed" && data["scheduleId"].is_string() => {
+            let job = format!("{} for {}", text("action"), text("agentId"));
+            let error = text("error");
+            tokio::spawn(async move {
+                if let Err(e) = notes.schedule_failed(&job, &error, "/schedules").await {
+                    tracing::warn!(error = %e, "no notification for a failed schedule");
+                }
+            });
+        }
+        _ => {}
+    }
+}
+
 /// A process the supervisor gave up on (`errored`) becomes a notification;
 /// the supervisor's event stream is followed again after it drops.
 pub async fn relay_supervisor(app: AppState, shutdown: CancellationToken) {

@@ -127,6 +127,30 @@ async fn a_corrupt_data_file_is_named_and_left_untouched() {
         std::fs::read_to_string(&path).unwrap(),
         "{\"entries\": [ {\"id\": 1 "
     );
+    // The owner hears of it once (two failures, one unread notification).
+    let mut notes = Value::Null;
+    for _ in 0..100 {
+        notes = s.get("/api/notifications").await.1;
+        if notes.as_array().is_some_and(|n| !n.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(notes.as_array().map(Vec::len), Some(1), "{notes}");
+    assert!(
+        notes[0]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Server error"),
+        "{notes}"
+    );
+    assert!(
+        notes[0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("history.json"),
+        "{notes}"
+    );
 }
 
 #[tokio::test]
