@@ -6,25 +6,17 @@
 
 use std::time::{Duration, Instant};
 
-use portos_e2e::{LlmServer, Stack, free_port};
 use serde_json::{Value, json};
 
-use crate::http::Api;
 use crate::ui::{assert_labelled, chromium, eval, shoot, until, watch_console};
 
 #[test]
 fn a_thought_is_classified_by_the_real_model_and_filed_or_reviewed_with_the_reason() {
-    let llm = LlmServer::start("");
-    let (api_port, ui) = (free_port(), free_port());
-    let stack = Stack::new(&crate::ui::api_and_ui(api_port, ui));
-    stack.ok(&["up", "-d"]);
+    let s = crate::ui::LlmStack::up();
+    let (stack, ui) = (&s.stack, s.ui);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let api = Api::new(api_port, &stack.owner_token());
-        let (st, body) = api
-            .post("/api/providers", json!({ "id": "llama", "name": "Llama", "type": "api", "endpoint": llm.endpoint(), "defaultModel": "smollm2" }))
-            .await;
-        assert_eq!(st, 201, "{body}");
+        let api = s.api_with(&[("llama", "Llama")]).await;
         let (st, body) = api.put("/api/brain/settings", json!({ "defaultProvider": "llama", "defaultModel": "" })).await;
         assert_eq!(st, 200, "{body}");
         // The api server installed the brain's stages into the fresh data dir.

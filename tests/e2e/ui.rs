@@ -59,6 +59,42 @@ pub(crate) fn api_and_ui(api: u16, ui: u16) -> String {
     )
 }
 
+/// llama.cpp's server with the test model, the api and UI servers up, and
+/// the model registered as API providers `(id, name)`.
+pub(crate) struct LlmStack {
+    pub llm: portos_e2e::LlmServer,
+    pub stack: portos_e2e::Stack,
+    pub api_port: u16,
+    pub ui: u16,
+}
+
+impl LlmStack {
+    pub fn up() -> Self {
+        let llm = portos_e2e::LlmServer::start("");
+        let (api_port, ui) = (portos_e2e::free_port(), portos_e2e::free_port());
+        let stack = portos_e2e::Stack::new(&api_and_ui(api_port, ui));
+        stack.ok(&["up", "-d"]);
+        Self {
+            llm,
+            stack,
+            api_port,
+            ui,
+        }
+    }
+
+    /// The owner's client of the api server, with `providers` added.
+    pub async fn api_with(&self, providers: &[(&str, &str)]) -> crate::http::Api {
+        let api = crate::http::Api::new(self.api_port, &self.stack.owner_token());
+        for (id, name) in providers {
+            let (st, body) = api
+                .post("/api/providers", serde_json::json!({ "id": id, "name": name, "type": "api", "endpoint": self.llm.endpoint(), "defaultModel": "smollm2" }))
+                .await;
+            assert_eq!(st, 201, "{body}");
+        }
+        api
+    }
+}
+
 pub(crate) async fn chromium() -> (Browser, tempfile::TempDir) {
     chromium_with(&[]).await
 }

@@ -4,27 +4,17 @@
 
 use std::time::{Duration, Instant};
 
-use portos_e2e::{LlmServer, Stack, free_port};
 use serde_json::json;
 
-use crate::http::Api;
 use crate::ui::{chromium, eval, shoot, until, watch_console};
 
 #[test]
 fn usage_charts_show_both_providers_after_three_runs() {
-    let llm = LlmServer::start("");
-    let (api_port, ui) = (free_port(), free_port());
-    let stack = Stack::new(&crate::ui::api_and_ui(api_port, ui));
-    stack.ok(&["up", "-d"]);
+    let s = crate::ui::LlmStack::up();
+    let (stack, ui) = (&s.stack, s.ui);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let api = Api::new(api_port, &stack.owner_token());
-        for (id, name) in [("llama", "Llama"), ("llama-two", "Llama Two")] {
-            let (st, body) = api
-                .post("/api/providers", json!({ "id": id, "name": name, "type": "api", "endpoint": llm.endpoint(), "defaultModel": "smollm2" }))
-                .await;
-            assert_eq!(st, 201, "{body}");
-        }
+        let api = s.api_with(&[("llama", "Llama"), ("llama-two", "Llama Two")]).await;
         // One after another: llama-cpp-python's server answers concurrent
         // requests with empty completions.
         let mut runs = Vec::new();

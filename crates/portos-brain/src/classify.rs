@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use crate::entities::{ADMIN_STATUS, Dest, PROJECT_STATUS, dest};
 use crate::inbox::CLASSIFIER;
-use crate::model::Ask;
+use crate::model::{Ask, Choice};
 use crate::validate::{Ty, opt, req, text, validate};
 use crate::{Brain, BrainError, Result};
 
@@ -279,31 +279,8 @@ impl Brain {
     /// `POST /inbox/:id/retry`: classified again now, on the given or the
     /// configured provider; `{inboxLog, message}`.
     pub async fn retry(&self, id: &str, body: &Value) -> Result<Value> {
-        let body = if body.is_null() {
-            json!({})
-        } else {
-            body.clone()
-        };
-        let input = validate(
-            &[
-                opt("providerOverride", Ty::Text(0, 200)),
-                opt("modelOverride", Ty::Text(0, 200)),
-            ],
-            &body,
-            false,
-        )?;
         let entry = self.entry(id).await?;
-        let meta = self.meta().await?;
-        let pick = |over: &str, key: &str| {
-            text(&input, over)
-                .or_else(|| meta.get(key).and_then(Value::as_str))
-                .unwrap_or_default()
-                .to_string()
-        };
-        let (provider, model) = (
-            pick("providerOverride", "defaultProvider"),
-            pick("modelOverride", "defaultModel"),
-        );
+        let (provider, model) = self.ai_for(&Choice::of(body)?).await?;
         let mut patch = Map::new();
         patch.insert(
             "ai".into(),

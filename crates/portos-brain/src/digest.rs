@@ -13,8 +13,7 @@ use crate::classify::parse_reply;
 use crate::entities::Dest;
 use crate::files::{DIGESTS, INBOX, REVIEWS};
 use crate::inbox::newest_first;
-use crate::model::Ask;
-use crate::validate::{Ty, opt, text, validate};
+use crate::model::{Ask, Choice};
 use crate::{Brain, BrainError, Result};
 
 /// A scheduled piece of writing.
@@ -142,19 +141,7 @@ impl Brain {
     /// `POST /digest/run`, `POST /review/run`: the stored record, or 409
     /// while a run of the job is going.
     pub async fn run_job(&self, job: Job, body: &Value) -> Result<Value> {
-        let body = if body.is_null() {
-            json!({})
-        } else {
-            body.clone()
-        };
-        let input = validate(
-            &[
-                opt("providerOverride", Ty::Text(0, 200)),
-                opt("modelOverride", Ty::Text(0, 200)),
-            ],
-            &body,
-            false,
-        )?;
+        let choice = Choice::of(body)?;
         let Ok(_running) = self.inner.jobs[job.index()].try_lock() else {
             return Err(BrainError::conflict(
                 "JOB_RUNNING",
@@ -164,28 +151,16 @@ impl Brain {
                 ),
             ));
         };
-        self.generate(
-            job,
-            text(&input, "providerOverride"),
-            text(&input, "modelOverride"),
-            "manual",
-        )
-        .await
+        self.generate(job, &choice, "manual").await
     }
 
     /// Writes one `job` now; the caller holds the job's lock.
-    pub(crate) async fn generate(
-        &self,
-        job: Job,
-        provider: Option<&str>,
-        model: Option<&str>,
-        trigger: &str,
-    ) -> Result<Value> {
+    pub(crate) async fn generate(&self, job: Job, choice: &Choice, trigger: &str) -> Result<Value> {
         self.broadcast(
             &format!("brain:{}:started", job.short()),
             json!({"job": job.name(), "trigger": trigger}),
         );
-        let done = self.write(job, provider, model).await;
+        let done = self.write(job, choice).await;
         match &done {
             Ok(r) => self.broadcast(
                 &format!("brain:{}:completed", job.short()),
@@ -199,16 +174,8 @@ impl Brain {
         done
     }
 
-    async fn write(&self, job: Job, provider: Option<&str>, model: Option<&str>) -> Result<Value> {
-        let meta = self.meta().await?;
-        let setting = |k: &str| {
-            meta.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        let provider = provider.map_or_else(|| setting("defaultProvider"), str::to_string);
-        let model = model.map_or_else(|| setting("defaultModel"), str::to_string);
+    async fn write(&self, job: Job, choice: &Choice) -> Result<Value> {
+        let (provider, model) = self.ai_for(choice).await?;
         let variables = self.inputs(job).await?;
         let reply = self
             .inner

@@ -6,7 +6,8 @@ use portos_core::Refuse;
 use serde_json::{Map, Value, json};
 
 use crate::files::INBOX;
-use crate::validate::{Ty, opt, req, validate};
+use crate::model::Choice;
+use crate::validate::{Ty, req, validate};
 use crate::{Brain, BrainError, Result};
 
 pub const STATUSES: &[&str] = &[
@@ -115,26 +116,8 @@ fn not_found() -> BrainError {
 impl Brain {
     /// `POST /capture`: the entry, `classifying`; the AI runs in the background.
     pub async fn capture(&self, body: &Value) -> Result<Value> {
-        let input = validate(
-            &[
-                req("text", Ty::Text(1, 10_000)),
-                opt("providerOverride", Ty::Text(0, 200)),
-                opt("modelOverride", Ty::Text(0, 200)),
-            ],
-            body,
-            true,
-        )?;
-        let meta = self.meta().await?;
-        let pick = |over: &str, key: &str| {
-            crate::validate::text(&input, over)
-                .or_else(|| meta.get(key).and_then(Value::as_str))
-                .unwrap_or_default()
-                .to_string()
-        };
-        let (provider, model) = (
-            pick("providerOverride", "defaultProvider"),
-            pick("modelOverride", "defaultModel"),
-        );
+        let input = validate(&[req("text", Ty::Text(1, 10_000))], body, true)?;
+        let (provider, model) = self.ai_for(&Choice::of(body)?).await?;
         let text = input["text"].as_str().unwrap_or_default().to_string();
         let mut entry = Map::new();
         entry.insert("id".into(), json!(uuid::Uuid::new_v4().to_string()));

@@ -12,6 +12,58 @@ use serde_json::{Map, Value};
 
 pub type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// The AI a request asks for instead of the settings' (`providerOverride`,
+/// `modelOverride`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Choice {
+    pub provider: Option<String>,
+    pub model: Option<String>,
+}
+
+impl Choice {
+    /// From a request body; absent or `null`: the settings'.
+    pub fn of(body: &Value) -> crate::Result<Self> {
+        use crate::validate::{Ty, opt, text, validate};
+        let body = if body.is_null() {
+            serde_json::json!({})
+        } else {
+            body.clone()
+        };
+        let input = validate(
+            &[
+                opt("providerOverride", Ty::Text(0, 200)),
+                opt("modelOverride", Ty::Text(0, 200)),
+            ],
+            &body,
+            false,
+        )?;
+        let get = |k: &str| text(&input, k).map(str::to_string);
+        Ok(Self {
+            provider: get("providerOverride"),
+            model: get("modelOverride"),
+        })
+    }
+}
+
+impl crate::Brain {
+    /// The provider and model to ask: the choice's, else the settings'.
+    pub(crate) async fn ai_for(&self, c: &Choice) -> crate::Result<(String, String)> {
+        let meta = self.meta().await?;
+        let setting = |k: &str| {
+            meta.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        Ok((
+            c.provider
+                .clone()
+                .unwrap_or_else(|| setting("defaultProvider")),
+            c.model.clone().unwrap_or_else(|| setting("defaultModel")),
+        ))
+    }
+}
+
 /// One question to the AI.
 #[derive(Debug, Clone)]
 pub struct Ask {

@@ -222,7 +222,10 @@ impl Brain {
 
     async fn fire(&self, mut f: Fired) -> Result<Fired> {
         let _running = self.inner.jobs[f.job.index()].lock().await;
-        let extra = match self.generate(f.job, None, None, f.trigger).await {
+        let extra = match self
+            .generate(f.job, &crate::model::Choice::default(), f.trigger)
+            .await
+        {
             Ok(record) => json!({"recordId": record["id"]}),
             Err(e) => {
                 f.outcome = "failed";
