@@ -21,6 +21,7 @@ mod runs;
 mod security;
 mod service;
 mod shell;
+mod siblings;
 mod stack;
 mod ui;
 mod ui_apps;

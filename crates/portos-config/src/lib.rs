@@ -185,6 +185,26 @@ impl Config {
     }
 }
 
+/// Every process learns where its siblings in the table listen: each labelled
+/// port of the table as `PORTOS_PORT_<PROCESS>_<LABEL>` in its environment
+/// (a variable the table sets itself is left alone).
+pub(crate) fn hand_out_ports(mut table: Vec<ProcessSpec>) -> Vec<ProcessSpec> {
+    let all: Vec<(String, u16)> = table
+        .iter()
+        .flat_map(|p| {
+            p.ports
+                .iter()
+                .map(|(label, port)| (portos_core::siblings::port_var(&p.name, label), *port))
+        })
+        .collect();
+    for p in &mut table {
+        for (var, port) in &all {
+            p.env.entry(var.clone()).or_insert_with(|| port.to_string());
+        }
+    }
+    table
+}
+
 /// `names` and everything they depend on in `table`, transitively, in start
 /// order. Names not in the table are skipped.
 pub fn with_dependencies<S: AsRef<str>>(table: &[ProcessSpec], names: &[S]) -> Vec<String> {

@@ -265,6 +265,7 @@ impl RawConfig {
                 Ok(spec)
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
+        let processes = crate::hand_out_ports(processes);
         let mut config = Config {
             path: path.to_path_buf(),
             root: root.to_path_buf(),

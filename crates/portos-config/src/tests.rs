@@ -206,3 +206,22 @@ fn tls_goes_to_the_processes_that_ask_and_missing_files_are_refused() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn every_process_learns_where_its_siblings_listen() {
+    let c = parse(&TWO.replace(
+        "env = { PORT = \"7002\" }",
+        "env = { PORT = \"7002\", PORTOS_PORT_A_API = \"9999\" }",
+    ))
+    .unwrap();
+    let (a, b) = (c.process("a").unwrap(), c.process("b").unwrap());
+    let get = |p: &crate::ProcessSpec, k: &str| p.env.get(k).cloned();
+    assert_eq!(get(a, "PORTOS_PORT_A_API").as_deref(), Some("7001"));
+    assert_eq!(get(a, "PORTOS_PORT_B_UI").as_deref(), Some("7002"));
+    assert_eq!(get(b, "PORTOS_PORT_B_UI").as_deref(), Some("7002"));
+    assert_eq!(
+        get(b, "PORTOS_PORT_A_API").as_deref(),
+        Some("9999"),
+        "the table's own setting wins"
+    );
+}

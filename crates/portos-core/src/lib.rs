@@ -10,6 +10,7 @@
 //! Must not depend on: any wire (axum, tonic, hyper, tower) or any other PortOS crate.
 
 pub mod secrets;
+pub mod siblings;
 pub mod text;
 pub mod time;
 

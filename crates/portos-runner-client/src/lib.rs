@@ -18,6 +18,12 @@ use portos_proto::runner::v1 as pb;
 use portos_rt::internal::{Auth, Authed};
 
 /// The runner at one address, called with the internal token.
+/// Where the runner listens: `PORTOS_RUNNER_URL`, else the `portos-cos`
+/// process's `api` port of the supervisor's table (5558 outside one).
+pub fn runner_url() -> String {
+    portos_core::siblings::url("PORTOS_RUNNER_URL", "portos-cos", "api", 5558)
+}
+
 #[derive(Debug, Clone)]
 pub struct GrpcRunner {
     url: String,
@@ -32,13 +38,10 @@ impl GrpcRunner {
         }
     }
 
-    /// The runner at `PORTOS_RUNNER_URL` (else 127.0.0.1:5558), with this
+    /// The runner at [`runner_url`], with this
     /// process's internal token.
     pub fn from_env() -> Self {
-        Self::new(
-            std::env::var("PORTOS_RUNNER_URL").unwrap_or_else(|_| "http://127.0.0.1:5558".into()),
-            Auth::from_env(),
-        )
+        Self::new(runner_url(), Auth::from_env())
     }
 
     async fn client(&self) -> Result<RunnerClient<Authed>, RunnerError> {

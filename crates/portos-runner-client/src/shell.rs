@@ -97,12 +97,9 @@ impl ShellLink {
         Self { client }
     }
 
-    /// The runner at `PORTOS_RUNNER_URL` (else 127.0.0.1:5558).
+    /// The runner at [`crate::runner_url`].
     pub fn from_env() -> Self {
-        Self::new(
-            &std::env::var("PORTOS_RUNNER_URL").unwrap_or_else(|_| "http://127.0.0.1:5558".into()),
-            Auth::from_env(),
-        )
+        Self::new(&crate::runner_url(), Auth::from_env())
     }
 
     fn client(&self) -> Result<ShellClient<Authed>, Problem> {

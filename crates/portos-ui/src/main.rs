@@ -15,10 +15,12 @@ const INFO: ServiceInfo = ServiceInfo {
 
 fn main() -> ExitCode {
     portos_rt::main(INFO, |_ctx| async {
+        // PORTOS_API_URL, PORTOS_API_PORT, else the table's `portos-server` api port.
         let api = std::env::var("PORTOS_API_URL").unwrap_or_else(|_| {
+            let table = portos_core::siblings::port("portos-server", "api").unwrap_or(5554);
             format!(
                 "http://127.0.0.1:{}",
-                portos_rt::env_or("PORTOS_API_PORT", "5554")
+                portos_rt::env_or("PORTOS_API_PORT", &table.to_string())
             )
         });
         Ok(App {

@@ -103,9 +103,11 @@ pages! {
     History: "history", "/history", "History", "history.html";
 }
 
-/// The autofixer UI's port, for the link to it (`PORTOS_AUTOFIXER_UI_PORT`, 5560).
+/// The autofixer UI's port, for the link to it (`PORTOS_AUTOFIXER_UI_PORT`,
+/// else the table's `portos-autofixer-ui` port, else 5560).
 fn autofixer_port() -> String {
-    portos_rt::env_or("PORTOS_AUTOFIXER_UI_PORT", "5560")
+    let table = portos_core::siblings::port("portos-autofixer-ui", "ui").unwrap_or(5560);
+    portos_rt::env_or("PORTOS_AUTOFIXER_UI_PORT", &table.to_string())
 }
 
 fn render(t: &impl Template) -> Response {

@@ -20,7 +20,7 @@ use crate::error::ApiError;
 
 fn link() -> AutofixerLink {
     AutofixerLink::new(
-        std::env::var("PORTOS_AUTOFIXER_URL").unwrap_or_else(|_| "http://127.0.0.1:5559".into()),
+        portos_core::siblings::url("PORTOS_AUTOFIXER_URL", "portos-autofixer", "api", 5559),
         portos_rt::internal::Auth::from_env(),
     )
 }

@@ -34,10 +34,16 @@ async fn config(app: &AppState) -> Result<BrowserConfig, ApiError> {
         .clone())
 }
 
-/// Where the host listens: `PORTOS_BROWSER_URL`, else 127.0.0.1:<healthPort>.
+/// Where the host listens: `PORTOS_BROWSER_URL`, else the `portos-browser`
+/// process's `health` port of the supervisor's table, else the config's
+/// `healthPort` (outside a supervisor).
 fn host_url(c: &BrowserConfig) -> String {
-    std::env::var("PORTOS_BROWSER_URL")
-        .unwrap_or_else(|_| format!("http://127.0.0.1:{}", c.health_port))
+    portos_core::siblings::url(
+        "PORTOS_BROWSER_URL",
+        "portos-browser",
+        "health",
+        c.health_port,
+    )
 }
 
 /// A client of the browser host.
@@ -81,6 +87,10 @@ fn host_error(s: tonic::Status) -> ApiError {
 /// The original's health object, from the host's status (or why it is unreachable).
 async fn health(app: &AppState) -> Result<Value, ApiError> {
     let c = config(app).await?;
+    // The ports the table gave the host, where there is a table.
+    let health_port =
+        portos_core::siblings::port("portos-browser", "health").unwrap_or(c.health_port);
+    let cdp_port = portos_core::siblings::port("portos-browser", "cdp").unwrap_or(c.cdp_port);
     let status = match host(app).await {
         Ok(mut h) => h.status(pb::StatusRequest {}).await.map_err(host_error),
         Err(e) => Err(e),
@@ -93,7 +103,7 @@ async fn health(app: &AppState) -> Result<Value, ApiError> {
                 "processRunning": true,
                 "cdpPort": s.cdp_port,
                 "cdpHost": s.cdp_host,
-                "healthPort": c.health_port,
+                "healthPort": health_port,
                 "cdpEndpoint": s.cdp_endpoint,
                 "headless": s.headless,
                 "status": if s.serving { "healthy" } else { "unhealthy" },
@@ -107,10 +117,10 @@ async fn health(app: &AppState) -> Result<Value, ApiError> {
         Err(e) => json!({
             "connected": false,
             "processRunning": false,
-            "cdpPort": c.cdp_port,
+            "cdpPort": cdp_port,
             "cdpHost": c.cdp_host,
-            "healthPort": c.health_port,
-            "cdpEndpoint": format!("ws://{}:{}", c.cdp_host, c.cdp_port),
+            "healthPort": health_port,
+            "cdpEndpoint": format!("ws://{}:{cdp_port}", c.cdp_host),
             "error": e.message,
         }),
     })

@@ -29,13 +29,23 @@ fn main() -> ExitCode {
         let store = Arc::new(portos_store::JsonStore::new(&data_dir));
         let ctx = Arc::new(routes::Ctx {
             fixer: portos_autofixer_client::AutofixerLink::new(
-                format!(
-                    "http://127.0.0.1:{}",
-                    portos_rt::env_or("PORTOS_AUTOFIXER_PORT", "5559")
-                ),
+                match std::env::var("PORTOS_AUTOFIXER_PORT") {
+                    Ok(p) => format!("http://127.0.0.1:{p}"),
+                    Err(_) => portos_core::siblings::url(
+                        "PORTOS_AUTOFIXER_URL",
+                        "portos-autofixer",
+                        "api",
+                        5559,
+                    ),
+                },
                 portos_rt::internal::Auth::from_env(),
             ),
-            ui_port: portos_rt::env_or("PORTOS_UI_PORT", "5555"),
+            ui_port: portos_rt::env_or(
+                "PORTOS_UI_PORT",
+                &portos_core::siblings::port("portos-ui", "ui")
+                    .unwrap_or(5555)
+                    .to_string(),
+            ),
             sessions: portos_healer::sessions::Sessions::new(store.clone()),
             store,
             link: portos_supervisor_client::SupervisorLink::in_data_dir(&data_dir),
