@@ -133,17 +133,24 @@ impl Brain {
     }
 
     /// Marks a record `archived` (a fixed classification's old record);
-    /// nothing when it is gone.
+    /// nothing is written when it is gone.
     pub(crate) async fn archive(&self, d: Dest, id: &str) -> Result<()> {
         let now = self.now_iso();
-        self.update_records(&d.file(), |records| {
-            if let Some(r) = records.get_mut(id).and_then(Value::as_object_mut) {
+        let done = self
+            .update_records(&d.file(), |records| {
+                let r = records
+                    .get_mut(id)
+                    .and_then(Value::as_object_mut)
+                    .ok_or_else(|| BrainError::not_found(d.missing()))?;
                 r.insert("archived".into(), json!(true));
                 r.insert("updatedAt".into(), json!(now));
-            }
-            Ok(())
-        })
-        .await
+                Ok(())
+            })
+            .await;
+        match done {
+            Err(BrainError::Problem(p)) if p.kind == portos_core::Kind::NotFound => Ok(()),
+            other => other,
+        }
     }
 
     pub(crate) async fn list_in(&self, rel: &str) -> Result<Vec<Value>> {

@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::Duration;
 
 use portos_core::{Kind, Problem, Refuse};
 use serde_json::{Map, Value, json};
@@ -24,8 +23,6 @@ pub const LINK_TYPES: &[&str] = &[
     "other",
 ];
 const MISSING: &str = "Link not found";
-const CLONE_DEADLINE: Duration = Duration::from_secs(300);
-const PULL_DEADLINE: Duration = Duration::from_secs(120);
 
 /// `owner/repo` of a GitHub URL (`https://github.com/o/r`, `github.com/o/r`,
 /// `git@github.com:o/r.git`, any path or query after), when both are names.
@@ -51,6 +48,11 @@ pub fn github(url: &str) -> Option<(String, String)> {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     };
     (name(owner) && name(repo)).then(|| (owner.to_string(), repo.to_string()))
+}
+
+/// git's words, at most the 500 characters the original's schema allows.
+fn truncated(s: &str) -> String {
+    s.trim().chars().take(500).collect()
 }
 
 /// Which links a listing wants.
@@ -97,32 +99,6 @@ impl LinksQuery {
             limit: number("limit", limit, 50, 1..=100)?,
             offset: number("offset", offset, 0, 0..=usize::MAX)?,
         })
-    }
-}
-
-fn git_failed(what: &str, out: &std::process::Output) -> String {
-    let err = String::from_utf8_lossy(&out.stderr);
-    let err: String = err.trim().chars().take(500).collect();
-    format!("Git {what} failed: {err}")
-}
-
-async fn git(
-    args: &[&str],
-    deadline: Duration,
-) -> std::result::Result<std::process::Output, String> {
-    let run = tokio::process::Command::new("git")
-        .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    match tokio::time::timeout(deadline, run).await {
-        Ok(Ok(out)) => Ok(out),
-        Ok(Err(e)) => Err(format!("cannot run git: {e}")),
-        Err(_) => Err(format!(
-            "git did not finish within {} s",
-            deadline.as_secs()
-        )),
     }
 }
 
@@ -296,27 +272,10 @@ impl Brain {
         let done = if dest.join(".git").exists() {
             Ok(())
         } else {
-            let _ = std::fs::create_dir_all(dest.parent().unwrap_or(&dest));
             let source = format!("{}/{owner}/{repo}.git", self.inner.github);
-            let target = dest.to_string_lossy().into_owned();
-            match git(
-                &[
-                    "clone",
-                    "--depth",
-                    "1",
-                    "--single-branch",
-                    "--",
-                    &source,
-                    &target,
-                ],
-                CLONE_DEADLINE,
-            )
-            .await
-            {
-                Ok(out) if out.status.success() => Ok(()),
-                Ok(out) => Err(git_failed("clone", &out)),
-                Err(e) => Err(format!("Git clone failed: {e}")),
-            }
+            portos_git::clone_shallow(&source, &dest)
+                .await
+                .map_err(|e| format!("Git clone failed: {}", truncated(&e.to_string())))
         };
         let fields = match done {
             Ok(()) => {
@@ -353,28 +312,17 @@ impl Brain {
             ));
         }
         let dir = self.clone_dir(&link, "NOT_CLONED")?;
-        let dir = dir.to_string_lossy().into_owned();
-        let out = git(&["-C", &dir, "pull", "--ff-only"], PULL_DEADLINE)
-            .await
-            .map_err(|e| {
-                Problem::new(
-                    Kind::Unprocessable,
-                    "GIT_PULL_FAILED",
-                    format!("Git pull failed: {e}"),
-                )
-            })?;
-        if !out.status.success() {
-            return Err(Problem::new(
+        let (stdout, stderr) = portos_git::pull_ff_only(&dir).await.map_err(|e| {
+            Problem::new(
                 Kind::Unprocessable,
                 "GIT_PULL_FAILED",
-                git_failed("pull", &out),
+                format!("Git pull failed: {}", truncated(&e.to_string())),
             )
-            .into());
-        }
+        })?;
         Ok(json!({
             "message": "Pull complete",
-            "stdout": String::from_utf8_lossy(&out.stdout),
-            "stderr": String::from_utf8_lossy(&out.stderr),
+            "stdout": stdout,
+            "stderr": stderr,
             "success": true,
         }))
     }
@@ -391,6 +339,7 @@ impl Brain {
         };
         tokio::process::Command::new(opener)
             .arg(&dir)
+            .env_remove(portos_core::secrets::INTERNAL_TOKEN_ENV)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -11,6 +11,7 @@ use portos_brain::schedule::Fired;
 use portos_brain::{Ask, Brain, Dest, Job, Model};
 use portos_ratelimit::ManualClock;
 use portos_store::JsonStore;
+use portos_test_support::git;
 use serde_json::{Value, json};
 
 type Answer = Box<dyn Fn(&Ask) -> Result<String, String> + Send + Sync>;
@@ -387,6 +388,29 @@ async fn every_answer_of_the_model_ends_filed_or_in_review_with_the_reason() {
 }
 
 #[tokio::test]
+async fn thoughts_left_classifying_by_a_previous_run_are_classified_at_start() {
+    let w = World::new("2026-12-02T10:00:00Z");
+    std::fs::create_dir_all(w.dir.path().join("brain")).unwrap();
+    std::fs::write(
+        w.dir.path().join("brain/inbox_log.jsonl"),
+        "{\"id\":\"c1a2b3c4-d5e6-4f7a-8b9c-0d1e2f3a4b5c\",\"capturedText\":\"Renew the passport\",\"source\":\"brain_ui\",\"ai\":{\"providerId\":\"lmstudio\",\"modelId\":\"m\",\"promptTemplateId\":\"brain-classifier\"},\"status\":\"classifying\",\"capturedAt\":\"2026-12-01T10:00:00.000Z\"}\n",
+    )
+    .unwrap();
+    let brain = w.brain(Scripted::new(|a| {
+        assert_eq!(a.variables["capturedText"], "Renew the passport");
+        Ok(r#"{"destination":"admin","confidence":0.9,"title":"Passport","extracted":{}}"#.into())
+    }));
+    assert_eq!(brain.resume().await.unwrap(), 1);
+    let e = settled(&brain, "c1a2b3c4-d5e6-4f7a-8b9c-0d1e2f3a4b5c").await;
+    assert_eq!(e["status"], "filed", "{e:?}");
+    assert_eq!(
+        brain.list(Dest::Admin, None).await.unwrap()[0]["title"],
+        "Passport"
+    );
+    assert_eq!(brain.resume().await.unwrap(), 0, "nothing left classifying");
+}
+
+#[tokio::test]
 async fn concurrent_captures_lose_nothing() {
     let w = World::new("2026-12-02T10:00:00Z");
     let brain = w.brain(Scripted::new(|a| {
@@ -582,19 +606,6 @@ async fn settings_refuse_what_could_never_work() {
     );
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    let ok = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        ok.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-}
-
 #[tokio::test]
 async fn a_github_link_is_cloned_and_pulled() {
     let w = World::new("2026-12-02T10:00:00Z");
@@ -604,22 +615,8 @@ async fn a_github_link_is_cloned_and_pulled() {
     std::fs::create_dir_all(&work).unwrap();
     git(&work, &["init", "-q", "-b", "main"]);
     std::fs::write(work.join("README.md"), "hello\n").unwrap();
-    git(
-        &work,
-        &["-c", "user.name=t", "-c", "user.email=t@t", "add", "."],
-    );
-    git(
-        &work,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-qm",
-            "one",
-        ],
-    );
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-qm", "one"]);
     std::fs::create_dir_all(hub.path().join("octo")).unwrap();
     git(
         hub.path(),

@@ -160,6 +160,42 @@ pub async fn pull(repo: &Path) -> Result<Value, GitError> {
     Ok(json!({ "success": true, "output": out }))
 }
 
+/// `git clone --depth 1 --single-branch -- <source> <dest>`: a shallow copy
+/// of one branch, at most five minutes (`dest`'s folder is made first).
+pub async fn clone_shallow(source: &str, dest: &Path) -> Result<(), GitError> {
+    let parent = dest.parent().unwrap_or(dest);
+    std::fs::create_dir_all(parent).map_err(GitError::Spawn)?;
+    let target = dest.to_string_lossy();
+    let args = [
+        "clone",
+        "--depth",
+        "1",
+        "--single-branch",
+        "--",
+        source,
+        &target,
+    ];
+    match run::output_within(parent, &args, std::time::Duration::from_secs(300)).await? {
+        (true, _, _) => Ok(()),
+        (false, _, err) => Err(GitError::Failed(err.trim().to_string())),
+    }
+}
+
+/// `git pull --ff-only` as one writer of the repository: its stdout and stderr.
+pub async fn pull_ff_only(repo: &Path) -> Result<(String, String), GitError> {
+    let _writer = run::one_writer(repo).await;
+    match run::output_within(
+        repo,
+        &["pull", "--ff-only"],
+        std::time::Duration::from_secs(120),
+    )
+    .await?
+    {
+        (true, out, err) => Ok((out, err)),
+        (false, _, err) => Err(GitError::Failed(err.trim().to_string())),
+    }
+}
+
 /// Everything the git panel shows at once: `{ isRepo, branch, status,
 /// recentCommits, diffStats, remote, baseBranch, devBranch, hasChangelog }`.
 pub async fn info(repo: &Path) -> Result<Value, GitError> {

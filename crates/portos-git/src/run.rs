@@ -20,8 +20,8 @@ pub enum GitError {
     /// Git said no; its own words.
     #[error("{0}")]
     Failed(String),
-    #[error("git {0} took longer than {LIMIT:?}")]
-    TimedOut(String),
+    #[error("git {0} took longer than {1:?}")]
+    TimedOut(String, Duration),
     #[error("cannot run git: {0}")]
     Spawn(#[source] std::io::Error),
     /// No such action (404).
@@ -35,7 +35,7 @@ impl From<GitError> for Problem {
         match e {
             GitError::Invalid(_) => Problem::new(Kind::Invalid, "VALIDATION_ERROR", text),
             GitError::Failed(_) => Problem::new(Kind::Unprocessable, "GIT_FAILED", text),
-            GitError::TimedOut(_) => Problem::new(Kind::Unavailable, "GIT_TIMEOUT", text),
+            GitError::TimedOut(..) => Problem::new(Kind::Unavailable, "GIT_TIMEOUT", text),
             GitError::Spawn(_) => Problem::new(Kind::Internal, "COMMAND_NOT_FOUND", text),
             GitError::Unknown(_) => Problem::new(Kind::NotFound, "NOT_FOUND", text),
         }
@@ -59,6 +59,15 @@ pub(crate) async fn one_writer(repo: &Path) -> tokio::sync::OwnedMutexGuard<()> 
 
 /// git's exit status, stdout and stderr.
 async fn output(repo: &Path, args: &[&str]) -> Result<(bool, String, String), GitError> {
+    output_within(repo, args, LIMIT).await
+}
+
+/// As [`output`], with its own time limit (a clone may take longer).
+pub(crate) async fn output_within(
+    repo: &Path,
+    args: &[&str],
+    limit: Duration,
+) -> Result<(bool, String, String), GitError> {
     let run = tokio::process::Command::new("git")
         .args(["-c", "core.quotepath=off"])
         .args(args)
@@ -72,9 +81,9 @@ async fn output(repo: &Path, args: &[&str]) -> Result<(bool, String, String), Gi
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
         .output();
-    let out = tokio::time::timeout(LIMIT, run)
+    let out = tokio::time::timeout(limit, run)
         .await
-        .map_err(|_| GitError::TimedOut(args.first().copied().unwrap_or("").to_string()))?
+        .map_err(|_| GitError::TimedOut(args.first().copied().unwrap_or("").to_string(), limit))?
         .map_err(GitError::Spawn)?;
     Ok((
         out.status.success(),

@@ -95,8 +95,7 @@ pub async fn clear(State(app): State<AppState>) -> Result<Json<Value>, ApiError>
 }
 
 /// The domain crates' events on their way to the hub, with those that need
-/// the owner's attention turned into notifications on the way (a provider
-/// becoming unavailable).
+/// the owner's attention turned into notifications on the way ([`bell`]).
 #[derive(Debug)]
 pub struct Producers {
     pub hub: std::sync::Arc<crate::events::Hub>,
@@ -106,44 +105,16 @@ pub struct Producers {
 impl portos_core::Events for Producers {
     fn broadcast(&self, event: &str, data: &Value) {
         self.hub.broadcast(event, data);
-        if event.starts_with("brain:") && event.ends_with(":failed") && data["trigger"] != "manual"
-        {
-            let notes = self.notes.clone();
-            let (job, error) = (
-                data["job"].as_str().unwrap_or("brain job").to_string(),
-                data["error"].as_str().unwrap_or("").to_string(),
-            );
-            tokio::spawn(async move {
-                if let Err(e) = notes.schedule_failed(&job, &error, "/brain/digest").await {
-                    tracing::warn!(error = %e, job = %job, "no notification for a failed schedule");
-                }
-            });
-        }
-        if event == "provider:status:changed" && data["status"]["available"] == false {
-            let notes = self.notes.clone();
-            let (id, status) = (
-                data["providerId"].as_str().unwrap_or("").to_string(),
-                data["status"].clone(),
-            );
-            tokio::spawn(async move {
-                let (reason, message) = (
-                    status["reason"].as_str().unwrap_or("unavailable"),
-                    status["message"].as_str().unwrap_or(""),
-                );
-                if let Err(e) = notes.provider_unavailable(&id, reason, message).await {
-                    tracing::warn!(error = %e, provider = %id, "no notification for an unavailable provider");
-                }
-            });
-        }
+        bell(&self.notes, event, data);
     }
 
     fn publish(&self, channel: &str, event: &str, data: &Value) {
         self.hub.publish(channel, event, data);
+        bell(&self.notes, event, data);
     }
 }
 
-/// The agents' events on their way to the `agents` channel; a suspended
-/// account and a scheduled action that failed ring the bell.
+/// The agents' events on their way to the `agents` channel, through [`bell`].
 pub fn agents_event(
     hub: &crate::events::Hub,
     notes: &portos_notifications::Notifications,
@@ -151,9 +122,46 @@ pub fn agents_event(
     data: Value,
 ) {
     hub.publish("agents", event, &data);
-    let notes = notes.clone();
+    bell(notes, event, &data);
+}
+
+type Ring = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<
+                    Option<portos_notifications::Notification>,
+                    portos_notifications::NotificationsError,
+                >,
+            > + Send,
+    >,
+>;
+
+/// The one place where a domain event rings the bell: a provider becoming
+/// unavailable, a scheduled brain job or agent action failing, a suspended
+/// account. Rung without holding up the event; a failure to write is logged.
+pub fn bell(notes: &portos_notifications::Notifications, event: &str, data: &Value) {
     let text = |k: &str| data[k].as_str().unwrap_or_default().to_string();
-    match event {
+    let n = notes.clone();
+    let ring: Ring = match event {
+        "provider:status:changed" if data["status"]["available"] == false => {
+            let id = text("providerId");
+            let status = &data["status"];
+            let reason = status["reason"]
+                .as_str()
+                .unwrap_or("unavailable")
+                .to_string();
+            let message = status["message"].as_str().unwrap_or("").to_string();
+            Box::pin(async move { n.provider_unavailable(&id, &reason, &message).await })
+        }
+        e if e.starts_with("brain:") && e.ends_with(":failed") && data["trigger"] != "manual" => {
+            let (job, error) = (text("job"), text("error"));
+            Box::pin(async move { n.schedule_failed(&job, &error, "/brain/digest").await })
+        }
+        "agents:activity" if data["status"] == "failed" && data["scheduleId"].is_string() => {
+            let job = format!("{} for {}", text("action"), text("agentId"));
+            let error = text("error");
+            Box::pin(async move { n.schedule_failed(&job, &error, "/schedules").await })
+        }
         "agents:account:suspended" => {
             let (id, who, platform, error) = (
                 text("accountId"),
@@ -161,23 +169,16 @@ pub fn agents_event(
                 text("platform"),
                 text("error"),
             );
-            tokio::spawn(async move {
-                if let Err(e) = notes.account_suspended(&id, &who, &platform, &error).await {
-                    tracing::warn!(error = %e, account = %id, "no notification for a suspended account");
-                }
-            });
+            Box::pin(async move { n.account_suspended(&id, &who, &platform, &error).await })
         }
-        "agents:activity" if data["status"] == "failed" && data["scheduleId"].is_string() => {
-            let job = format!("{} for {}", text("action"), text("agentId"));
-            let error = text("error");
-            tokio::spawn(async move {
-                if let Err(e) = notes.schedule_failed(&job, &error, "/schedules").await {
-                    tracing::warn!(error = %e, "no notification for a failed schedule");
-                }
-            });
+        _ => return,
+    };
+    let event = event.to_string();
+    tokio::spawn(async move {
+        if let Err(e) = ring.await {
+            tracing::warn!(error = %e, event = %event, "no notification for an event that needs one");
         }
-        _ => {}
-    }
+    });
 }
 
 /// A process the supervisor gave up on (`errored`) becomes a notification;

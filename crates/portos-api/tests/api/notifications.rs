@@ -203,3 +203,55 @@ async fn a_provider_that_hits_its_limit_rings_once() {
 async fn limit_again(ai: &portos_ai::Ai) {
     portos_ai::status::from_run(ai, "claude", "usage-limit", "Usage limit reached").await;
 }
+
+#[tokio::test]
+async fn failed_schedules_and_suspended_accounts_ring_the_bell_manual_runs_do_not() {
+    let s = start().await;
+    let mut ws = subscribed(&s).await;
+    let bell = |event: &str, data: Value| {
+        portos_api::routes::notifications::bell(&s.state.notifications, event, &data)
+    };
+    // A digest the owner asked for failed: they saw it fail; no notification.
+    bell(
+        "brain:digest:failed",
+        json!({ "job": "daily-digest", "trigger": "manual", "error": "boom" }),
+    );
+    bell(
+        "brain:digest:failed",
+        json!({ "job": "daily-digest", "trigger": "schedule", "error": "No AI provider available" }),
+    );
+    let added = next_note(&mut ws).await;
+    assert_eq!(
+        added["data"]["title"], "Scheduled daily digest failed",
+        "{added}"
+    );
+    assert_eq!(added["data"]["description"], "No AI provider available");
+    next_note(&mut ws).await;
+    bell(
+        "agents:activity",
+        json!({ "status": "failed", "scheduleId": "s1", "action": "post", "agentId": "a1", "error": "429" }),
+    );
+    assert_eq!(
+        next_note(&mut ws).await["data"]["title"],
+        "Scheduled post for a1 failed"
+    );
+    next_note(&mut ws).await;
+    // An action run by hand (no schedule) that failed: the owner saw it.
+    bell(
+        "agents:activity",
+        json!({ "status": "failed", "scheduleId": null, "action": "post", "agentId": "a1" }),
+    );
+    bell(
+        "agents:account:suspended",
+        json!({ "accountId": "acc", "username": "ada", "platform": "moltbook", "error": "suspended" }),
+    );
+    assert_eq!(
+        next_note(&mut ws).await["data"]["title"],
+        "moltbook suspended ada"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        s.get("/api/notifications/count").await.1,
+        json!({ "count": 3 })
+    );
+}
