@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "portos/browser/v1/browser.proto",
         "portos/integrations/v1/integrations.proto",
         "portos/autofixer/v1/autofixer.proto",
+        "portos/instances/v1/instances.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

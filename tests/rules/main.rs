@@ -25,6 +25,7 @@ const DOMAIN: &[&str] = &[
     "portos-brain",
     "portos-jira-instances",
     "portos-healer",
+    "portos-instances",
 ];
 /// The wire: HTTP servers, gRPC, their plumbing and our generated messages.
 const WIRE: &[&str] = &[

@@ -295,6 +295,17 @@ impl From<portos_brain::BrainError> for ApiError {
     }
 }
 
+impl From<portos_instances::InstancesError> for ApiError {
+    fn from(e: portos_instances::InstancesError) -> Self {
+        use portos_instances::InstancesError as E;
+        match e {
+            E::Problem(p) => p.into(),
+            E::Store(s) => s.into(),
+            E::Keys(k) => ApiError::internal(k.to_string()),
+        }
+    }
+}
+
 impl From<portos_core::Problem> for ApiError {
     fn from(p: portos_core::Problem) -> Self {
         use portos_core::Kind as K;

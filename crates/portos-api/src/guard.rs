@@ -12,6 +12,11 @@
 //!   not a browser tab). Anything else: 403 `CROSS_ORIGIN`. CORS lets no
 //!   foreign origin read answers unless listed exactly in `PORTOS_CORS_ORIGINS`.
 //!
+//! - **Peer calls** (`portos.instances.v1.Peer`): only a peer credential this
+//!   instance issued (`portos token --peer`, or a pairing's way back), never
+//!   the owner's; without one `UNAUTHENTICATED`, logged with the caller's
+//!   address. A peer credential opens nothing else.
+//!
 //! `PORTOS_AUTH=off` gives the credential check up (the original's open mode,
 //! for a closed network); the Host and same-origin checks stay.
 
@@ -53,6 +58,8 @@ pub struct Access {
     owner: Option<Arc<portos_auth::Owner>>,
     internal: Option<String>,
     failures: portos_login::Throttle,
+    /// The peer credentials this instance issued; `None`: no peer may call.
+    peers: Option<portos_instances::PeerKeys>,
 }
 
 impl Access {
@@ -61,7 +68,14 @@ impl Access {
             owner,
             internal: internal.filter(|t| !t.is_empty()),
             failures: Default::default(),
+            peers: None,
         }
+    }
+
+    /// Lets peers holding one of `keys`' issued credentials call the peer service.
+    pub fn with_peers(mut self, keys: portos_instances::PeerKeys) -> Self {
+        self.peers = Some(keys);
+        self
     }
 
     /// The owner of `data_dir` (its token made now if there is none), the
@@ -69,14 +83,14 @@ impl Access {
     pub fn from_env(data_dir: &std::path::Path) -> Result<Self, portos_auth::AuthError> {
         if auth_off() {
             tracing::warn!("PORTOS_AUTH=off: every route answers without a credential");
-            return Ok(Self::new(None, None));
+            return Ok(Self::new(None, None).with_peers(portos_instances::PeerKeys::new(data_dir)));
         }
         let owner = portos_auth::Owner::new(data_dir);
         owner.ensure_token()?;
-        Ok(Self::new(
-            Some(Arc::new(owner)),
-            portos_rt::internal::token(),
-        ))
+        Ok(
+            Self::new(Some(Arc::new(owner)), portos_rt::internal::token())
+                .with_peers(portos_instances::PeerKeys::new(data_dir)),
+        )
     }
 
     pub fn is_open(&self) -> bool {
@@ -153,6 +167,9 @@ pub async fn check_access(
         return ApiError::new(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS", msg)
             .into_response();
     }
+    if req.uri().path().starts_with(portos_peer_grpc::PATH_PREFIX) {
+        return peer_call(&access, who, req, next).await;
+    }
     let Some(login) = access.login(&req, internal) else {
         access.failures.failed(who);
         let msg = "a credential is required: the session of a login link (`portos token` or `portos pair` on the machine), or Authorization: Bearer <owner token>";
@@ -176,6 +193,31 @@ pub async fn check_access(
         )
         .into_response();
     }
+    next.run(req).await
+}
+
+/// A call of the peer service: on with the caller's credential named, or
+/// refused (and logged with the caller's address).
+async fn peer_call(
+    access: &Access,
+    who: Option<std::net::IpAddr>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let credential = bearer(&req).and_then(|t| access.peers.as_ref()?.check(t));
+    let address = who.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+    let Some(credential) = credential else {
+        access.failures.failed(who);
+        tracing::warn!(caller = %address, path = req.uri().path(), "peer call refused: no valid peer credential");
+        return tonic::Status::unauthenticated(
+            "a peer credential is required (`portos token --peer NAME` on this machine)",
+        )
+        .into_http();
+    };
+    req.extensions_mut().insert(portos_peer_grpc::PeerCall {
+        credential,
+        address,
+    });
     next.run(req).await
 }
 

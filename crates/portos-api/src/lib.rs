@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod grpc;
 pub mod guard;
+mod peers;
 pub mod rendered;
 pub mod routes;
 mod shell;
@@ -75,6 +76,8 @@ pub struct AppState {
     pub notifications: portos_notifications::Notifications,
     /// The second brain (`/api/brain`) and its scheduler.
     pub brain: portos_brain::Brain,
+    /// This instance and its peers (`/api/instances`), and their poll.
+    pub instances: portos_instances::Instances,
     /// When this api server started (its uptime in the health answers).
     pub started: std::time::Instant,
 }
@@ -132,7 +135,13 @@ impl AppState {
             hub.clone(),
         );
         agents.set_author(Arc::new(portos_agents::author::RunsAuthor(ai.clone())));
+        let instances = portos_instances::Instances::new(
+            store.clone(),
+            Arc::new(portos_peer_grpc::client::GrpcLink),
+            hub.clone(),
+        );
         Self {
+            instances,
             jira: portos_jira_instances::JiraInstances::new(store.clone(), history.clone()),
             shells: portos_runner_client::shell::ShellLink::from_env(),
             commands: portos_commands::Commands::new(store.clone(), history.clone(), hub.clone()),
@@ -262,6 +271,20 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::notifications::remove))
         .routes(routes!(routes::system::health))
         .routes(routes!(routes::system::details))
+        .routes(routes!(routes::instances::list))
+        .routes(routes!(
+            routes::instances::get_self,
+            routes::instances::rename_self
+        ))
+        .routes(routes!(routes::instances::add_peer))
+        .routes(routes!(
+            routes::instances::update_peer,
+            routes::instances::remove_peer
+        ))
+        .routes(routes!(routes::instances::connect))
+        .routes(routes!(routes::instances::probe))
+        .routes(routes!(routes::instances::query))
+        .routes(routes!(routes::instances::agents))
         .routes(routes!(routes::brain::capture))
         .routes(routes!(routes::brain::inbox))
         .routes(routes!(

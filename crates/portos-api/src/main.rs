@@ -70,6 +70,12 @@ fn main() -> ExitCode {
                 }
             }
         });
+        // This instance's identity, and the poll of its peers.
+        state.instances.set_port(ctx.addr.port());
+        tokio::spawn(state.instances.clone().run(
+            portos_instances::poll::interval_from_env(),
+            ctx.shutdown.clone(),
+        ));
         // Automation schedules: one scheduler, stopped with the process.
         tokio::spawn(state.agents.clone().run(ctx.shutdown.clone()));
         let (grpc, grpc_names) = portos_api::grpc::routes(state.clone());

@@ -78,11 +78,22 @@ enum Cmd {
     Stop { name: String },
     /// Restart a process (or `all`).
     Restart { name: String },
-    /// Print the owner token (made on first start), or make a new one.
+    /// Print the owner token (made on first start), or make a new one; or
+    /// issue, list and revoke the credentials other PortOS machines call this one with.
     Token {
         /// Replace the token; every browser session ends.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["peer", "revoke", "list"])]
         rotate: bool,
+        /// Issue a peer credential for the machine NAME (printed once; add
+        /// this machine on NAME's Instances page with it).
+        #[arg(long, value_name = "NAME", conflicts_with_all = ["revoke", "list"])]
+        peer: Option<String>,
+        /// End the peer credential NAME.
+        #[arg(long, value_name = "NAME", conflicts_with = "list")]
+        revoke: Option<String>,
+        /// List the peer credentials by name (never the credentials).
+        #[arg(long)]
+        list: bool,
     },
     /// Print the login link for this machine's network address, as a QR code for a phone.
     Pair {
@@ -183,7 +194,17 @@ fn main() -> ExitCode {
         Cmd::Restart { name } => {
             client::run(client::control(&data_dir, client::Verb::Restart, name))
         }
-        Cmd::Token { rotate } => owner::token(&data_dir, rotate),
+        Cmd::Token {
+            rotate,
+            peer,
+            revoke,
+            list,
+        } => match (peer, revoke, list) {
+            (Some(name), _, _) => owner::peer_token(&data_dir, &name),
+            (_, Some(name), _) => owner::revoke_peer(&data_dir, &name),
+            (_, _, true) => owner::list_peers(&data_dir),
+            _ => owner::token(&data_dir, rotate),
+        },
         Cmd::Service { action } => match action {
             ServiceAction::Install => service::install(&config, &data_dir),
             ServiceAction::Uninstall => service::uninstall(&config, &data_dir),

@@ -41,6 +41,53 @@ pub fn token(data_dir: &Path, rotate: bool) -> Outcome {
     Ok(())
 }
 
+/// `portos token --peer NAME`: a new peer credential, printed once.
+pub fn peer_token(data_dir: &Path, name: &str) -> Outcome {
+    use portos_instances::KeyError;
+    let token = portos_instances::PeerKeys::new(data_dir)
+        .issue(name)
+        .map_err(|e| match e {
+            KeyError::InvalidName(_) | KeyError::Exists(_) => Failure::input(e.to_string()),
+            other => Failure::state(format!("cannot keep the peer credential: {other}")),
+        })?;
+    println!("{token}");
+    eprintln!(
+        "portos: a credential for {name}; on {name}, add this machine on the Instances page with it (shown once; `portos token --revoke {name}` ends it)"
+    );
+    Ok(())
+}
+
+/// `portos token --revoke NAME`.
+pub fn revoke_peer(data_dir: &Path, name: &str) -> Outcome {
+    let gone = portos_instances::PeerKeys::new(data_dir)
+        .revoke(name)
+        .map_err(|e| Failure::state(format!("cannot change the peer credentials: {e}")))?;
+    if !gone {
+        return Err(Failure::input(format!(
+            "no peer credential named {name:?} (see `portos token --list`)"
+        )));
+    }
+    eprintln!("portos: the credential {name} is revoked; calls with it are refused");
+    Ok(())
+}
+
+/// `portos token --list`.
+pub fn list_peers(data_dir: &Path) -> Outcome {
+    let all = portos_instances::PeerKeys::new(data_dir)
+        .list()
+        .map_err(|e| Failure::state(format!("cannot read the peer credentials: {e}")))?;
+    if all.is_empty() {
+        eprintln!("portos: no peer credentials (issue one with `portos token --peer NAME`)");
+    }
+    for (name, t) in all {
+        let kind = t
+            .peer_id
+            .map_or_else(|| "issued".to_string(), |p| format!("way back of peer {p}"));
+        println!("{name}\t{}\t{kind}", t.created_at);
+    }
+    Ok(())
+}
+
 /// This machine's address for a phone: a Tailscale address (100.64.0.0/10)
 /// first, else the first private IPv4 of an interface that is up. Read from
 /// the interfaces; nothing is sent anywhere.

@@ -49,6 +49,13 @@ pub mod autofixer {
     }
 }
 
+/// `portos.instances.v1`: what one PortOS instance answers its peers.
+pub mod instances {
+    pub mod v1 {
+        tonic::include_proto!("portos.instances.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every file under `proto/`, for reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("portos_descriptor");
 

@@ -3,10 +3,12 @@
 //! A connection is made per call, so a runner restarted in between is found again.
 //!
 //! `shell.rs`: [`shell::ShellLink`], the runner's terminal sessions for the web shell.
+//! `feed.rs`: the runner's agents as one live feed ([`GrpcRunner::feed`]).
 //!
 //! Owns: the runner's address and the conversion of its messages.
 //! Must not depend on: the runner itself, the api server or any other service crate.
 
+pub mod feed;
 pub mod shell;
 
 use std::time::Duration;

@@ -38,7 +38,15 @@ impl NavSection {
 pub const SECTIONS: &[NavSection] = &[
     NavSection {
         title: "Machine",
-        ids: &["dashboard", "apps", "brain", "shell", "logs", "history"],
+        ids: &[
+            "dashboard",
+            "apps",
+            "instances",
+            "brain",
+            "shell",
+            "logs",
+            "history",
+        ],
     },
     NavSection {
         title: "AI",
@@ -87,6 +95,7 @@ macro_rules! pages {
 pages! {
     Dashboard: "dashboard", "/", "Dashboard", "dashboard.html";
     AppsPage: "apps", "/apps", "Apps", "apps.html";
+    Instances: "instances", "/instances", "Instances", "instances.html";
     Brain: "brain", "/brain", "Brain", "brain.html";
     Shell: "shell", "/shell", "Shell", "shell.html";
     Logs: "logs", "/logs", "Logs", "logs.html";

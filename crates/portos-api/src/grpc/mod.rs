@@ -48,6 +48,7 @@ pub fn routes(app: AppState) -> (tonic::service::Routes, Vec<&'static str>) {
     .add_service(ipb::activity_server::ActivityServer::new(
         integrations::ActivityRpc(app.clone()),
     ))
+    .add_service(crate::peers::service(&app))
     .add_service(ipb::jira_server::JiraServer::new(integrations::JiraRpc(
         app,
     )));
@@ -66,6 +67,7 @@ pub fn routes(app: AppState) -> (tonic::service::Routes, Vec<&'static str>) {
             "portos.integrations.v1.Accounts",
             "portos.integrations.v1.Activity",
             "portos.integrations.v1.Jira",
+            portos_peer_grpc::SERVICE,
         ],
     )
 }

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod files;
 pub mod git;
 pub mod history;
+pub mod instances;
 pub mod jira;
 pub mod lmstudio;
 pub mod notifications;

@@ -10,12 +10,14 @@ use crate::AppState;
 #[utoipa::path(get, operation_id = "systemHealth", path = "/api/system/health", tag = "system",
     responses((status = 200, description = "`{ status, timestamp, uptime, version, hostname, instanceId }`")))]
 pub async fn health(State(app): State<AppState>) -> Json<Value> {
-    Json(portos_health::health(app.started))
+    let mut v = portos_health::health(app.started);
+    v["instanceId"] = serde_json::json!(app.instances.instance_id().await);
+    Json(v)
 }
 
 /// `GET /api/system/health/details`.
 #[utoipa::path(get, operation_id = "systemHealthDetails", path = "/api/system/health/details", tag = "system",
     responses((status = 200, description = "`{ timestamp, hostname, instanceId, overallHealth, warnings, system: { uptime, uptimeFormatted, memory, cpu }, processes, apps, cos }`")))]
 pub async fn details(State(app): State<AppState>) -> Json<Value> {
-    Json(portos_health::details(&app.apps, app.started).await)
+    Json(crate::peers::health_details(&app).await)
 }

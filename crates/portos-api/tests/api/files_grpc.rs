@@ -577,6 +577,14 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/ports/check", &["post"]),
         ("/api/ports/allocate", &["post"]),
         ("/api/git/{id}", &["get", "post"]),
+        ("/api/instances", &["get"]),
+        ("/api/instances/self", &["get", "put"]),
+        ("/api/instances/peers", &["post"]),
+        ("/api/instances/peers/{id}", &["put", "delete"]),
+        ("/api/instances/peers/{id}/connect", &["post"]),
+        ("/api/instances/peers/{id}/probe", &["post"]),
+        ("/api/instances/peers/{id}/query", &["get"]),
+        ("/api/instances/agents", &["get"]),
         (
             "/api/jira/instances/{id}/tickets/{ticket}",
             &["put", "delete"],
@@ -589,7 +597,7 @@ async fn the_openapi_document_covers_every_route() {
             assert!(p.get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 168, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 176, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 /// CORS lets no foreign origin read answers, not even the UI's port on an IP

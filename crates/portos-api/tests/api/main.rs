@@ -195,5 +195,6 @@ mod access;
 mod brain;
 mod commands;
 mod holes;
+mod instances;
 mod notifications;
 mod usage;
