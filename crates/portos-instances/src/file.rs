@@ -89,6 +89,27 @@ fn yes() -> bool {
 }
 
 impl Peer {
+    /// A peer seen for the first time at `address:port`, under `name` (its
+    /// address when it has none), with a new local id.
+    pub fn new(address: &str, port: u16, name: &str, added_at: String) -> Self {
+        Peer {
+            id: uuid::Uuid::new_v4().to_string(),
+            address: address.to_string(),
+            port,
+            name: if name.is_empty() { address } else { name }.to_string(),
+            instance_id: None,
+            added_at,
+            last_seen: None,
+            last_health: None,
+            last_apps: None,
+            status: Status::Unknown,
+            enabled: true,
+            directions: Vec::new(),
+            last_error: None,
+            extra: Default::default(),
+        }
+    }
+
     pub fn add_direction(&mut self, d: &str) -> bool {
         if self.directions.iter().any(|x| x == d) {
             return false;

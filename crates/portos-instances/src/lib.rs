@@ -315,22 +315,12 @@ impl Instances {
             .name
             .map(|n| n.trim().to_string())
             .filter(|n| !n.is_empty());
-        let peer = Peer {
-            id: uuid::Uuid::new_v4().to_string(),
-            address: address.clone(),
+        let peer = Peer::new(
+            &address,
             port,
-            name: name.clone().unwrap_or_else(|| address.clone()),
-            instance_id: None,
-            added_at: portos_core::time::now_iso(),
-            last_seen: None,
-            last_health: None,
-            last_apps: None,
-            status: Status::Unknown,
-            enabled: true,
-            directions: Vec::new(),
-            last_error: None,
-            extra: Default::default(),
-        };
+            name.as_deref().unwrap_or(""),
+            portos_core::time::now_iso(),
+        );
         {
             let f = self.load().await?;
             if let Some(p) = f
@@ -564,26 +554,7 @@ impl Instances {
                     });
                 let created = found.is_none();
                 if created {
-                    f.peers.push(Peer {
-                        id: uuid::Uuid::new_v4().to_string(),
-                        address: address.clone(),
-                        port,
-                        name: if name.is_empty() {
-                            address.clone()
-                        } else {
-                            name.clone()
-                        },
-                        instance_id: None,
-                        added_at: now.clone(),
-                        last_seen: None,
-                        last_health: None,
-                        last_apps: None,
-                        status: Status::Unknown,
-                        enabled: true,
-                        directions: Vec::new(),
-                        last_error: None,
-                        extra: Default::default(),
-                    });
+                    f.peers.push(Peer::new(&address, port, &name, now.clone()));
                 }
                 let p = match &found {
                     Some(id) => f.peers.iter_mut().find(|p| &p.id == id),
