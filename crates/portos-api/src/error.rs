@@ -268,6 +268,18 @@ impl From<portos_jira_instances::InstancesError> for ApiError {
     }
 }
 
+impl From<portos_cos::CosError> for ApiError {
+    fn from(e: portos_cos::CosError) -> Self {
+        use portos_cos::CosError as E;
+        match e {
+            E::Problem(p) => p.into(),
+            E::Store(s) => s.into(),
+            E::Corrupt(m) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "CORRUPT_FILE", m),
+            E::Io(m) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "IO_ERROR", m),
+        }
+    }
+}
+
 impl From<portos_git::GitError> for ApiError {
     fn from(e: portos_git::GitError) -> Self {
         portos_core::Problem::from(e).into()

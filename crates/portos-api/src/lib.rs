@@ -78,6 +78,8 @@ pub struct AppState {
     pub brain: portos_brain::Brain,
     /// This instance and its peers (`/api/instances`), and their poll.
     pub instances: portos_instances::Instances,
+    /// The chief of staff (`/api/cos`): task queues, agents, learning.
+    pub cos: portos_cos::Cos,
     /// When this api server started (its uptime in the health answers).
     pub started: std::time::Instant,
 }
@@ -140,8 +142,10 @@ impl AppState {
             Arc::new(portos_peer_grpc::client::GrpcLink),
             hub.clone(),
         );
+        let cos = portos_cos::Cos::new(ai.clone(), apps.clone(), hub.clone());
         Self {
             instances,
+            cos,
             jira: portos_jira_instances::JiraInstances::new(store.clone(), history.clone()),
             shells: portos_runner_client::shell::ShellLink::from_env(),
             commands: portos_commands::Commands::new(store.clone(), history.clone(), hub.clone()),
@@ -285,6 +289,7 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::instances::probe))
         .routes(routes!(routes::instances::query))
         .routes(routes!(routes::instances::agents))
+        .merge(routes::cos::routes())
         .routes(routes!(routes::brain::capture))
         .routes(routes!(routes::brain::inbox))
         .routes(routes!(

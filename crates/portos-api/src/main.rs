@@ -21,10 +21,14 @@ fn main() -> ExitCode {
         let data_dir = PathBuf::from(portos_rt::env_or("PORTOS_DATA_DIR", "data"));
         let access = Access::from_env(&data_dir).map_err(|e| RtError::Service(Box::new(e)))?;
         let state = AppState::new(data_dir, HostPolicy::from_env(), access);
-        // Runs a previous api server left in flight: followed or recorded.
+        // Runs a previous api server left in flight: followed or recorded;
+        // then the chief of staff, which takes back the agents among them.
         tokio::spawn({
-            let state = state.clone();
-            async move { portos_ai::runs::resume(&state.ai).await }
+            let (state, shutdown) = (state.clone(), ctx.shutdown.clone());
+            async move {
+                portos_ai::runs::resume(&state.ai).await;
+                state.cos.clone().boot(shutdown).await;
+            }
         });
         tokio::spawn(portos_ai::status::run_checks(
             state.ai.clone(),

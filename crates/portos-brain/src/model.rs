@@ -138,25 +138,28 @@ impl Model for RunsModel {
 }
 
 /// The brain's prompt stages, as a fresh install gets them.
-const STAGES: &[(&str, &str, &str, &str)] = &[
-    (
-        crate::inbox::CLASSIFIER,
-        "Brain Classifier",
-        "Classify captured thoughts into People/Projects/Ideas/Admin",
-        include_str!("../stages/brain-classifier.md"),
-    ),
-    (
-        "brain-daily-digest",
-        "Brain Daily Digest",
-        "Generate daily actionable digest",
-        include_str!("../stages/brain-daily-digest.md"),
-    ),
-    (
-        "brain-weekly-review",
-        "Brain Weekly Review",
-        "Generate weekly review and open loops analysis",
-        include_str!("../stages/brain-weekly-review.md"),
-    ),
+const STAGES: &[portos_ai::prompts::StageSeed] = &[
+    portos_ai::prompts::StageSeed {
+        stage: crate::inbox::CLASSIFIER,
+        name: "Brain Classifier",
+        description: "Classify captured thoughts into People/Projects/Ideas/Admin",
+        returns_json: true,
+        template: include_str!("../stages/brain-classifier.md"),
+    },
+    portos_ai::prompts::StageSeed {
+        stage: "brain-daily-digest",
+        name: "Brain Daily Digest",
+        description: "Generate daily actionable digest",
+        returns_json: true,
+        template: include_str!("../stages/brain-daily-digest.md"),
+    },
+    portos_ai::prompts::StageSeed {
+        stage: "brain-weekly-review",
+        name: "Brain Weekly Review",
+        description: "Generate weekly review and open loops analysis",
+        returns_json: true,
+        template: include_str!("../stages/brain-weekly-review.md"),
+    },
 ];
 
 impl RunsModel {
@@ -164,25 +167,6 @@ impl RunsModel {
     /// has them; one made before the brain existed does not). A stage the
     /// owner has is never touched.
     pub async fn install_stages(&self) -> Result<usize, portos_ai::AiError> {
-        let mut added = 0;
-        for (stage, name, description, template) in STAGES {
-            if portos_ai::prompts::stage(&self.0, stage).await.is_ok() {
-                continue;
-            }
-            let config = serde_json::json!({"name": name, "description": description, "returnsJson": true, "variables": []});
-            let config = config.as_object().cloned().unwrap_or_default();
-            let has_template = portos_ai::prompts::template_of(&self.0, stage)
-                .await?
-                .is_some();
-            portos_ai::prompts::save_stage(
-                &self.0,
-                stage,
-                config,
-                (!has_template).then(|| template.to_string()),
-            )
-            .await?;
-            added += 1;
-        }
-        Ok(added)
+        portos_ai::prompts::install_missing(&self.0, STAGES).await
     }
 }

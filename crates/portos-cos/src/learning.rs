@@ -162,7 +162,9 @@ impl Learning {
         let prefix = format!("{provider}/");
         let best = models
             .iter()
-            .filter(|(k, t)| **k != key && k.starts_with(&prefix) && t.completed >= 3 && t.rate() >= 80)
+            .filter(|(k, t)| {
+                **k != key && k.starts_with(&prefix) && t.completed >= 3 && t.rate() >= 80
+            })
             .max_by_key(|(_, t)| (t.rate(), t.completed))?;
         let other = best.0.trim_start_matches(&prefix).to_string();
         Some(Advice {
@@ -284,7 +286,11 @@ mod tests {
         for _ in 0..5 {
             l.record(rec("weak", false));
         }
-        assert_eq!(l.advice("user-task", "p", Some("weak")), None, "no better one yet");
+        assert_eq!(
+            l.advice("user-task", "p", Some("weak")),
+            None,
+            "no better one yet"
+        );
         for _ in 0..3 {
             l.record(rec("strong", true));
         }

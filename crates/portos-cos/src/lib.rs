@@ -17,9 +17,17 @@
 //! Must not depend on: axum, tonic, hyper, tower, `portos-proto` or any
 //! service crate (the api server maps it onto REST, gRPC and `/ws`).
 
+pub mod agent;
 pub mod learning;
+mod lifecycle;
+mod ops;
+mod orchestrator;
+mod reports;
 pub mod state;
 pub mod tasks;
+
+pub use lifecycle::agent_dir;
+pub use orchestrator::{CHANNEL, Cos};
 
 use portos_core::{Kind as ProblemKind, Problem};
 
@@ -39,7 +47,11 @@ pub enum CosError {
 
 impl CosError {
     pub fn invalid(message: impl Into<String>) -> Self {
-        CosError::Problem(Problem::new(ProblemKind::Invalid, "VALIDATION_ERROR", message))
+        CosError::Problem(Problem::new(
+            ProblemKind::Invalid,
+            "VALIDATION_ERROR",
+            message,
+        ))
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {

@@ -16,6 +16,7 @@
 mod branches;
 mod run;
 mod status;
+pub mod worktree;
 
 use std::path::Path;
 

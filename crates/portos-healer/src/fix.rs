@@ -125,9 +125,16 @@ pub(crate) async fn run(
     let (session, process, app) = (job.session.as_str(), job.process.as_str(), &job.app);
     let worktree = if cfg.worktree {
         let root = inner.store.path("autofixer/worktrees");
-        match crate::worktree::open(&app.repo, &root, session).await {
+        match portos_git::worktree::open(
+            std::path::Path::new(&app.repo),
+            &root.join(session),
+            &format!("autofixer/{session}"),
+        )
+        .await
+        {
             Ok(w) => Some(w),
-            Err(why) => {
+            Err(e) => {
+                let why = e.to_string();
                 return End {
                     status: "failed",
                     error: Some(why.clone()),
@@ -164,7 +171,11 @@ pub(crate) async fn run(
     .await;
     let diff_stat = diff_stat(&workdir).await;
     let closed = match &worktree {
-        Some(w) => Some(crate::worktree::close(w, process).await),
+        Some(w) => Some(
+            portos_git::worktree::close(w, &format!("autofixer: fix {process}"), AUTHOR)
+                .await
+                .map_err(|e| e.to_string()),
+        ),
         None => None,
     };
     let failed = |verdict: String, status: &'static str| End {
@@ -289,22 +300,14 @@ async fn find(inner: &Inner, process: &str) -> Result<ProcessInfo, String> {
         .ok_or_else(|| format!("{process} is no longer supervised"))
 }
 
+/// Who commits a fix made in a worktree.
+const AUTHOR: portos_git::worktree::Author<'static> = portos_git::worktree::Author {
+    name: "PortOS autofixer",
+    email: "autofixer@portos.invalid",
+};
+
 /// `git diff --stat` of the folder's tracked files plus its new files, or
-/// empty when it is not a repository. No shell; a time limit.
+/// empty when it is not a repository.
 pub async fn diff_stat(repo: &str) -> String {
-    let dir = std::path::Path::new(repo);
-    let git = |args: &'static [&'static str]| async move {
-        crate::worktree::git(dir, args).await.unwrap_or_default()
-    };
-    let mut stat = git(&["diff", "--stat", "HEAD", "--"]).await;
-    let new: Vec<String> = git(&["ls-files", "--others", "--exclude-standard"])
-        .await
-        .lines()
-        .map(|f| format!(" {f} (new)"))
-        .collect();
-    if !new.is_empty() {
-        stat.push_str(&new.join("\n"));
-        stat.push('\n');
-    }
-    stat
+    portos_git::worktree::diff_stat(std::path::Path::new(repo)).await
 }

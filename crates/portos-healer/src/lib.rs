@@ -14,7 +14,6 @@ pub mod config;
 pub mod fix;
 pub mod policy;
 pub mod sessions;
-pub mod worktree;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -266,6 +266,44 @@ pub async fn stage(ai: &Ai, stage: &str) -> Result<(Value, Option<String>), AiEr
     Ok((config, template_of(ai, stage).await?))
 }
 
+/// A prompt stage as a fresh install gets it.
+#[derive(Debug, Clone, Copy)]
+pub struct StageSeed {
+    pub stage: &'static str,
+    pub name: &'static str,
+    pub description: &'static str,
+    pub returns_json: bool,
+    pub template: &'static str,
+}
+
+/// Adds each stage of `seeds` the prompts lack (a data dir from the original
+/// has them; one made before a feature existed does not), keeping a
+/// template already there. A stage the owner has is never touched. How many
+/// were added.
+pub async fn install_missing(ai: &Ai, seeds: &[StageSeed]) -> Result<usize, AiError> {
+    let mut added = 0;
+    for s in seeds {
+        if stage(ai, s.stage).await.is_ok() {
+            continue;
+        }
+        let config = json!({
+            "name": s.name, "description": s.description,
+            "returnsJson": s.returns_json, "variables": [],
+        });
+        let config = config.as_object().cloned().unwrap_or_default();
+        let has_template = template_of(ai, s.stage).await?.is_some();
+        save_stage(
+            ai,
+            s.stage,
+            config,
+            (!has_template).then(|| s.template.to_string()),
+        )
+        .await?;
+        added += 1;
+    }
+    Ok(added)
+}
+
 /// Merges `config` into a stage (created when missing) and saves `template`
 /// as a new version; the version, when a template was saved.
 pub async fn save_stage(

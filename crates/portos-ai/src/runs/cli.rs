@@ -84,10 +84,10 @@ pub async fn run(
         Ok(s) => s,
         Err(RunnerError::Unreachable(why)) => return unreachable(why),
         Err(RunnerError::Failed(why)) => {
-            return Attempt::failed(Analysis {
+            return lost(Attempt::failed(Analysis {
                 message: Some(format!("lost the runner's output: {why}")),
                 ..analyze(&why, None)
-            });
+            }));
         }
     };
     let follow = async {
@@ -139,20 +139,20 @@ pub async fn run(
             });
         }
         Err(why) => {
-            return Attempt::failed(Analysis {
+            return lost(Attempt::failed(Analysis {
                 message: Some(format!("lost the runner's output: {why}")),
                 ..analyze(&why, None)
-            });
+            }));
         }
     };
     let agent_now = match runner.get(agent).await {
         Ok(a) => a,
         Err(e) => {
             let why = e.to_string();
-            return Attempt::failed(Analysis {
+            return lost(Attempt::failed(Analysis {
                 message: Some(format!("the runner lost the agent: {why}")),
                 ..analyze("unknown", Some(1))
-            });
+            }));
         }
     };
     let mut attempt = Attempt {
@@ -164,9 +164,15 @@ pub async fn run(
         if agent_now.lost || agent_now.exit_code.is_none() {
             a.message = Some(agent_now.reason.clone());
         }
+        attempt.lost = agent_now.lost;
         attempt.fail(a);
     }
     attempt
+}
+
+fn lost(mut a: Attempt) -> Attempt {
+    a.lost = true;
+    a
 }
 
 /// The attempt when the runner is not there: a network error, as any

@@ -40,6 +40,9 @@ pub struct Attempt {
     pub exit_code: Option<i32>,
     pub error: Option<Analysis>,
     pub stopped: bool,
+    /// The runner went away with the agent (its output stream broke, or it
+    /// says it lost it): nothing is known of how the work ended.
+    pub lost: bool,
     /// Output tokens, when the provider counted them.
     pub tokens: Option<u64>,
     pub had_reasoning: bool,
@@ -76,6 +79,9 @@ pub struct NewRun {
     /// A stored prompt to run instead of `prompt`, with these values.
     pub stage: Option<String>,
     pub variables: Map<String, Value>,
+    /// Arguments for a CLI provider after its own (the chief of staff's
+    /// `--model`).
+    pub extra_args: Vec<String>,
 }
 
 /// A run in flight.
@@ -187,6 +193,12 @@ pub async fn create(ai: &Ai, mut req: NewRun) -> Result<Value, AiError> {
         "outputSize": 0,
     });
     let mut metadata = metadata;
+    if let Some(t) = req.timeout_ms {
+        metadata["timeoutMs"] = json!(t);
+    }
+    if !req.extra_args.is_empty() {
+        metadata["extraArgs"] = json!(req.extra_args);
+    }
     if let Some(stage) = &req.stage {
         metadata["promptStage"] = json!(stage);
     }
@@ -308,10 +320,16 @@ async fn execute(
                 if spawn {
                     set_fields(&ai, &id, [("runnerAgentId", json!(agent))]).await;
                 }
+                // The run's model, where the CLI takes one (codex by its default).
+                let mut cli_provider = provider.clone();
+                if model.is_some() {
+                    cli_provider.default_model = model.clone();
+                }
+                cli_provider.args.extend(req.extra_args.iter().cloned());
                 cli::run(
                     &*ai.runner,
                     &agent,
-                    &provider,
+                    &cli_provider,
                     &req.prompt,
                     req.workspace_path.as_deref(),
                     spawn,
@@ -440,6 +458,9 @@ async fn finish(
             set("errorAnalysis", json!(attempt.error));
             set("outputSize", json!(output.len()));
             set("stopped", json!(attempt.stopped));
+            if attempt.lost {
+                set("lost", json!(true));
+            }
             if provider.kind == ProviderKind::Api && success {
                 set("hadReasoning", json!(attempt.had_reasoning));
                 set("usedReasoningAsFallback", json!(attempt.used_reasoning));
@@ -535,6 +556,16 @@ pub async fn complete(ai: &Ai, req: NewRun, deadline: Duration) -> Result<String
             .to_string());
     }
     output(ai, &id).await.map_err(|e| e.to_string())
+}
+
+/// Waits for run `id` to end (at once when it is not in flight) and answers
+/// its metadata.
+pub async fn finished(ai: &Ai, id: &str) -> Result<Value, AiError> {
+    if let Some(active) = ai.runs.get(id) {
+        let mut done = active.done.clone();
+        until_done(&mut done).await;
+    }
+    get(ai, id).await
 }
 
 /// Returns once the run is recorded as ended.
@@ -760,6 +791,11 @@ pub async fn resume(ai: &Ai) {
                         .get("workspacePath")
                         .and_then(Value::as_str)
                         .map(str::to_string),
+                    timeout_ms: m.get("timeoutMs").and_then(Value::as_u64),
+                    extra_args: m
+                        .get("extraArgs")
+                        .and_then(|a| serde_json::from_value(a.clone()).ok())
+                        .unwrap_or_default(),
                     ..NewRun::default()
                 };
                 tokio::spawn(execute(ai.clone(), id, p, req, pair, Resume::RunnerAgent));

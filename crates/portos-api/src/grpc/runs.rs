@@ -43,6 +43,7 @@ impl pb::runs_server::Runs for RunsRpc {
                 source: None,
                 stage: None,
                 variables: Default::default(),
+                extra_args: Vec::new(),
             },
         )
         .await

@@ -7,6 +7,7 @@ pub mod autofixer;
 pub mod brain;
 pub mod browser;
 pub mod commands;
+pub mod cos;
 pub mod files;
 pub mod git;
 pub mod history;

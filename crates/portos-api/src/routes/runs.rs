@@ -72,6 +72,7 @@ pub async fn create(
             source: None,
             stage: b.stage,
             variables: b.variables.unwrap_or_default(),
+            extra_args: Vec::new(),
         },
     )
     .await?;

@@ -585,6 +585,38 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/instances/peers/{id}/probe", &["post"]),
         ("/api/instances/peers/{id}/query", &["get"]),
         ("/api/instances/agents", &["get"]),
+        ("/api/cos", &["get"]),
+        ("/api/cos/start", &["post"]),
+        ("/api/cos/stop", &["post"]),
+        ("/api/cos/pause", &["post"]),
+        ("/api/cos/resume", &["post"]),
+        ("/api/cos/evaluate", &["post"]),
+        ("/api/cos/watcher", &["get"]),
+        ("/api/cos/config", &["get", "put"]),
+        ("/api/cos/tasks", &["get", "post"]),
+        ("/api/cos/tasks/user", &["get"]),
+        ("/api/cos/tasks/internal", &["get"]),
+        ("/api/cos/tasks/reorder", &["post"]),
+        ("/api/cos/tasks/refresh", &["post"]),
+        ("/api/cos/tasks/{id}", &["put", "delete"]),
+        ("/api/cos/tasks/{id}/approve", &["post"]),
+        ("/api/cos/agents", &["get"]),
+        ("/api/cos/agents/history", &["get"]),
+        ("/api/cos/agents/history/{date}", &["get"]),
+        ("/api/cos/agents/{id}", &["get", "delete"]),
+        ("/api/cos/agents/{id}/terminate", &["post"]),
+        ("/api/cos/agents/{id}/kill", &["post"]),
+        ("/api/cos/agents/completed", &["delete"]),
+        ("/api/cos/health", &["get"]),
+        ("/api/cos/health/check", &["post"]),
+        ("/api/cos/reports", &["get"]),
+        ("/api/cos/reports/today", &["get"]),
+        ("/api/cos/reports/{date}", &["get"]),
+        ("/api/cos/reports/generate", &["post"]),
+        ("/api/cos/learning", &["get"]),
+        ("/api/cos/learning/summary", &["get"]),
+        ("/api/cos/learning/skipped", &["get"]),
+        ("/api/cos/learning/reset/{taskType}", &["post"]),
         (
             "/api/jira/instances/{id}/tickets/{ticket}",
             &["put", "delete"],
@@ -597,7 +629,7 @@ async fn the_openapi_document_covers_every_route() {
             assert!(p.get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 176, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 208, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 /// CORS lets no foreign origin read answers, not even the UI's port on an IP

@@ -194,6 +194,7 @@ pub(crate) use updates_detection::*;
 mod access;
 mod brain;
 mod commands;
+mod cos;
 mod holes;
 mod instances;
 mod notifications;

@@ -238,7 +238,7 @@ enum Block {
     Text(String),
     /// `## …`, with the status whose tasks it holds when it names one.
     Heading(String, Option<Status>),
-    Task(Entry),
+    Task(Box<Entry>),
 }
 
 #[derive(Debug, Clone)]
@@ -417,7 +417,7 @@ impl Doc {
         let flush = |doc: &mut Doc, current: &mut Option<Entry>, lines: &mut Vec<String>| {
             if let Some(mut e) = current.take() {
                 e.read = Some((e.task.clone(), std::mem::take(lines)));
-                doc.blocks.push(Block::Task(e));
+                doc.blocks.push(Block::Task(Box::new(e)));
             }
         };
         for (n, line) in text.split('\n').enumerate() {
@@ -511,7 +511,11 @@ impl Doc {
             t.id,
             t.priority,
             flag,
-            if first.is_empty() { "(no title)" } else { first }
+            if first.is_empty() {
+                "(no title)"
+            } else {
+                first
+            }
         )];
         for more in desc {
             lines.push(if more.is_empty() {
@@ -537,7 +541,7 @@ impl Doc {
 
     fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.blocks.iter().filter_map(|b| match b {
-            Block::Task(e) => Some(e),
+            Block::Task(e) => Some(&**e),
             _ => None,
         })
     }
@@ -574,7 +578,7 @@ impl Doc {
             let Block::Task(e) = self.blocks.remove(at) else {
                 return false;
             };
-            self.insert(e, false);
+            self.insert(*e, false);
         }
         true
     }
@@ -638,15 +642,16 @@ impl Doc {
                 .find(|&i| matches!(self.blocks[i], Block::Task(_)))
                 .map_or(heading + 1, |i| i + 1)
         };
-        self.blocks.insert(at, Block::Task(e));
+        self.blocks.insert(at, Block::Task(Box::new(e)));
     }
 
     /// A new `## …` heading for `status`, before the first section that
     /// comes after it in the original's order; its index.
     fn add_heading(&mut self, status: Status) -> usize {
-        let next = self.blocks.iter().position(
-            |b| matches!(b, Block::Heading(_, Some(s)) if s.rank() > status.rank()),
-        );
+        let next = self
+            .blocks
+            .iter()
+            .position(|b| matches!(b, Block::Heading(_, Some(s)) if s.rank() > status.rank()));
         let heading = Block::Heading(format!("## {}", status.title()), Some(status));
         match next {
             Some(at) => {

@@ -99,10 +99,12 @@ impl TaskFile {
         let after = doc.render();
         if after != before || !exists {
             let path = self.path.clone();
-            tokio::task::spawn_blocking(move || portos_store::write_atomic(&path, after.as_bytes()))
-                .await
-                .map_err(|e| CosError::Io(e.to_string()))?
-                .map_err(|e| CosError::Io(e.to_string()))?;
+            tokio::task::spawn_blocking(move || {
+                portos_store::write_atomic(&path, after.as_bytes())
+            })
+            .await
+            .map_err(|e| CosError::Io(e.to_string()))?
+            .map_err(|e| CosError::Io(e.to_string()))?;
         }
         Ok(r)
     }

@@ -47,14 +47,23 @@ fn every_metadata_shape_is_read_as_the_cos_spells_it() {
     );
     let t = doc.get("task-m7abc1").unwrap();
     assert_eq!(t.priority, Priority::High);
-    assert_eq!(t.metadata["context"], "The button does nothing.\nSee the console.");
+    assert_eq!(
+        t.metadata["context"],
+        "The button does nothing.\nSee the console."
+    );
     assert!(t.meta_flag("useWorktree") && t.meta_flag("createJiraTicket"));
-    assert_eq!(t.metadata["attachments"], json!([{"filename": "log.txt", "size": 12}]));
+    assert_eq!(
+        t.metadata["attachments"],
+        json!([{"filename": "log.txt", "size": 12}])
+    );
     assert_eq!(t.metadata["screenshots"], "shot-1.png,shot-2.png");
     assert_eq!(t.metadata["thinkingLevel"], "high");
     let legacy = doc.get("task-002").unwrap();
     assert_eq!(legacy.priority, Priority::Low);
-    assert_eq!(legacy.metadata["context"], "first line\nsecond line (legacy escape)");
+    assert_eq!(
+        legacy.metadata["context"],
+        "first line\nsecond line (legacy escape)"
+    );
     let multi = doc.get("task-m7abc4").unwrap();
     assert_eq!(
         multi.description,
@@ -88,7 +97,8 @@ fn every_metadata_shape_is_read_as_the_cos_spells_it() {
 fn a_changed_task_is_written_anew_and_everything_else_stays() {
     let (mut doc, _) = Doc::parse(EVERY, false);
     assert!(doc.update("task-m7abc1", |t| {
-        t.metadata.insert("attachments".into(), json!(["a.png", {"b": 1}]));
+        t.metadata
+            .insert("attachments".into(), json!(["a.png", {"b": 1}]));
         t.metadata.insert("failureCount".into(), json!(2));
         t.metadata
             .insert("blockedReason".into(), json!("line one\nline two \\ slash"));
@@ -104,21 +114,35 @@ fn a_changed_task_is_written_anew_and_everything_else_stays() {
     assert!(text.contains("  - FailureCount: __json__:2\n"), "{text}");
     // Lines that are not tasks, and the unknown task line, are where they were.
     assert!(text.contains("\nNotes the owner keeps above the queue stay here.\n"));
-    assert!(text.contains("\n- [?] #task-weird | MEDIUM | a status the format does not know\n  - Note: kept as text\n"));
+    assert!(text.contains(
+        "\n- [?] #task-weird | MEDIUM | a status the format does not know\n  - Note: kept as text\n"
+    ));
     // Only the changed task's lines differ.
     let changed: Vec<_> = diff_lines(EVERY, &text);
-    assert!(changed.iter().all(|l| l.contains("Attachments") || l.contains("FailureCount") || l.contains("BlockedReason")), "{changed:?}");
+    assert!(
+        changed.iter().all(|l| l.contains("Attachments")
+            || l.contains("FailureCount")
+            || l.contains("BlockedReason")),
+        "{changed:?}"
+    );
 }
 
 fn diff_lines(a: &str, b: &str) -> Vec<String> {
     let old: std::collections::HashSet<_> = a.lines().collect();
-    b.lines().filter(|l| !old.contains(l)).map(str::to_string).collect()
+    b.lines()
+        .filter(|l| !old.contains(l))
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
 fn multi_line_descriptions_and_odd_strings_survive_a_round_trip() {
     let mut doc = Doc::empty(false);
-    let mut t = Task::new("task-1".into(), Priority::Medium, "first\n\nthird  \n  fourth".into());
+    let mut t = Task::new(
+        "task-1".into(),
+        Priority::Medium,
+        "first\n\nthird  \n  fourth".into(),
+    );
     for (k, v) in [
         ("context", json!("  padded  ")),
         ("empty", json!("")),
@@ -140,13 +164,20 @@ fn multi_line_descriptions_and_odd_strings_survive_a_round_trip() {
 #[test]
 fn order_is_the_files_and_reorder_and_top_stick() {
     let mut doc = Doc::parse(SAMPLE, false).0;
-    for (id, p) in [("task-a", Priority::Low), ("task-b", Priority::Critical), ("task-c", Priority::Medium)] {
+    for (id, p) in [
+        ("task-a", Priority::Low),
+        ("task-b", Priority::Critical),
+        ("task-c", Priority::Medium),
+    ] {
         doc.add(Task::new(id.into(), p, id.into()), false);
     }
     // No sort by priority: the order they were added in.
     assert_eq!(ids(&doc), ["task-a", "task-b", "task-c"]);
     doc.reorder(&["task-c".into(), "task-a".into(), "task-b".into()]);
-    doc.add(Task::new("task-top".into(), Priority::Low, "top".into()), true);
+    doc.add(
+        Task::new("task-top".into(), Priority::Low, "top".into()),
+        true,
+    );
     let (again, _) = Doc::parse(&doc.render(), false);
     assert_eq!(ids(&again), ["task-top", "task-c", "task-a", "task-b"]);
 }
@@ -154,8 +185,14 @@ fn order_is_the_files_and_reorder_and_top_stick() {
 #[test]
 fn a_new_status_moves_the_task_to_its_section_made_where_missing() {
     let mut doc = Doc::parse(SAMPLE, false).0;
-    doc.add(Task::new("task-a".into(), Priority::High, "a".into()), false);
-    doc.add(Task::new("task-b".into(), Priority::High, "b".into()), false);
+    doc.add(
+        Task::new("task-a".into(), Priority::High, "a".into()),
+        false,
+    );
+    doc.add(
+        Task::new("task-b".into(), Priority::High, "b".into()),
+        false,
+    );
     doc.update("task-a", |t| t.status = Status::Blocked);
     doc.update("task-b", |t| t.status = Status::Completed);
     let text = doc.render();
