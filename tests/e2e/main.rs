@@ -27,6 +27,7 @@ mod siblings;
 mod stack;
 mod ui;
 mod ui_apps;
+mod ui_cos;
 mod ui_instances;
 mod ui_usage;
 mod workflows;

@@ -23,7 +23,8 @@ use futures_util::StreamExt;
 use portos_e2e::{LlmServer, Stack, free_port};
 use serde_json::Value;
 
-const PAGES: [&str; 13] = [
+const PAGES: [&str; 14] = [
+    "/cos",
     "/",
     "/apps",
     "/logs",

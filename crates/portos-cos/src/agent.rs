@@ -166,13 +166,22 @@ pub async fn app_folder(
 pub async fn install_stage(ai: &Ai) -> Result<bool, portos_ai::AiError> {
     portos_ai::prompts::install_missing(
         ai,
-        &[portos_ai::prompts::StageSeed {
-            stage: BRIEFING,
-            name: "CoS Agent Briefing",
-            description: "Brief a coding agent on its task",
-            returns_json: false,
-            template: BRIEFING_TEMPLATE,
-        }],
+        &[
+            portos_ai::prompts::StageSeed {
+                stage: BRIEFING,
+                name: "CoS Agent Briefing",
+                description: "Brief a coding agent on its task",
+                returns_json: false,
+                template: BRIEFING_TEMPLATE,
+            },
+            portos_ai::prompts::StageSeed {
+                stage: crate::enhance::ENHANCE,
+                name: "CoS Task Enhance",
+                description: "Rewrite a short task for a coding agent",
+                returns_json: false,
+                template: crate::enhance::ENHANCE_TEMPLATE,
+            },
+        ],
     )
     .await
     .map(|n| n > 0)

@@ -18,6 +18,7 @@
 //! service crate (the api server maps it onto REST, gRPC and `/ws`).
 
 pub mod agent;
+pub mod enhance;
 pub mod learning;
 mod lifecycle;
 mod ops;

@@ -111,4 +111,37 @@ mod tests {
         let third = seed(&data, Path::new("/elsewhere")).unwrap();
         assert_eq!(third, SeedReport::default(), "idempotent");
     }
+
+    #[test]
+    fn a_first_start_has_the_originals_providers_with_their_tiers_and_its_variables() {
+        let tmp = tempfile::tempdir().unwrap();
+        seed(tmp.path(), Path::new("/opt/portos")).unwrap();
+        let read = |f: &str| -> serde_json::Value {
+            serde_json::from_str(&std::fs::read_to_string(tmp.path().join(f)).unwrap()).unwrap()
+        };
+        let providers = read("providers.json");
+        let claude = &providers["providers"]["claude-code"];
+        assert_eq!(providers["activeProvider"], "claude-code");
+        for tier in ["lightModel", "mediumModel", "heavyModel", "defaultModel"] {
+            let m = claude[tier].as_str().unwrap();
+            assert!(
+                claude["models"].as_array().unwrap().iter().any(|x| x == m),
+                "{tier}"
+            );
+        }
+        assert!(providers["providers"]["codex"]["heavyModel"].is_string());
+        let ids: Vec<&String> = providers["providers"].as_object().unwrap().keys().collect();
+        assert_eq!(ids.len(), 7, "{ids:?}");
+        let vars = read("prompts/variables.json");
+        let keys: Vec<&String> = vars["variables"].as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "jsonOutputFormat",
+                "appDetectionSchema",
+                "portDetectionRules",
+                "pm2NamingConvention"
+            ]
+        );
+    }
 }

@@ -50,7 +50,7 @@ pub const SECTIONS: &[NavSection] = &[
     },
     NavSection {
         title: "AI",
-        ids: &["providers", "runs", "prompts", "usage"],
+        ids: &["cos", "providers", "runs", "prompts", "usage"],
     },
     NavSection {
         title: "Tools",
@@ -97,6 +97,7 @@ pages! {
     AppsPage: "apps", "/apps", "Apps", "apps.html";
     Instances: "instances", "/instances", "Instances", "instances.html";
     Brain: "brain", "/brain", "Brain", "brain.html";
+    Cos: "cos", "/cos", "Chief of Staff", "cos.html";
     Shell: "shell", "/shell", "Shell", "shell.html";
     Logs: "logs", "/logs", "Logs", "logs.html";
     Providers: "providers", "/providers", "Providers", "providers.html";

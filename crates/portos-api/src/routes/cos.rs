@@ -32,6 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(user_tasks))
         .routes(routes!(internal_tasks))
         .routes(routes!(reorder))
+        .routes(routes!(enhance))
         .routes(routes!(refresh))
         .routes(routes!(update_task, delete_task))
         .routes(routes!(approve))
@@ -180,6 +181,33 @@ pub struct Reorder {
     responses((status = 200, description = "`{ success, order }`"), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "a task is not there")))]
 pub async fn reorder(State(app): State<AppState>, Json(b): Json<Reorder>) -> Answer {
     Ok(Json(app.cos.reorder(&b.task_ids).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnhanceBody {
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    context: String,
+    #[serde(default)]
+    provider_id: Option<String>,
+}
+
+/// `POST /api/cos/tasks/enhance`.
+#[utoipa::path(post, operation_id = "cosEnhanceTask", path = "/api/cos/tasks/enhance", tag = "cos",
+    request_body(content = Object, description = "`{ description*, context?, providerId? }` (the stage's provider, else the active one)"),
+    responses((status = 200, description = "`{ enhancedDescription, originalDescription, model, provider }`"), (status = 400, description = "VALIDATION_ERROR"), (status = 503, description = "ENHANCE_FAILED: the provider failed or timed out")))]
+pub async fn enhance(State(app): State<AppState>, Json(b): Json<EnhanceBody>) -> Answer {
+    Ok(Json(
+        portos_cos::enhance::enhance(
+            &app.ai,
+            &b.description,
+            &b.context,
+            b.provider_id.as_deref(),
+        )
+        .await?,
+    ))
 }
 
 /// `POST /api/cos/tasks/refresh`.

@@ -597,6 +597,7 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/cos/tasks/user", &["get"]),
         ("/api/cos/tasks/internal", &["get"]),
         ("/api/cos/tasks/reorder", &["post"]),
+        ("/api/cos/tasks/enhance", &["post"]),
         ("/api/cos/tasks/refresh", &["post"]),
         ("/api/cos/tasks/{id}", &["put", "delete"]),
         ("/api/cos/tasks/{id}/approve", &["post"]),
@@ -629,7 +630,7 @@ async fn the_openapi_document_covers_every_route() {
             assert!(p.get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 208, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 209, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 /// CORS lets no foreign origin read answers, not even the UI's port on an IP
