@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "portos/integrations/v1/integrations.proto",
         "portos/autofixer/v1/autofixer.proto",
         "portos/instances/v1/instances.proto",
+        "portos/cos/v1/cos.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

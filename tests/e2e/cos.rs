@@ -253,6 +253,21 @@ fn a_task_runs_through_the_runner_to_completed_and_survives_an_api_restart() {
             .find(|e| e.file_name().to_string_lossy().starts_with(&id)).map(|e| std::fs::read_to_string(e.path()).unwrap()).unwrap();
         assert!(brief.contains("Add a greeting to notes.txt") && brief.contains(&s.repo.display().to_string()) && brief.contains("Be brief."), "{brief}");
 
+        // The same over gRPC (portos.cos.v1), from a client we did not write.
+        let addr = format!("127.0.0.1:{}", s.api);
+        let owner = s.stack.owner_token();
+        let listed = portos_e2e::python_grpc_with(Some(&owner), &[&addr, "portos.cos.v1.ChiefOfStaff", "ListTasks", r#"{"taskType":"user"}"#]);
+        let mine = listed["response"]["tasks"].as_array().unwrap().iter().find(|t| t["id"] == id.as_str()).cloned().unwrap();
+        assert_eq!(mine["status"], "completed", "{listed}");
+        let meta: Value = serde_json::from_str(mine["metadataJson"].as_str().unwrap()).unwrap();
+        assert_eq!(meta["app"], "demo");
+        let got = portos_e2e::python_grpc_with(Some(&owner), &[&addr, "portos.cos.v1.ChiefOfStaff", "GetAgent", &json!({"id": agent}).to_string()]);
+        assert_eq!(got["response"]["status"], "completed", "{got}");
+        let bad = portos_e2e::python_grpc_with(Some(&owner), &[&addr, "portos.cos.v1.ChiefOfStaff", "AddTask", r#"{"taskJson":"{\"priority\":\"HIGH\"}"}"#]);
+        assert_eq!(bad["error"]["code"], "INVALID_ARGUMENT", "{bad}");
+        let anon = portos_e2e::python_grpc(&[&addr, "portos.cos.v1.ChiefOfStaff", "ListTasks"]);
+        assert_eq!(anon["error"]["code"], "UNAUTHENTICATED", "{anon}");
+
         // A failing agent: retried to the cap (2), then blocked with the reason.
         let mut ws = subscribe(&api).await;
         let bad = add(&api, json!({"description": "FAIL on purpose", "app": "demo"})).await;
@@ -403,5 +418,22 @@ fn lanes_cap_the_agents_a_lost_runner_requeues_once_and_worktrees_keep_the_check
         assert!(!std::fs::read_to_string(s.repo.join("notes.txt")).unwrap().contains(&format!("done {wt}")));
         assert_eq!(git_out(&s.repo, &["branch", "--show-current"]).trim(), "main");
         assert!(git_out(&s.repo, &["worktree", "list"]).lines().count() == 1, "the worktree folder is removed");
+
+        // The runtime limit: an agent past it is stopped and its attempt failed.
+        let (st, b) = api.put("/api/cos/config", json!({"agentTimeoutMs": 1500, "maxRetries": 1})).await;
+        assert_eq!(st, 200, "{b}");
+        let slow = add(&api, json!({"description": "never ends (SLOW 60)", "app": "demo"})).await;
+        let t0 = Instant::now();
+        let blocked = until("the overrunning task blocked", 30, async || {
+            let t = task(&api, &slow).await;
+            (t["status"] == "blocked").then_some(t)
+        })
+        .await;
+        assert!(t0.elapsed() < Duration::from_secs(20), "stopped at its limit, not at its end");
+        assert!(blocked["metadata"]["blockedReason"].as_str().unwrap().contains("timed out"), "{blocked}");
+        until("nothing left in the runner", 10, async || {
+            (running_in_runner(s.runner, &token).await == 0).then_some(json!(true))
+        })
+        .await;
     });
 }

@@ -280,6 +280,7 @@ fn all_six_come_up_healthy_and_answer_health_and_reflection() {
             "portos.api.v1.Providers",
             "portos.api.v1.Runs",
             "portos.api.v1.Settings",
+            "portos.cos.v1.ChiefOfStaff",
             "portos.instances.v1.Peer",
             "portos.integrations.v1.Accounts",
             "portos.integrations.v1.Activity",

@@ -49,6 +49,13 @@ pub mod autofixer {
     }
 }
 
+/// `portos.cos.v1`: the chief of staff, as `/api/cos`.
+pub mod cos {
+    pub mod v1 {
+        tonic::include_proto!("portos.cos.v1");
+    }
+}
+
 /// `portos.instances.v1`: what one PortOS instance answers its peers.
 pub mod instances {
     pub mod v1 {

@@ -8,6 +8,7 @@ use tonic::Status;
 use crate::{ApiError, AppState};
 
 mod apps;
+mod cos;
 mod events;
 mod files;
 mod history;
@@ -49,6 +50,11 @@ pub fn routes(app: AppState) -> (tonic::service::Routes, Vec<&'static str>) {
         integrations::ActivityRpc(app.clone()),
     ))
     .add_service(crate::peers::service(&app))
+    .add_service(
+        portos_proto::cos::v1::chief_of_staff_server::ChiefOfStaffServer::new(cos::CosRpc(
+            app.clone(),
+        )),
+    )
     .add_service(ipb::jira_server::JiraServer::new(integrations::JiraRpc(
         app,
     )));
@@ -67,6 +73,7 @@ pub fn routes(app: AppState) -> (tonic::service::Routes, Vec<&'static str>) {
             "portos.integrations.v1.Accounts",
             "portos.integrations.v1.Activity",
             "portos.integrations.v1.Jira",
+            "portos.cos.v1.ChiefOfStaff",
             portos_peer_grpc::SERVICE,
         ],
     )
