@@ -295,9 +295,9 @@ fn a_task_runs_through_the_runner_to_completed_and_survives_an_api_restart() {
         };
         let t0 = Instant::now();
         std::fs::write(s.stack.data.join("TASKS.md"), hand).unwrap();
-        let seen = event(&mut ws, "cos:tasks:user:added", 5, |d| d["id"] == "task-byhand").await;
+        let seen = event(&mut ws, "cos:tasks:user:added", 5, |d| d["tasks"][0]["id"] == "task-byhand").await;
         assert!(t0.elapsed() < Duration::from_secs(2), "a hand edit picked up within 2 s, took {:?}", t0.elapsed());
-        assert_eq!(seen["description"], "Written by hand");
+        assert_eq!(seen["tasks"][0]["description"], "Written by hand");
         until("the hand-written task completed", 30, async || {
             let t = task(&api, "task-byhand").await;
             (t["status"] == "completed").then_some(t)

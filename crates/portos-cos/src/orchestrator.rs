@@ -323,20 +323,28 @@ impl Cos {
             Kind::Cos => "cos",
         };
         let old: HashMap<&str, Status> = before.iter().map(|(i, s, _)| (i.as_str(), *s)).collect();
-        for (id, status, description) in &now {
-            match old.get(id.as_str()) {
-                None if kind == Kind::User => self.emit(
-                    "tasks:user:added",
-                    json!({"id": id, "status": status.as_str(), "description": description}),
-                ),
-                Some(s)
-                    if *s != Status::Completed
-                        && *status == Status::Completed
-                        && kind == Kind::User =>
-                {
-                    self.emit("tasks:user:completed", json!({"id": id}));
-                }
-                _ => {}
+        if kind == Kind::User {
+            let view = |id: &str, status: Status, description: &str| json!({"id": id, "status": status.as_str(), "description": description});
+            let added: Vec<Value> = now
+                .iter()
+                .filter(|(id, _, _)| !old.contains_key(id.as_str()))
+                .map(|(id, s, d)| view(id, *s, d))
+                .collect();
+            let completed: Vec<Value> = now
+                .iter()
+                .filter(|(id, s, _)| {
+                    *s == Status::Completed
+                        && old
+                            .get(id.as_str())
+                            .is_some_and(|o| *o != Status::Completed)
+                })
+                .map(|(id, s, d)| view(id, *s, d))
+                .collect();
+            if !added.is_empty() {
+                self.emit("tasks:user:added", json!({"tasks": added}));
+            }
+            if !completed.is_empty() {
+                self.emit("tasks:user:completed", json!({"tasks": completed}));
             }
         }
         self.emit(
@@ -444,7 +452,12 @@ impl Cos {
             }
         }
         self.save(&core).await;
-        let out = json!({"success": true, "started": started, "waitingForRetry": waiting});
+        let message = match (started.len(), waiting) {
+            (0, 0) => "Nothing to start".to_string(),
+            (0, w) => format!("{w} tasks wait for their retry"),
+            (n, _) => format!("Started {n} agents"),
+        };
+        let out = json!({"success": true, "message": message, "started": started, "waitingForRetry": waiting});
         self.emit("evaluation", out.clone());
         out
     }

@@ -111,6 +111,7 @@ impl Cos {
             issues.push(json!({"type": "warning", "category": "memory", "message": format!("{} uses {} MB", p.name, p.memory_bytes >> 20)}));
         }
         let m = portos_health::Machine::read();
+        let mut metrics = json!({"processes": processes.len(), "errored": errored.len(), "memoryTotal": m.total, "memoryAvailable": m.available, "load1": m.load1});
         if let Some(free) = (m.available * 100).checked_div(m.total) {
             let used = 100 - free;
             if used >= u64::from(cfg.memory_warn_percent) {
@@ -119,10 +120,12 @@ impl Cos {
         }
         if let Ok(fs) = nix::sys::statvfs::statvfs(self.data_dir())
             && let Some(free) = (fs.blocks_available() * 100).checked_div(fs.blocks())
-            && 100 - free >= u64::from(cfg.disk_warn_percent)
         {
             let used = 100 - free;
-            issues.push(json!({"type": "warning", "category": "disk", "message": format!("disk of the data dir {used}% used")}));
+            metrics["diskUsedPercent"] = json!(used);
+            if used >= u64::from(cfg.disk_warn_percent) {
+                issues.push(json!({"type": "warning", "category": "disk", "message": format!("disk of the data dir {used}% used")}));
+            }
         }
         for p in errored {
             self.investigate(&p.name, &p.reason).await;
@@ -134,10 +137,10 @@ impl Cos {
             core.state.stats.health_issues = issues.clone();
             self.save(&core).await;
         }
-        let out = json!({"lastCheck": now, "issues": issues});
+        let out = json!({"lastCheck": now, "issues": issues, "metrics": metrics});
         self.emit("health:check", out.clone());
         if issues.iter().any(|i| i["type"] == "error") {
-            self.emit("health:critical", out.clone());
+            self.emit("health:critical", json!(issues));
         }
         out
     }

@@ -97,7 +97,7 @@ pub const QUERY_ALLOWED: &[&str] = &[
     "/api/logs/processes",
     "/api/runs",
     "/api/cos/agents",
-    "/api/cos/status",
+    "/api/cos",
 ];
 
 /// Whether `path` is on [`QUERY_ALLOWED`]: exactly one of its paths, then

@@ -99,7 +99,7 @@ pub struct QueryParams {
 
 /// `GET /api/instances/peers/:id/query?path=`.
 #[utoipa::path(get, operation_id = "queryPeer", path = "/api/instances/peers/{id}/query", tag = "instances",
-    params(("id" = String, Path), ("path" = String, Query, description = "one of the allow-list: /api/system/health, /api/system/health/details, /api/apps, /api/logs/processes, /api/runs, /api/cos/agents, /api/cos/status (a query string may follow)")),
+    params(("id" = String, Path), ("path" = String, Query, description = "one of the allow-list: /api/system/health, /api/system/health/details, /api/apps, /api/logs/processes, /api/runs, /api/cos/agents, /api/cos (a query string may follow)")),
     responses((status = 200, description = "the peer's JSON answer, as it is"), (status = 403, description = "PATH_NOT_ALLOWED"), (status = 404, description = "Peer not found"),
         (status = 409, description = "NEEDS_PAIRING"), (status = 502, description = "PEER_UNREACHABLE")))]
 pub async fn query(
