@@ -51,13 +51,7 @@ pub(crate) struct CosStack {
 /// agent script as the active provider. `ui`: the UI server's port, if wanted.
 pub(crate) fn cos_stack(ui: Option<u16>) -> CosStack {
     let (api, runner) = (free_port(), free_port());
-    let ui_process = ui.map_or(String::new(), |ui| {
-        format!(
-            "\n[[process]]\nname = \"portos-ui\"\ncommand = \"portos-ui\"\n\
-             env = {{ HOST = \"127.0.0.1\", PORT = \"{ui}\", PORTOS_API_PORT = \"{api}\" }}\n\
-             ports = {{ ui = {ui} }}\nhealth = {{ check = \"grpc\", interval = \"200ms\" }}\n"
-        )
-    });
+    let ui_process = crate::instances::ui_process(ui, api);
     let stack = Stack::new(&format!(
         "[[process]]\nname = \"portos-cos\"\ncommand = \"portos-runner\"\n\
          env = {{ HOST = \"127.0.0.1\", PORT = \"{runner}\" }}\nports = {{ api = {runner} }}\n\

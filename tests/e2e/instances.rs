@@ -29,13 +29,7 @@ pub(crate) fn one() -> One {
 /// [`one`], with the UI server on `ui` when given.
 pub(crate) fn one_with_ui(ui: Option<u16>) -> One {
     let (api, runner) = (free_port(), free_port());
-    let ui_process = ui.map_or(String::new(), |ui| {
-        format!(
-            "\n[[process]]\nname = \"portos-ui\"\ncommand = \"portos-ui\"\n\
-             env = {{ HOST = \"127.0.0.1\", PORT = \"{ui}\", PORTOS_API_PORT = \"{api}\" }}\n\
-             ports = {{ ui = {ui} }}\nhealth = {{ check = \"grpc\", interval = \"200ms\" }}\n"
-        )
-    });
+    let ui_process = ui_process(ui, api);
     let stack = Stack::new(&format!(
         "[[process]]\nname = \"portos-cos\"\ncommand = \"portos-runner\"\n\
          env = {{ HOST = \"127.0.0.1\", PORT = \"{runner}\" }}\nports = {{ api = {runner} }}\n\
@@ -46,6 +40,18 @@ pub(crate) fn one_with_ui(ui: Option<u16>) -> One {
     ));
     stack.ok(&["up", "-d"]);
     One { stack, api }
+}
+
+/// The UI server on `ui` in front of the api server on `api`, as a process
+/// of a table (nothing when `ui` is `None`).
+pub(crate) fn ui_process(ui: Option<u16>, api: u16) -> String {
+    ui.map_or(String::new(), |ui| {
+        format!(
+            "\n[[process]]\nname = \"portos-ui\"\ncommand = \"portos-ui\"\n\
+             env = {{ HOST = \"127.0.0.1\", PORT = \"{ui}\", PORTOS_API_PORT = \"{api}\" }}\n\
+             ports = {{ ui = {ui} }}\nhealth = {{ check = \"grpc\", interval = \"200ms\" }}\n"
+        )
+    })
 }
 
 /// A script that plays an agent on `stack`'s machine: two lines, `pause`
