@@ -215,6 +215,11 @@ fn a_task_runs_through_the_runner_to_completed_and_survives_an_api_restart() {
         let agent = out["agentId"].as_str().unwrap().to_string();
         let running = task(&api, &id).await;
         assert_eq!(running["status"], "in_progress", "{running}");
+        let stats = api.get(&format!("/api/cos/agents/{agent}/stats")).await;
+        assert_eq!(stats["active"], true, "{stats}");
+        let pid = stats["pid"].as_u64().unwrap() as i32;
+        assert!(portos_e2e::alive(pid), "the runner's agent process {pid}");
+        assert!(stats["memoryBytes"].as_u64().unwrap() > 0, "{stats}");
         // The api server restarts while the agent works.
         s.stack.ok(&["restart", "portos-server"]);
         let api = s.client();
@@ -230,6 +235,8 @@ fn a_task_runs_through_the_runner_to_completed_and_survives_an_api_restart() {
         // Recorded once, as what it was.
         let a = api.get(&format!("/api/cos/agents/{agent}")).await;
         assert_eq!(a["status"], "completed", "{a}");
+        let stats = api.get(&format!("/api/cos/agents/{agent}/stats")).await;
+        assert_eq!(stats, json!({"agentId": agent, "active": false, "pid": null}));
         assert_eq!(a["result"]["success"], true, "{a}");
         assert!(a["output"].as_array().unwrap().iter().any(|l| l["line"] == "agent: finished"), "{a}");
         assert_eq!(agents_of(&api, &id).await.len(), 1);

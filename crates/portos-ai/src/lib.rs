@@ -79,6 +79,11 @@ impl Ai {
         }
     }
 
+    /// The runner the CLI runs go to.
+    pub fn runner(&self) -> Arc<dyn runner::Runner> {
+        self.runner.clone()
+    }
+
     /// Whether run `id` is in flight.
     pub fn run_is_active(&self, id: &str) -> bool {
         self.runs.is_active(id)

@@ -25,6 +25,15 @@ pub struct AgentEnd {
     /// The runner lost it (it was running when a runner went away).
     pub lost: bool,
     pub reason: String,
+    /// Its process (group leader) while it runs.
+    pub pid: Option<u32>,
+}
+
+impl AgentEnd {
+    /// Whether it still runs.
+    pub fn running(&self) -> bool {
+        self.exit_code.is_none() && !self.lost && self.pid.is_some()
+    }
 }
 
 /// An agent's output, piece by piece, from its first byte; ends with the agent.

@@ -509,6 +509,34 @@ impl Cos {
         json!({"success": true, "cleared": cleared})
     }
 
+    /// `GET /api/cos/agents/:id/stats`: its process while it runs (pid, CPU
+    /// time, memory), else `{ active: false, pid: null }`.
+    pub async fn agent_stats(&self, id: &str) -> Result<Value, CosError> {
+        let a = self.agent(id).await?;
+        let run = a["metadata"]["runId"].as_str().unwrap_or_default();
+        let idle = json!({"agentId": id, "active": false, "pid": null});
+        if a["status"] != "running" || run.is_empty() {
+            return Ok(idle);
+        }
+        let runner = self.inner.ai.runner();
+        let end = match runner.get(&portos_ai::runs::cli::agent_id(run, 0)).await {
+            Ok(e) => e,
+            Err(_) => return Ok(idle),
+        };
+        let Some(pid) = end.pid.filter(|_| end.running()) else {
+            return Ok(idle);
+        };
+        let stat = procfs::process::Process::new(pid as i32)
+            .and_then(|p| p.stat())
+            .ok();
+        let tick = procfs::ticks_per_second() as f64;
+        Ok(json!({
+            "agentId": id, "active": true, "pid": pid,
+            "cpuSeconds": stat.as_ref().map(|s| (s.utime + s.stime) as f64 / tick),
+            "memoryBytes": stat.as_ref().map(|s| s.rss * procfs::page_size()),
+        }))
+    }
+
     /// `DELETE /api/cos/agents/:id`: an ended agent leaves the state.
     pub async fn forget_agent(&self, id: &str) -> Result<Value, CosError> {
         let mut core = self.inner.core.lock().await;

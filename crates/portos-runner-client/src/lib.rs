@@ -115,10 +115,12 @@ impl Runner for GrpcRunner {
             .await
             .map_err(failed)?
             .into_inner();
+        let running = a.state == pb::AgentState::Running as i32;
         Ok(AgentEnd {
             exit_code: a.exit_code,
             lost: a.state == pb::AgentState::Lost as i32,
             reason: a.reason,
+            pid: (running && a.pid > 0).then_some(a.pid),
         })
     }
 }

@@ -40,6 +40,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(history))
         .routes(routes!(history_of))
         .routes(routes!(agent, delete_agent))
+        .routes(routes!(agent_stats))
         .routes(routes!(terminate))
         .routes(routes!(kill))
         .routes(routes!(clear_completed))
@@ -281,6 +282,13 @@ pub async fn history_of(State(app): State<AppState>, Path(date): Path<String>) -
     responses((status = 200, description = "the agent with its output"), (status = 404, description = "Agent not found")))]
 pub async fn agent(State(app): State<AppState>, Path(id): Path<String>) -> Answer {
     Ok(Json(app.cos.agent(&id).await?))
+}
+
+/// `GET /api/cos/agents/:id/stats`.
+#[utoipa::path(get, operation_id = "cosAgentStats", path = "/api/cos/agents/{id}/stats", tag = "cos", params(("id" = String, Path)),
+    responses((status = 200, description = "`{ agentId, active, pid, cpuSeconds, memoryBytes }` while it runs, else `{ active: false, pid: null }`"), (status = 404, description = "Agent not found")))]
+pub async fn agent_stats(State(app): State<AppState>, Path(id): Path<String>) -> Answer {
+    Ok(Json(app.cos.agent_stats(&id).await?))
 }
 
 /// `DELETE /api/cos/agents/:id`.

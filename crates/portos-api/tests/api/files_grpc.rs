@@ -607,6 +607,7 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/cos/agents/{id}", &["get", "delete"]),
         ("/api/cos/agents/{id}/terminate", &["post"]),
         ("/api/cos/agents/{id}/kill", &["post"]),
+        ("/api/cos/agents/{id}/stats", &["get"]),
         ("/api/cos/agents/completed", &["delete"]),
         ("/api/cos/health", &["get"]),
         ("/api/cos/health/check", &["post"]),
@@ -630,7 +631,7 @@ async fn the_openapi_document_covers_every_route() {
             assert!(p.get(*m).is_some(), "{m} {path}");
         }
     }
-    assert_eq!(paths.len(), 209, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 210, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 /// CORS lets no foreign origin read answers, not even the UI's port on an IP
