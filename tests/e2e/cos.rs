@@ -215,6 +215,9 @@ fn a_task_runs_through_the_runner_to_completed_and_survives_an_api_restart() {
         let agent = out["agentId"].as_str().unwrap().to_string();
         let running = task(&api, &id).await;
         assert_eq!(running["status"], "in_progress", "{running}");
+        let health = api.get("/api/system/health/details").await;
+        assert_eq!(health["cos"]["running"], true, "{health}");
+        assert_eq!(health["cos"]["activeAgents"], 1, "{health}");
         let stats = api.get(&format!("/api/cos/agents/{agent}/stats")).await;
         assert_eq!(stats["active"], true, "{stats}");
         let pid = stats["pid"].as_u64().unwrap() as i32;

@@ -38,6 +38,7 @@ pub(crate) fn service(
 pub(crate) async fn health_details(state: &AppState) -> Value {
     let mut v = portos_health::details(&state.apps, state.started).await;
     v["instanceId"] = json!(state.instances.instance_id().await);
+    v["cos"] = state.cos.summary().await;
     v
 }
 

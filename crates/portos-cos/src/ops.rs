@@ -133,6 +133,26 @@ impl Cos {
         })
     }
 
+    /// The CoS in `/api/system/health/details`: `{ running, paused, activeAgents, queuedTasks }`.
+    pub async fn summary(&self) -> Value {
+        let mut queued = 0;
+        for kind in [Kind::User, Kind::Cos] {
+            if let Ok((doc, _, _)) = self.inner.queues.file(kind).read().await {
+                queued += doc
+                    .tasks()
+                    .iter()
+                    .filter(|(t, _)| t.status == Status::Pending)
+                    .count();
+            }
+        }
+        let core = self.inner.core.lock().await;
+        json!({
+            "running": core.state.running, "paused": core.state.paused,
+            "activeAgents": core.state.agents.values().filter(|a| a.is_running()).count(),
+            "queuedTasks": queued,
+        })
+    }
+
     pub async fn config(&self) -> Value {
         json!(self.inner.core.lock().await.state.config)
     }
