@@ -8,6 +8,7 @@ mod brain;
 mod browser;
 mod cos;
 mod doctor;
+mod fuzz;
 mod http;
 mod https;
 mod instances;

@@ -77,6 +77,7 @@ pub fn workspace_root() -> std::path::PathBuf {
 fn test(extra: &[String]) -> Result<()> {
     let python = python_peer()?;
     let model = llm_model(&python)?;
+    let fuzzer = schemathesis()?;
     cargo(&["build", "--workspace", "--bins"])?;
     let mut args = vec!["test", "--workspace"];
     args.extend(extra.iter().map(String::as_str));
@@ -85,8 +86,46 @@ fn test(extra: &[String]) -> Result<()> {
         &[
             ("PORTOS_PYTHON", python.as_os_str()),
             ("PORTOS_LLM_MODEL", model.as_os_str()),
+            ("PORTOS_SCHEMATHESIS", fuzzer.as_os_str()),
         ],
     )
+}
+
+/// The API fuzzer, pinned, in a venv of its own (its dependencies must not
+/// move those of llama.cpp's server), kept in the user's cache dir.
+const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+
+fn schemathesis() -> Result<std::path::PathBuf> {
+    let venv = cache_dir()?.join("portos-rs/schemathesis");
+    let bin = venv.join("bin/schemathesis");
+    let marker = venv.join("portos-version");
+    if bin.is_file() && std::fs::read_to_string(&marker).is_ok_and(|m| m == SCHEMATHESIS) {
+        return Ok(bin);
+    }
+    println!("xtask: installing {SCHEMATHESIS} into {}", venv.display());
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .context("python3 -m venv")?;
+    let installed = made.success()
+        && Command::new(venv.join("bin/python"))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                SCHEMATHESIS,
+            ])
+            .status()
+            .context("pip install schemathesis")?
+            .success();
+    if !installed || !bin.is_file() {
+        bail!("installing {SCHEMATHESIS} into {} failed", venv.display());
+    }
+    std::fs::write(&marker, SCHEMATHESIS)?;
+    Ok(bin)
 }
 
 /// The small model the AI run tests serve with llama.cpp: SmolLM2-135M-Instruct
