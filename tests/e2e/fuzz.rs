@@ -2,7 +2,8 @@
 //! live stack — the runner, the api server and the autofixer — with the
 //! owner's credential: every operation, its examples, coverage cases,
 //! random ones and stateful sequences where links exist, a fixed seed and a
-//! few examples each (the long run is `cargo xtask fuzz`, when it exists).
+//! few examples each (the long run, many examples and a new seed, is
+//! `cargo xtask fuzz`).
 //! Goal: no answer 500 or 5xx, no panic in any log, every process still
 //! healthy. The whole run is in a network namespace of its own with only
 //! loopback, so whatever a generated request points at (a peer, a JIRA
@@ -33,6 +34,9 @@ fn schemathesis_finds_no_server_error_and_no_panic() {
          health = {{ check = \"grpc\", interval = \"200ms\" }}\n"
     ));
     let dir = stack.dir.path();
+    // `cargo xtask fuzz` asks for more, with a new seed.
+    let examples = std::env::var("PORTOS_FUZZ_EXAMPLES").unwrap_or_else(|_| "8".into());
+    let seed = std::env::var("PORTOS_FUZZ_SEED").unwrap_or_else(|_| "20261204".into());
     // The credential reaches schemathesis through its config's environment, never a command line.
     std::fs::write(
         dir.join("st.toml"),
@@ -49,7 +53,7 @@ fn schemathesis_finds_no_server_error_and_no_panic() {
         "set -e\nip link set lo up\n{portos} up -d >/dev/null\n\
          export PORTOS_OWNER_TOKEN=\"$(cat '{data}/auth/owner-token')\"\nset +e\n\
          '{fuzzer}' --config-file '{dir}/st.toml' run 'http://127.0.0.1:{api}/api/openapi.json' \
-           --checks not_a_server_error --max-examples 8 --seed 20261204 --no-color \
+           --checks not_a_server_error --max-examples {examples} --seed {seed} --no-color \
            --exclude-path-regex '{EXCLUDE}' > '{dir}/fuzz.txt' 2>&1\n\
          rc=$?\n{portos} status --json > '{dir}/status.json'\n{portos} down >/dev/null 2>&1\nexit $rc\n",
         data = stack.data.display(),
@@ -62,6 +66,7 @@ fn schemathesis_finds_no_server_error_and_no_panic() {
         .output()
         .expect("unshare");
     let report = std::fs::read_to_string(dir.join("fuzz.txt")).unwrap_or_default();
+    println!("{report}");
     assert!(
         out.status.success(),
         "schemathesis found server errors:\n{report}\n{}",

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("dist") => dist::dist(&args[1..]),
+        Some("fuzz") => fuzz(&args[1..]),
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("supervisor") => bench::supervisor(),
             Some("api") => bench::api(&args[2..]),
@@ -33,7 +34,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask test [CARGO TEST ARGS] | cargo xtask dist [--check] | cargo xtask bench supervisor | cargo xtask bench api [--duration SECS] | cargo xtask bench ui [--clients N] [--duration SECS] | cargo xtask bench shell [--keys N] [--megabytes M]"
+                "usage: cargo xtask test [CARGO TEST ARGS] | cargo xtask dist [--check] | cargo xtask fuzz [--examples N] [--seed S] | cargo xtask bench supervisor | cargo xtask bench api [--duration SECS] | cargo xtask bench ui [--clients N] [--duration SECS] | cargo xtask bench shell [--keys N] [--megabytes M]"
             );
             return ExitCode::from(2);
         }
@@ -89,6 +90,49 @@ fn test(extra: &[String]) -> Result<()> {
             ("PORTOS_SCHEMATHESIS", fuzzer.as_os_str()),
         ],
     )
+}
+
+/// The long fuzzing run: the test suite's schemathesis run with many more
+/// examples per operation and a new seed each time (printed, to replay it).
+fn fuzz(args: &[String]) -> Result<()> {
+    let mut examples = "200".to_string();
+    let mut seed = portos_seed();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let value = it.next().cloned();
+        match (a.as_str(), value) {
+            ("--examples", Some(n)) if n.parse::<u32>().is_ok_and(|n| n > 0) => examples = n,
+            ("--seed", Some(s)) if s.parse::<u64>().is_ok() => seed = s,
+            (flag, v) => bail!("bad argument {flag} {}", v.unwrap_or_default()),
+        }
+    }
+    let fuzzer = schemathesis()?;
+    cargo(&["build", "--workspace", "--bins"])?;
+    println!("xtask: fuzzing every operation with {examples} examples each, seed {seed}");
+    cargo_with(
+        &[
+            "test",
+            "-p",
+            "portos-e2e",
+            "--test",
+            "e2e",
+            "fuzz::",
+            "--",
+            "--nocapture",
+        ],
+        &[
+            ("PORTOS_SCHEMATHESIS", fuzzer.as_os_str()),
+            ("PORTOS_FUZZ_EXAMPLES", std::ffi::OsStr::new(&examples)),
+            ("PORTOS_FUZZ_SEED", std::ffi::OsStr::new(&seed)),
+        ],
+    )
+}
+
+fn portos_seed() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        .to_string()
 }
 
 /// The API fuzzer, pinned, in a venv of its own (its dependencies must not
