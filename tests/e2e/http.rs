@@ -31,6 +31,26 @@ impl Api {
         }
     }
 
+    /// The owner token this client calls with.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Any request, or why it got no answer (for a server being killed).
+    pub async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value), String> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.map_err(|e| e.to_string())?;
+        Ok((r.status().as_u16(), r.json().await.unwrap_or(Value::Null)))
+    }
+
     /// Any request; (status, JSON body or null).
     pub async fn call(
         &self,
@@ -38,12 +58,7 @@ impl Api {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+        self.try_call(method, path, body).await.unwrap()
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {

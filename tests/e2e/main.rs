@@ -6,6 +6,7 @@ mod autofixer;
 mod bad_config;
 mod brain;
 mod browser;
+mod chaos;
 mod cos;
 mod doctor;
 mod fuzz;

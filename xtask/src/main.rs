@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("dist") => dist::dist(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
+        Some("chaos") => chaos(&args[1..]),
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("supervisor") => bench::supervisor(),
             Some("api") => bench::api(&args[2..]),
@@ -34,7 +35,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask test [CARGO TEST ARGS] | cargo xtask dist [--check] | cargo xtask fuzz [--examples N] [--seed S] | cargo xtask bench supervisor | cargo xtask bench api [--duration SECS] | cargo xtask bench ui [--clients N] [--duration SECS] | cargo xtask bench shell [--keys N] [--megabytes M]"
+                "usage: cargo xtask test [CARGO TEST ARGS] | cargo xtask dist [--check] | cargo xtask fuzz [--examples N] [--seed S] | cargo xtask chaos [--kills N] | cargo xtask bench supervisor | cargo xtask bench api [--duration SECS] | cargo xtask bench ui [--clients N] [--duration SECS] | cargo xtask bench shell [--keys N] [--megabytes M]"
             );
             return ExitCode::from(2);
         }
@@ -125,6 +126,31 @@ fn fuzz(args: &[String]) -> Result<()> {
             ("PORTOS_FUZZ_EXAMPLES", std::ffi::OsStr::new(&examples)),
             ("PORTOS_FUZZ_SEED", std::ffi::OsStr::new(&seed)),
         ],
+    )
+}
+
+/// The long chaos run: the test suite's chaos test with 1,000 kills (20 of
+/// them the supervisor's), its table printed.
+fn chaos(args: &[String]) -> Result<()> {
+    let kills = match args {
+        [] => "1000".to_string(),
+        [flag, n] if flag == "--kills" && n.parse::<u32>().is_ok_and(|n| n > 0) => n.clone(),
+        other => bail!("bad arguments {other:?}; usage: cargo xtask chaos [--kills N]"),
+    };
+    cargo(&["build", "--workspace", "--bins"])?;
+    println!("xtask: {kills} kills under load");
+    cargo_with(
+        &[
+            "test",
+            "-p",
+            "portos-e2e",
+            "--test",
+            "e2e",
+            "chaos::",
+            "--",
+            "--nocapture",
+        ],
+        &[("PORTOS_CHAOS_KILLS", std::ffi::OsStr::new(&kills))],
     )
 }
 
