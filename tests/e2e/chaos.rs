@@ -24,7 +24,6 @@ fn rss_kib(pid: i32) -> u64 {
         .and_then(|s| {
             s.lines().find_map(|l| {
                 l.strip_prefix("VmRSS:")?
-                    .trim()
                     .split_whitespace()
                     .next()?
                     .parse()
@@ -163,7 +162,7 @@ fn random_kills_under_load_leave_every_service_healthy_and_nothing_lost() {
                         .unwrap()
                         .push(t["id"].as_str().unwrap_or_default().to_string());
                 }
-                if n % 20 == 0
+                if n.is_multiple_of(20)
                     && let Ok((202, r)) = try_call(
                         &a,
                         reqwest::Method::POST,
