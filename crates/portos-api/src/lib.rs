@@ -636,12 +636,7 @@ async fn publish_errors(
         tracing::error!(status = status.as_u16(), code = err.code, "{}", err.message);
     }
     if status == StatusCode::INTERNAL_SERVER_ERROR {
-        let (code, message) = (err.code, err.message.clone());
-        tokio::spawn(async move {
-            if let Err(e) = notes.server_error(code, &message).await {
-                tracing::warn!(error = %e, "no notification for a server error");
-            }
-        });
+        notes.ring_server_error(err.code, &err.message);
     }
     resp
 }

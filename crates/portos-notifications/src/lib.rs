@@ -157,6 +157,9 @@ impl From<NotificationsError> for Problem {
 pub struct Notifications {
     store: Arc<JsonStore>,
     events: Arc<dyn Events>,
+    /// Error codes whose server-error bell is being rung now: a flood of
+    /// one error rings it once, instead of queueing a write per request.
+    ringing: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 fn newest_first(list: &mut [Notification]) {
@@ -166,7 +169,11 @@ fn newest_first(list: &mut [Notification]) {
 
 impl Notifications {
     pub fn new(store: Arc<JsonStore>, events: Arc<dyn Events>) -> Self {
-        Self { store, events }
+        Self {
+            store,
+            events,
+            ringing: Arc::default(),
+        }
     }
 
     async fn file(&self) -> Result<NotificationsFile, NotificationsError> {
@@ -501,6 +508,30 @@ impl Notifications {
             once_per: Some(Once::while_unread("errorCode", code)),
         })
         .await
+    }
+
+    /// [`Notifications::server_error`] in the background, at most one at a
+    /// time per code (the notification is once per code while unread, so
+    /// the requests of a flood of one error add nothing): false when one
+    /// for `code` was already on its way.
+    pub fn ring_server_error(&self, code: &str, message: &str) -> bool {
+        {
+            let mut ringing = self.ringing.lock().unwrap_or_else(|e| e.into_inner());
+            if !ringing.insert(code.to_string()) {
+                return false;
+            }
+        }
+        let (me, code, message) = (self.clone(), code.to_string(), message.to_string());
+        tokio::spawn(async move {
+            if let Err(e) = me.server_error(&code, &message).await {
+                tracing::warn!(error = %e, "no notification for a server error");
+            }
+            me.ringing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&code);
+        });
+        true
     }
 
     /// A platform suspended an agent's account: once while unread.

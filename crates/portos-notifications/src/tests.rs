@@ -206,3 +206,26 @@ async fn once_while_unread_holds_under_concurrent_adds_and_comes_back_after_read
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn a_flood_of_one_server_error_rings_once_and_queues_nothing() {
+    let (_dir, n, _events) = fixture();
+    // The first of a burst rings; the rest find it on its way and add nothing.
+    assert!(n.ring_server_error("STORE_ERROR", "history.json does not parse"));
+    let queued = (0..1000)
+        .filter(|_| n.ring_server_error("STORE_ERROR", "history.json does not parse"))
+        .count();
+    assert_eq!(queued, 0, "no task per request while one is on its way");
+    assert!(n.ring_server_error("OTHER_ERROR", "another code rings on its own"));
+    for _ in 0..100 {
+        if n.list(&Filter::default()).await.unwrap().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let list = n.list(&Filter::default()).await.unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    // Once it is written, the next error of that code is let through (and deduplicated while unread).
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(n.ring_server_error("STORE_ERROR", "again"));
+}
