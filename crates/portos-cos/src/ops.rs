@@ -44,9 +44,13 @@ fn kind_of(body: &Map<String, Value>) -> Result<Kind, CosError> {
     }
 }
 
-/// The task fields of a body that live in its metadata.
-fn metadata_of(body: &Map<String, Value>, into: &mut Map<String, Value>) -> Result<(), CosError> {
-    for key in [
+/// One change of a task's metadata: a value to set, or `None` to clear it.
+type MetaChange = (String, Option<Value>);
+
+/// The task fields of a body that live in its metadata, as changes: a null,
+/// an empty string or an empty list clears the key.
+fn metadata_of(body: &Map<String, Value>) -> Result<Vec<MetaChange>, CosError> {
+    const TEXT: &[&str] = &[
         "context",
         "model",
         "provider",
@@ -54,41 +58,27 @@ fn metadata_of(body: &Map<String, Value>, into: &mut Map<String, Value>) -> Resu
         "thinkingLevel",
         "jiraTicketId",
         "jiraTicketUrl",
-    ] {
-        match body.get(key) {
-            None => {}
-            Some(Value::Null) => {
-                into.remove(key);
+    ];
+    const FLAGS: &[&str] = &["useWorktree", "createJiraTicket"];
+    const LISTS: &[&str] = &["screenshots", "attachments"];
+    let mut out = Vec::new();
+    for (key, v) in body {
+        let k = key.as_str();
+        let change = match v {
+            _ if !(TEXT.contains(&k) || FLAGS.contains(&k) || LISTS.contains(&k)) => continue,
+            Value::Null => None,
+            Value::String(s) if TEXT.contains(&k) => (!s.is_empty()).then(|| json!(s)),
+            Value::Bool(b) if FLAGS.contains(&k) => Some(json!(b)),
+            Value::Array(a) if LISTS.contains(&k) => (!a.is_empty()).then(|| v.clone()),
+            _ if TEXT.contains(&k) => {
+                return Err(CosError::invalid(format!("{key} must be a string")));
             }
-            Some(Value::String(s)) if s.is_empty() => {
-                into.remove(key);
+            _ if FLAGS.contains(&k) => {
+                return Err(CosError::invalid(format!("{key} must be true or false")));
             }
-            Some(Value::String(s)) => {
-                into.insert(key.into(), json!(s));
-            }
-            Some(_) => return Err(CosError::invalid(format!("{key} must be a string"))),
-        }
-    }
-    for key in ["useWorktree", "createJiraTicket"] {
-        match body.get(key) {
-            None | Some(Value::Null) => {}
-            Some(Value::Bool(b)) => {
-                into.insert(key.into(), json!(b));
-            }
-            Some(_) => return Err(CosError::invalid(format!("{key} must be true or false"))),
-        }
-    }
-    for key in ["screenshots", "attachments"] {
-        match body.get(key) {
-            None | Some(Value::Null) => {}
-            Some(Value::Array(a)) if a.is_empty() => {
-                into.remove(key);
-            }
-            Some(v @ Value::Array(_)) => {
-                into.insert(key.into(), v.clone());
-            }
-            Some(_) => return Err(CosError::invalid(format!("{key} must be a list"))),
-        }
+            _ => return Err(CosError::invalid(format!("{key} must be a list"))),
+        };
+        out.push((key.clone(), change));
     }
     if let Some(extra) = body.get("metadata") {
         let Value::Object(m) = extra else {
@@ -100,10 +90,31 @@ fn metadata_of(body: &Map<String, Value>, into: &mut Map<String, Value>) -> Resu
                     "metadata key {k:?} cannot be set"
                 )));
             }
-            into.insert(k.clone(), v.clone());
+            out.push((k.clone(), Some(v.clone())));
         }
     }
-    Ok(())
+    Ok(out)
+}
+
+fn apply(metadata: &mut Map<String, Value>, changes: Vec<MetaChange>) {
+    for (k, v) in changes {
+        match v {
+            Some(v) => {
+                metadata.insert(k, v);
+            }
+            None => {
+                metadata.remove(&k);
+            }
+        }
+    }
+}
+
+/// The app a change names, if any.
+fn app_of(changes: &[MetaChange]) -> Option<&str> {
+    changes
+        .iter()
+        .find(|(k, _)| k == "app")
+        .and_then(|(_, v)| v.as_ref()?.as_str())
 }
 
 fn description(d: Option<String>) -> Result<Option<String>, CosError> {
@@ -117,6 +128,15 @@ fn description(d: Option<String>) -> Result<Option<String>, CosError> {
 }
 
 impl Cos {
+    /// Whether task `id` has an agent running now.
+    async fn has_running_agent(&self, id: &str) -> bool {
+        let core = self.inner.core.lock().await;
+        core.state
+            .agents
+            .values()
+            .any(|a| a.is_running() && a.task_id == id)
+    }
+
     /// `GET /api/cos`.
     pub async fn status(&self) -> Value {
         let provider = portos_ai::providers::active(&self.inner.ai)
@@ -189,10 +209,11 @@ impl Cos {
             priority(body)?.unwrap_or(Priority::Medium),
             desc,
         );
-        metadata_of(body, &mut task.metadata)?;
-        if let Some(app) = task.meta_str("app") {
-            crate::agent::app_folder(&self.inner.store, Some(&app)).await?;
+        let changes = metadata_of(body)?;
+        if let Some(app) = app_of(&changes) {
+            crate::agent::app_folder(&self.inner.store, Some(app)).await?;
         }
+        apply(&mut task.metadata, changes);
         if kind == Kind::Cos {
             task.approval = Some(if body.get("approvalRequired") == Some(&json!(true)) {
                 Approval::Required
@@ -261,39 +282,12 @@ impl Cos {
                 "a task is put in progress by the CoS, not by a request",
             ));
         }
-        let mut meta = Map::new();
-        metadata_of(body, &mut meta)?;
-        if let Some(app) = meta.get("app").and_then(Value::as_str) {
+        let changes = metadata_of(body)?;
+        if let Some(app) = app_of(&changes) {
             crate::agent::app_folder(&self.inner.store, Some(app)).await?;
         }
-        let cleared: Vec<String> = [
-            "context",
-            "model",
-            "provider",
-            "app",
-            "thinkingLevel",
-            "jiraTicketId",
-            "jiraTicketUrl",
-            "screenshots",
-            "attachments",
-        ]
-        .into_iter()
-        .filter(|k| {
-            body.get(*k)
-                .is_some_and(|v| v.is_null() || v == "" || v == &json!([]))
-        })
-        .map(str::to_string)
-        .collect();
         let reason = text(body, "blockedReason")?;
-        let running = self
-            .inner
-            .core
-            .lock()
-            .await
-            .state
-            .agents
-            .values()
-            .any(|a| a.is_running() && a.task_id == id);
+        let running = self.has_running_agent(id).await;
         if running && status.is_some() {
             return Err(CosError::conflict(
                 "TASK_RUNNING",
@@ -310,10 +304,7 @@ impl Cos {
                     if let Some(p) = prio {
                         t.priority = p;
                     }
-                    for k in &cleared {
-                        t.metadata.remove(k);
-                    }
-                    t.metadata.extend(meta);
+                    apply(&mut t.metadata, changes);
                     if let Some(s) = status {
                         t.status = s;
                         if s == Status::Blocked {
@@ -352,15 +343,7 @@ impl Cos {
     /// `DELETE /api/cos/tasks/:id?type=`.
     pub async fn delete_task(&self, id: &str, kind: Option<&str>) -> Result<Value, CosError> {
         let kind = self.locate(id, kind.and_then(Kind::parse)).await?;
-        let running = self
-            .inner
-            .core
-            .lock()
-            .await
-            .state
-            .agents
-            .values()
-            .any(|a| a.is_running() && a.task_id == id);
+        let running = self.has_running_agent(id).await;
         if running {
             return Err(CosError::conflict(
                 "TASK_RUNNING",
@@ -460,9 +443,9 @@ impl Cos {
 
     /// `GET /api/cos/agents/:id`, from the state or the archive.
     pub async fn agent(&self, id: &str) -> Result<Value, CosError> {
-        if !codec::valid_key(&id.replace('-', "_")) {
-            return Err(CosError::invalid(format!("agent id {id:?} is not one")));
-        }
+        // The id names a folder of the archive.
+        portos_store::safe_name(id)
+            .map_err(|_| CosError::invalid(format!("agent id {id:?} is not one")))?;
         if let Some(a) = self.inner.core.lock().await.state.agents.get(id) {
             return Ok(self.with_output(a));
         }
@@ -501,11 +484,7 @@ impl Cos {
 
     /// The agents that ended on `date` (YYYY-MM-DD, UTC).
     pub async fn history_of(&self, date: &str) -> Result<Vec<Agent>, CosError> {
-        if chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_err() {
-            return Err(CosError::invalid(format!(
-                "date {date:?} is not YYYY-MM-DD"
-            )));
-        }
+        crate::reports::check_date(date)?;
         let mut list: Vec<Agent> = self
             .archived()
             .into_iter()

@@ -195,8 +195,9 @@ impl Cos {
         }
     }
 
-    /// Starts dequeuing (and the file watcher); `false` when it already ran.
-    pub async fn start(&self) -> Result<bool, CosError> {
+    /// Starts dequeuing (and the file watcher); the original's answer,
+    /// `success: false` when it already ran.
+    pub async fn start(&self) -> Result<Value, CosError> {
         let was = {
             let mut core = self.inner.core.lock().await;
             let was = core.state.running;
@@ -209,11 +210,16 @@ impl Cos {
         self.emit("status", json!({"running": true}));
         self.log("info", "Chief of Staff started");
         self.inner.wake.notify_one();
-        Ok(!was)
+        Ok(if was {
+            json!({"success": false, "error": "Already running"})
+        } else {
+            json!({"success": true, "running": true})
+        })
     }
 
     /// Stops dequeuing; running agents go on and are recorded when they end.
-    pub async fn stop(&self) -> bool {
+    /// The original's answer, `success: false` when it was not running.
+    pub async fn stop(&self) -> Value {
         let was = {
             let mut core = self.inner.core.lock().await;
             let was = core.state.running;
@@ -228,7 +234,11 @@ impl Cos {
             .take();
         self.emit("status", json!({"running": false}));
         self.emit("watcher:stopped", json!({}));
-        was
+        if was {
+            json!({"success": true, "running": false})
+        } else {
+            json!({"success": false, "error": "Not running"})
+        }
     }
 
     pub async fn pause(&self, reason: Option<String>) -> Value {

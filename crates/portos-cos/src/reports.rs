@@ -13,7 +13,7 @@ use crate::tasks::{Approval, Kind, Priority, Task};
 
 const REPORTS: &str = "cos/reports";
 
-fn check_date(date: &str) -> Result<(), CosError> {
+pub(crate) fn check_date(date: &str) -> Result<(), CosError> {
     chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
         .map(drop)
         .map_err(|_| CosError::invalid(format!("date {date:?} is not YYYY-MM-DD")))
@@ -52,6 +52,15 @@ impl Cos {
             .save(&format!("{REPORTS}/{date}.json"), &report)
             .await?;
         Ok(report)
+    }
+
+    /// `GET /api/cos/reports/today`: today's report, made now when there is none.
+    pub async fn today_report(&self) -> Result<Value, CosError> {
+        let today = portos_core::time::now_iso()[..10].to_string();
+        match self.report(&today).await? {
+            Some(r) => Ok(r),
+            None => self.generate_report(Some(&today)).await,
+        }
     }
 
     /// `GET /api/cos/reports`: the dates with a report, newest first.

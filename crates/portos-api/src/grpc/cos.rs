@@ -1,7 +1,7 @@
 //! `portos.cos.v1.ChiefOfStaff` over `portos-cos`: each call parses, calls
 //! the one `Cos` method its REST route calls and converts the answer here.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tonic::{Request, Response, Status};
 
 use portos_proto::cos::v1 as pb;
@@ -91,21 +91,13 @@ impl pb::chief_of_staff_server::ChiefOfStaff for CosRpc {
     }
 
     async fn start(&self, _: Request<pb::ControlRequest>) -> Answer<pb::ControlResponse> {
-        let started = self.0.cos.start().await.or_status(&self.0)?;
-        Ok(Response::new(control(if started {
-            json!({"success": true, "running": true})
-        } else {
-            json!({"success": false, "error": "Already running"})
-        })))
+        Ok(Response::new(control(
+            self.0.cos.start().await.or_status(&self.0)?,
+        )))
     }
 
     async fn stop(&self, _: Request<pb::ControlRequest>) -> Answer<pb::ControlResponse> {
-        let stopped = self.0.cos.stop().await;
-        Ok(Response::new(control(if stopped {
-            json!({"success": true, "running": false})
-        } else {
-            json!({"success": false, "error": "Not running"})
-        })))
+        Ok(Response::new(control(self.0.cos.stop().await)))
     }
 
     async fn pause(&self, req: Request<pb::PauseRequest>) -> Answer<pb::ControlResponse> {

@@ -67,22 +67,14 @@ pub async fn status(State(app): State<AppState>) -> Json<Value> {
 #[utoipa::path(post, operation_id = "cosStart", path = "/api/cos/start", tag = "cos",
     responses((status = 200, description = "`{ success }`; `success: false` with `error` when it already runs")))]
 pub async fn start(State(app): State<AppState>) -> Answer {
-    Ok(Json(if app.cos.start().await? {
-        json!({"success": true, "running": true})
-    } else {
-        json!({"success": false, "error": "Already running"})
-    }))
+    Ok(Json(app.cos.start().await?))
 }
 
 /// `POST /api/cos/stop`.
 #[utoipa::path(post, operation_id = "cosStop", path = "/api/cos/stop", tag = "cos",
     responses((status = 200, description = "`{ success }`; running agents go on and are recorded")))]
 pub async fn stop(State(app): State<AppState>) -> Json<Value> {
-    Json(if app.cos.stop().await {
-        json!({"success": true, "running": false})
-    } else {
-        json!({"success": false, "error": "Not running"})
-    })
+    Json(app.cos.stop().await)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -344,11 +336,7 @@ pub async fn reports(State(app): State<AppState>) -> Json<Value> {
 #[utoipa::path(get, operation_id = "cosReportToday", path = "/api/cos/reports/today", tag = "cos",
     responses((status = 200, description = "today's report, made now when there is none")))]
 pub async fn report_today(State(app): State<AppState>) -> Answer {
-    let today = crate::error::now_iso()[..10].to_string();
-    Ok(Json(match app.cos.report(&today).await? {
-        Some(r) => r,
-        None => app.cos.generate_report(None).await?,
-    }))
+    Ok(Json(app.cos.today_report().await?))
 }
 
 /// `GET /api/cos/reports/:date`.

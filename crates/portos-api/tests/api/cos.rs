@@ -273,6 +273,23 @@ async fn tasks_are_added_edited_reordered_and_deleted_in_the_original_format() {
             .unwrap()
             .contains(&ids[0])
     );
+    // Start and stop answer as the original's: a second one says why not.
+    assert_eq!(
+        s.post("/api/cos/start").await.1,
+        json!({"success": true, "running": true})
+    );
+    assert_eq!(
+        s.post("/api/cos/start").await.1,
+        json!({"success": false, "error": "Already running"})
+    );
+    assert_eq!(
+        s.post("/api/cos/stop").await.1,
+        json!({"success": true, "running": false})
+    );
+    assert_eq!(
+        s.post("/api/cos/stop").await.1,
+        json!({"success": false, "error": "Not running"})
+    );
     // A stopped CoS evaluates nothing.
     let (_, e) = s.post("/api/cos/evaluate").await;
     assert_eq!(e["success"], false, "{e}");
