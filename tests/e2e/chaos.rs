@@ -1,8 +1,9 @@
-//! Chaos: the stack (runner, api server, UI server, autofixer) under a steady
-//! load — REST reads, acknowledged task writes, a run of a script agent now
-//! and then, a live client on `/ws` — while random healthy children are
-//! killed with SIGKILL, and every 50 kills the supervisor itself, followed by
-//! `portos up -d`. Each time every service must be back healthy; no zombie,
+//! Chaos: the stack (runner, api server, UI server, autofixer, browser host)
+//! under a steady load — REST reads, acknowledged task writes, a run of a
+//! script agent now and then, a live client on `/ws` — while random healthy
+//! children are killed with SIGKILL; one kill in ten is the browser host's
+//! Chromium, one in ten the runner while it runs an agent, and every 50th the
+//! supervisor itself, followed by `portos up -d`. Each time every service must be back healthy; no zombie,
 //! no process of the stack without a living supervisor; at the end every
 //! acknowledged write is in its file, every data file parses, every run is
 //! recorded once and ended. 100 kills here; `cargo xtask chaos` runs 1,000
@@ -31,6 +32,23 @@ fn rss_kib(pid: i32) -> u64 {
             })
         })
         .unwrap_or(0)
+}
+
+/// The browser host's Chromium: its direct child (spawned by any of its threads).
+fn chromium_of(host: i32) -> Option<i32> {
+    let children: String = std::fs::read_dir(format!("/proc/{host}/task"))
+        .ok()?
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .collect::<Vec<_>>()
+        .join(" ");
+    children
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .find(|p: &i32| {
+            std::fs::read_to_string(format!("/proc/{p}/comm"))
+                .is_ok_and(|c| c.trim().starts_with("chrom"))
+        })
 }
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
@@ -68,6 +86,7 @@ fn random_kills_under_load_leave_every_service_healthy_and_nothing_lost() {
         .and_then(|k| k.parse().ok())
         .unwrap_or(100);
     let (api, runner, ui, fixer) = (free_port(), free_port(), free_port(), free_port());
+    let (browser, cdp) = (free_port(), free_port());
     let stack = Stack::new(&format!(
         "[[process]]\nname = \"portos-cos\"\ncommand = \"portos-runner\"\n\
          env = {{ HOST = \"127.0.0.1\", PORT = \"{runner}\" }}\nports = {{ api = {runner} }}\n\
@@ -80,7 +99,13 @@ fn random_kills_under_load_leave_every_service_healthy_and_nothing_lost() {
          health = {{ check = \"grpc\", interval = \"100ms\" }}\nmin_uptime = \"300ms\"\nrestart_delay = \"50ms\"\n\n\
          [[process]]\nname = \"portos-ui\"\ncommand = \"portos-ui\"\n\
          env = {{ HOST = \"127.0.0.1\", PORT = \"{ui}\", PORTOS_API_PORT = \"{api}\" }}\nports = {{ ui = {ui} }}\n\
-         health = {{ check = \"grpc\", interval = \"100ms\" }}\nmin_uptime = \"300ms\"\nrestart_delay = \"50ms\"\n"
+         health = {{ check = \"grpc\", interval = \"100ms\" }}\nmin_uptime = \"300ms\"\nrestart_delay = \"50ms\"\n\n\
+         [[process]]\nname = \"portos-browser\"\ncommand = \"portos-browser\"\n\
+         env = {{ HOST = \"127.0.0.1\", PORT = \"{browser}\", CDP_HOST = \"127.0.0.1\", CDP_PORT = \"{cdp}\" }}\n\
+         ports = {{ cdp = {cdp}, health = {browser} }}\n\
+         health = {{ check = \"http\", port = \"health\", path = \"/healthz\", interval = \"100ms\", \
+         start_period = \"15s\", failure_threshold = 30 }}\n\
+         min_uptime = \"300ms\"\nrestart_delay = \"50ms\"\n"
     ));
     let agent = stack.dir.path().join("agent.sh");
     std::fs::write(
@@ -189,9 +214,11 @@ fn random_kills_under_load_leave_every_service_healthy_and_nothing_lost() {
         rng
     };
     let first_rss = rss_kib(stack.daemon_pid().unwrap());
+    let mut incarnation_rss = first_rss;
     let (mut times, mut supervisor_kills, mut zombies, mut orphans) = (Vec::new(), 0, 0, 0);
+    let (mut chromium_kills, mut mid_agent) = (0, Vec::new());
     for i in 0..kills {
-        if i > 0 && i % 50 == 0 {
+        if (i + 1) % 50 == 0 {
             // The supervisor itself: its children go with it, `up -d` brings the stack back.
             let daemon = stack.daemon_pid().unwrap();
             nix::sys::signal::kill(
@@ -209,9 +236,10 @@ fn random_kills_under_load_leave_every_service_healthy_and_nothing_lost() {
             until_healthy(&stack, Duration::from_secs(30));
             times.push(t0.elapsed());
             supervisor_kills += 1;
+            incarnation_rss = rss_kib(stack.daemon_pid().unwrap());
             continue;
         }
-        // A random child, healthy and past its min_uptime.
+        // Every child healthy and past its min_uptime.
         let list = loop {
             let list = until_healthy(&stack, Duration::from_secs(30));
             if list
@@ -222,7 +250,68 @@ fn random_kills_under_load_leave_every_service_healthy_and_nothing_lost() {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        let victim = &list[(next() as usize) % list.len()];
+        let named = |name: &str| list.iter().find(|p| p["name"] == name).unwrap().clone();
+        if i % 10 == 3 {
+            // Chromium: the host relaunches it, the supervisor restarts nothing.
+            let host = named("portos-browser")["pid"].as_i64().unwrap() as i32;
+            let old = portos_e2e::wait_for(Duration::from_secs(30), "Chromium running", || {
+                chromium_of(host)
+            });
+            let t0 = Instant::now();
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(old),
+                nix::sys::signal::Signal::SIGKILL,
+            )
+            .unwrap();
+            portos_e2e::wait_for(Duration::from_secs(30), "Chromium relaunched", || {
+                let new = chromium_of(host).filter(|p| *p != old)?;
+                let cdp_up = rt.block_on(async {
+                    reqwest::get(format!("http://127.0.0.1:{cdp}/json/version"))
+                        .await
+                        .is_ok_and(|r| r.status() == 200)
+                });
+                (cdp_up && all_healthy(&stack).is_some()).then_some(new)
+            });
+            times.push(t0.elapsed());
+            assert_eq!(
+                stack.pid_of("portos-browser"),
+                Some(host),
+                "a Chromium kill restarts only Chromium"
+            );
+            zombies += zombies_of(host).len() + zombies_of(stack.daemon_pid().unwrap()).len();
+            chromium_kills += 1;
+            continue;
+        }
+        let victim = if i % 10 == 7 {
+            // The runner while it runs an agent: the run ends, recorded as lost.
+            let a = Api::new(api, &token);
+            let id = rt.block_on(async {
+                let (st, r) = a
+                    .post(
+                        "/api/runs",
+                        json!({"providerId": "chaos-agent", "prompt": "mid-agent"}),
+                    )
+                    .await;
+                assert_eq!(st, 202, "{r}");
+                let id = r["runId"].as_str().unwrap().to_string();
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while !a
+                    .text(&format!("/api/runs/{id}/output"))
+                    .await
+                    .contains("line 1")
+                {
+                    assert!(Instant::now() < deadline, "run {id} started its agent");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                id
+            });
+            runs.lock().unwrap().push(id.clone());
+            mid_agent.push(id);
+            named("portos-cos")
+        } else {
+            list[(next() as usize) % list.len()].clone()
+        };
+        let victim = &victim;
         let pid = victim["pid"].as_i64().unwrap() as i32;
         let t0 = Instant::now();
         nix::sys::signal::kill(
@@ -276,13 +365,16 @@ fn random_kills_under_load_leave_every_service_healthy_and_nothing_lost() {
     }
     let runs = runs.lock().unwrap().clone();
     let a = Api::new(api, &token);
-    let mut unended = Vec::new();
+    let (mut unended, mut recorded_lost) = (Vec::new(), 0);
     rt.block_on(async {
         for id in &runs {
             let deadline = Instant::now() + Duration::from_secs(20);
             loop {
                 let m = a.get(&format!("/api/runs/{id}")).await;
                 if !m["endTime"].is_null() {
+                    if mid_agent.contains(id) && m["lost"] == true && m["success"] == false {
+                        recorded_lost += 1;
+                    }
                     break;
                 }
                 if Instant::now() > deadline {
@@ -306,8 +398,9 @@ fn random_kills_under_load_leave_every_service_healthy_and_nothing_lost() {
     times.sort();
     println!("\n| chaos | value |\n|---|---|");
     println!(
-        "| kills (children / supervisor) | {} / {supervisor_kills} |",
-        kills - supervisor_kills
+        "| kills (children / Chromium / runner mid-agent / supervisor) | {} / {chromium_kills} / {} / {supervisor_kills} |",
+        kills - supervisor_kills - chromium_kills - mid_agent.len(),
+        mid_agent.len()
     );
     println!("| back healthy each time | {} of {} |", times.len(), kills);
     println!(
@@ -317,7 +410,9 @@ fn random_kills_under_load_leave_every_service_healthy_and_nothing_lost() {
         times.last().copied().unwrap_or_default()
     );
     println!("| zombies | {zombies} |\n| orphans | {orphans} |");
-    println!("| supervisor RSS first / last (KiB) | {first_rss} / {last_rss} |");
+    println!(
+        "| supervisor RSS first / last incarnation's start / last (KiB) | {first_rss} / {incarnation_rss} / {last_rss} |"
+    );
     println!(
         "| REST reads answered | {} |",
         reads.load(Ordering::Relaxed)
@@ -334,6 +429,10 @@ fn random_kills_under_load_leave_every_service_healthy_and_nothing_lost() {
         runs.len()
     );
     println!(
+        "| runs of a killed runner recorded lost | {recorded_lost} of {} |",
+        mid_agent.len()
+    );
+    println!(
         "| live events received | {} |",
         ws_events.load(Ordering::Relaxed)
     );
@@ -348,6 +447,11 @@ fn random_kills_under_load_leave_every_service_healthy_and_nothing_lost() {
     assert!(
         twice.is_empty() && unended.is_empty(),
         "runs not recorded once: {twice:?}, not ended: {unended:?}"
+    );
+    assert_eq!(
+        recorded_lost,
+        mid_agent.len(),
+        "every run whose runner was killed mid-agent is recorded lost"
     );
     assert!(!acked.is_empty() && !runs.is_empty(), "the load ran");
 }
