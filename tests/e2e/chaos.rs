@@ -14,42 +14,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use portos_e2e::{Stack, alive, free_port, zombies_of};
+use portos_e2e::{Stack, alive, chromium_of, free_port, rss_kib, zombies_of};
 use serde_json::{Value, json};
 
 use crate::http::Api;
-
-fn rss_kib(pid: i32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("VmRSS:")?
-                    .split_whitespace()
-                    .next()?
-                    .parse()
-                    .ok()
-            })
-        })
-        .unwrap_or(0)
-}
-
-/// The browser host's Chromium: its direct child (spawned by any of its threads).
-fn chromium_of(host: i32) -> Option<i32> {
-    let children: String = std::fs::read_dir(format!("/proc/{host}/task"))
-        .ok()?
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
-        .collect::<Vec<_>>()
-        .join(" ");
-    children
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .find(|p: &i32| {
-            std::fs::read_to_string(format!("/proc/{p}/comm"))
-                .is_ok_and(|c| c.trim().starts_with("chrom"))
-        })
-}
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {

@@ -26,6 +26,7 @@ mod security;
 mod service;
 mod shell;
 mod siblings;
+mod soak;
 mod stack;
 mod ui;
 mod ui_apps;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use chromiumoxide::Page;
 use chromiumoxide::cdp::browser_protocol::emulation::SetDeviceMetricsOverrideParams;
 use futures_util::{SinkExt, StreamExt};
-use portos_e2e::{Stack, alive, free_port, wait_for};
+use portos_e2e::{Stack, alive, free_port, rss_kib, wait_for};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -38,17 +38,6 @@ async fn screen_has(page: &Page, what: &str, text: &str, secs: u64) {
         &format!("{SCREEN}.includes({})", json!(text)),
     )
     .await;
-}
-
-fn rss_kib(pid: i32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// Processes whose session is `sid`.

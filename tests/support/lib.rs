@@ -270,6 +270,44 @@ pub fn processes_with_env(entry: &str) -> Vec<i32> {
         .collect()
 }
 
+/// The resident set of `pid` in KiB (0 when it is gone).
+pub fn rss_kib(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("VmRSS:")?
+                    .split_whitespace()
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+        })
+        .unwrap_or(0)
+}
+
+/// The browser host's Chromium: its direct child (spawned by any of its threads).
+pub fn chromium_of(host: i32) -> Option<i32> {
+    let children: String = std::fs::read_dir(format!("/proc/{host}/task"))
+        .ok()?
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .collect::<Vec<_>>()
+        .join(" ");
+    children
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .find(|p: &i32| {
+            std::fs::read_to_string(format!("/proc/{p}/comm"))
+                .is_ok_and(|c| c.trim().starts_with("chrom"))
+        })
+}
+
+/// Open file descriptors of `pid` (0 when it is gone).
+pub fn fd_count(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
 /// Zombies whose parent is `ppid`.
 pub fn zombies_of(ppid: i32) -> Vec<i32> {
     all_pids()

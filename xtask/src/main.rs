@@ -3,6 +3,8 @@
 //! - `cargo xtask test [ARGS]`: build every binary, then run every test
 //!   (the end-to-end tests drive the built binaries).
 //! - `cargo xtask dist [--check]`: a release tarball for this host (see `dist.rs`).
+//! - `cargo xtask fuzz`, `chaos`, `soak`: the long forms of the test suite's
+//!   fuzzing, chaos and soak tests.
 //! - `cargo xtask bench supervisor`: our supervisor and PM2 side by side on the
 //!   same children; prints one table with ratios. Not a test.
 //! - `cargo xtask bench api`: the api server and the original's Express routes
@@ -24,6 +26,7 @@ fn main() -> ExitCode {
         Some("dist") => dist::dist(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
         Some("chaos") => chaos(&args[1..]),
+        Some("soak") => soak(&args[1..]),
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("supervisor") => bench::supervisor(),
             Some("api") => bench::api(&args[2..]),
@@ -35,7 +38,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask test [CARGO TEST ARGS] | cargo xtask dist [--check] | cargo xtask fuzz [--examples N] [--seed S] | cargo xtask chaos [--kills N] | cargo xtask bench supervisor | cargo xtask bench api [--duration SECS] | cargo xtask bench ui [--clients N] [--duration SECS] | cargo xtask bench shell [--keys N] [--megabytes M]"
+                "usage: cargo xtask test [CARGO TEST ARGS] | cargo xtask dist [--check] | cargo xtask fuzz [--examples N] [--seed S] | cargo xtask chaos [--kills N] | cargo xtask soak [--minutes N] | cargo xtask bench supervisor | cargo xtask bench api [--duration SECS] | cargo xtask bench ui [--clients N] [--duration SECS] | cargo xtask bench shell [--keys N] [--megabytes M]"
             );
             return ExitCode::from(2);
         }
@@ -151,6 +154,37 @@ fn chaos(args: &[String]) -> Result<()> {
             "--nocapture",
         ],
         &[("PORTOS_CHAOS_KILLS", std::ffi::OsStr::new(&kills))],
+    )
+}
+
+/// The soak: the test suite's soak test for `--minutes N` (30 by default),
+/// a sample every 10 s; it fails when a process grows.
+fn soak(args: &[String]) -> Result<()> {
+    let minutes = match args {
+        [] => "30".to_string(),
+        [flag, n] if flag == "--minutes" && n.parse::<f64>().is_ok_and(|n| n > 0.0) => n.clone(),
+        other => bail!("bad arguments {other:?}; usage: cargo xtask soak [--minutes N]"),
+    };
+    let python = python_peer()?;
+    let model = llm_model(&python)?;
+    cargo(&["build", "--workspace", "--bins"])?;
+    println!("xtask: soaking the stack for {minutes} min");
+    cargo_with(
+        &[
+            "test",
+            "-p",
+            "portos-e2e",
+            "--test",
+            "e2e",
+            "soak::",
+            "--",
+            "--nocapture",
+        ],
+        &[
+            ("PORTOS_PYTHON", python.as_os_str()),
+            ("PORTOS_LLM_MODEL", model.as_os_str()),
+            ("PORTOS_SOAK_MINUTES", std::ffi::OsStr::new(&minutes)),
+        ],
     )
 }
 
