@@ -474,10 +474,7 @@ pub fn router(state: AppState) -> Router {
     api.route("/api/{*rest}", axum::routing::any(not_found))
         .with_state(state.clone())
         .route("/ws", get(events::ws_handler).with_state(state.clone()))
-        .layer(middleware::from_fn_with_state(
-            (state.hub.clone(), state.notifications.clone()),
-            publish_errors,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), publish_errors))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
@@ -496,20 +493,33 @@ pub fn router(state: AppState) -> Router {
         )
 }
 
-/// One line per request on the port (REST, `/ws`, gRPC), refused ones
-/// included: method, path (never the query: it may carry a token), status
-/// and time taken. Health probes are left out, or they would be most lines.
+/// A request slower than this is logged whatever it was.
+const SLOW_REQUEST: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// One line per request on the port (REST, `/ws`, gRPC) that changed,
+/// opened or was refused something: method, path (never the query: it may
+/// carry a token), status and time taken. Every write, every refusal and
+/// failure, every socket opened and every slow request is an `info` line;
+/// a read answered well (a dashboard polls several a second) is a `debug`
+/// line (`PORTOS_LOG=debug`). Health probes are left out altogether.
 async fn log_request(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let started = std::time::Instant::now();
     let resp = next.run(req).await;
-    if path != "/healthz" && !path.starts_with("/grpc.health.v1.") {
-        tracing::info!(
-            "{method} {path} {} {:.1}ms",
-            resp.status().as_u16(),
-            started.elapsed().as_secs_f64() * 1e3
-        );
+    if path == "/healthz" || path.starts_with("/grpc.health.v1.") {
+        return resp;
+    }
+    let taken = started.elapsed();
+    let status = resp.status();
+    let quiet_read = method.is_safe()
+        && (status.is_success() || status.is_redirection())
+        && taken < SLOW_REQUEST;
+    let ms = taken.as_secs_f64() * 1e3;
+    if quiet_read {
+        tracing::debug!("{method} {path} {} {ms:.1}ms", status.as_u16());
+    } else {
+        tracing::info!("{method} {path} {} {ms:.1}ms", status.as_u16());
     }
     resp
 }
@@ -602,11 +612,7 @@ async fn not_found() -> ApiError {
 /// from extractors (bad JSON, wrong types, too large) are turned into our JSON
 /// shape here too. A failure of the server itself (500) also rings the bell,
 /// once per error code while unread.
-async fn publish_errors(
-    State((hub, notes)): State<(Arc<Hub>, portos_notifications::Notifications)>,
-    req: Request,
-    next: Next,
-) -> Response {
+async fn publish_errors(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) || status == StatusCode::FORBIDDEN {
@@ -636,11 +642,12 @@ async fn publish_errors(
                 message
             };
             let e = ApiError::new(status, code, message);
-            hub.publish_error(status.as_u16(), e.code, &e.message, None);
+            app.hub
+                .publish_error(status.as_u16(), e.code, &e.message, None);
             return e.into_response();
         }
     };
-    hub.publish_error(
+    app.hub.publish_error(
         status.as_u16(),
         err.code,
         &err.message,
@@ -650,7 +657,7 @@ async fn publish_errors(
         tracing::error!(status = status.as_u16(), code = err.code, "{}", err.message);
     }
     if status == StatusCode::INTERNAL_SERVER_ERROR {
-        notes.ring_server_error(err.code, &err.message);
+        app.notifications.ring_server_error(err.code, &err.message);
     }
     resp
 }

@@ -107,7 +107,8 @@ async fn secrets_never_appear_in_answers_or_logs() {
         .unwrap()
         .read_to_string(&mut logs)
         .unwrap();
-    // One line per request, the refused ones too, with method, path and status.
+    // One line per request at debug (reads answered well are debug lines,
+    // the rest info), the refused ones too, with method, path and status.
     for (line, times) in [
         ("GET /api/settings 401", 1),
         ("GET /api/settings 200", 1),

@@ -53,10 +53,12 @@ struct Sessions {
     sessions: BTreeMap<String, Session>,
 }
 
-/// A file's parsed contents, kept while the file is unchanged (one `stat` a
-/// check: inode, modification time, size).
+/// A file's parsed contents, kept while the file is unchanged: nothing
+/// changed in the folder since (`portos_store::changes`, no syscall but one
+/// read of an empty queue), else one `stat` (inode, modification time, size).
 #[derive(Debug, Default)]
 struct Cached<T> {
+    generation: Option<u64>,
     key: Option<(u64, i64, i64, u64)>,
     value: Arc<T>,
 }
@@ -111,6 +113,13 @@ impl Owner {
         parse: impl FnOnce(&str) -> T,
     ) -> Arc<T> {
         use std::os::unix::fs::MetadataExt;
+        let generation = portos_store::changes::generation(&self.dir);
+        {
+            let c = cache.lock().unwrap_or_else(|e| e.into_inner());
+            if generation.is_some() && c.generation == generation && c.key.is_some() {
+                return c.value.clone();
+            }
+        }
         let path = self.path(file);
         let Ok(m) = std::fs::metadata(&path) else {
             return Arc::default();
@@ -121,6 +130,7 @@ impl Owner {
             c.value = Arc::new(parse(&std::fs::read_to_string(&path).unwrap_or_default()));
             c.key = Some(key);
         }
+        c.generation = generation;
         c.value.clone()
     }
 
@@ -235,5 +245,32 @@ mod tests {
         assert_ne!(new, token);
         assert!(!owner.is_token(&token) && owner.is_token(&new));
         assert!(!owner.is_session(&id), "rotation ends every session");
+    }
+
+    #[test]
+    fn a_rotation_by_another_program_counts_at_the_next_check() {
+        let data = tempfile::tempdir().unwrap();
+        let server = Owner::new(data.path());
+        let old = server.ensure_token().unwrap();
+        // Warm: the folder is watched, checks need no stat.
+        for _ in 0..3 {
+            assert!(server.is_token(&old));
+        }
+        for round in 0..50 {
+            // The CLI's `portos token --rotate`: another process, another Owner.
+            let new = Owner::new(data.path()).rotate().unwrap();
+            assert!(
+                !server.is_token(&old),
+                "round {round}: the old token still counted"
+            );
+            assert!(server.is_token(&new), "round {round}");
+            // An edit in place, not a rename, counts as well.
+            let edited = format!("{:064x}", round + 1);
+            std::fs::write(data.path().join("auth/owner-token"), format!("{edited}\n")).unwrap();
+            assert!(
+                !server.is_token(&new) && server.is_token(&edited),
+                "round {round}"
+            );
+        }
     }
 }

@@ -27,6 +27,9 @@ pub struct JsonStore {
 #[derive(Debug, Clone)]
 struct Parsed {
     stamp: FileStamp,
+    /// The generation of the file's folder when the stamp was last checked
+    /// (`changes`): while it stands, the file is the same without a `stat`.
+    generation: Option<u64>,
     value: Arc<dyn Any + Send + Sync>,
 }
 
@@ -97,7 +100,8 @@ impl JsonStore {
     }
 
     /// Reads `rel` like [`JsonStore::load`], shared: while the file is the one
-    /// last parsed (same inode, size, change and modification times, one `stat`),
+    /// last parsed (no change in its folder since, as [`crate::changes`] tells;
+    /// else the same inode, size, change and modification times, one `stat`),
     /// the parsed value is handed out again without reading. Edits by other
     /// programs are seen at once; writes through this store drop the entry.
     /// For files read far more often than written (providers, history).
@@ -106,6 +110,17 @@ impl JsonStore {
         T: DeserializeOwned + Default + Send + Sync + 'static,
     {
         let path = self.path(rel);
+        let generation = path.parent().and_then(crate::changes::generation);
+        let cached = |fresh: &dyn Fn(&Parsed) -> bool| {
+            let mut map = self.parsed_map();
+            let p = map.get_mut(&path).filter(|p| fresh(p))?;
+            p.generation = generation;
+            p.value.clone().downcast::<T>().ok()
+        };
+        if let Some(value) = generation.and_then(|g| cached(&|p: &Parsed| p.generation == Some(g)))
+        {
+            return Ok(value);
+        }
         // A stat of a local file: microseconds, not worth a blocking-pool hop.
         let stamp = match std::fs::metadata(&path) {
             Ok(m) => FileStamp::of(&m),
@@ -114,12 +129,7 @@ impl JsonStore {
             }
             Err(e) => return Err(io_at(&path)(e)),
         };
-        let hit = self
-            .parsed_map()
-            .get(&path)
-            .filter(|p| p.stamp == stamp)
-            .and_then(|p| p.value.clone().downcast::<T>().ok());
-        if let Some(value) = hit {
+        if let Some(value) = cached(&|p: &Parsed| p.stamp == stamp) {
             return Ok(value);
         }
         // Read after the stat: the bytes are this version or a newer one, so a
@@ -132,6 +142,7 @@ impl JsonStore {
             path,
             Parsed {
                 stamp,
+                generation,
                 value: value.clone(),
             },
         );

@@ -11,6 +11,7 @@
 //! data file types, which keep unknown fields so nothing the original wrote is lost.
 //! Must not depend on: any wire (axum, tonic, reqwest) or any other PortOS crate.
 
+pub mod changes;
 mod json;
 pub mod jsonl;
 mod seed;
