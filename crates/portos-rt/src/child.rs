@@ -1,6 +1,7 @@
 //! Children that must not outlive their parent.
 //!
-//! The one place in the workspace that needs `unsafe`: `pre_exec` runs between
+//! One of the two places in the workspace that need `unsafe` (the other: the
+//! supervisor daemon's `malloc_trim`): `pre_exec` runs between
 //! fork and exec, where only async-signal-safe calls are allowed; `prctl` is one.
 
 use nix::sys::signal::Signal;

@@ -50,7 +50,7 @@ pub const SOCKET_NAME: &str = "supervisor.sock";
 pub const PID_FILE: &str = "supervisor.pid";
 
 /// Events a slow subscriber may fall behind before it is told it lagged.
-const EVENT_BUFFER: usize = 1024;
+const EVENT_BUFFER: usize = 256;
 
 /// Errors a caller can act on.
 #[derive(Debug, thiserror::Error)]

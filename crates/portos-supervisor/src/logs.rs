@@ -24,6 +24,8 @@ use portos_config::LogSettings;
 const MAX_LINE: usize = 1 << 20;
 /// Read size from a child's pipe.
 const READ_CHUNK: usize = 64 << 10;
+/// A capture's first read buffer.
+const FIRST_READ: usize = 2 << 10;
 /// Lines a follower may fall behind before it is told it lagged.
 const FOLLOW_BUFFER: usize = 8192;
 
@@ -65,20 +67,21 @@ pub struct LogHub {
     settings: LogSettings,
     seq: AtomicU64,
     tails: Mutex<Vec<(Arc<str>, Tail)>>,
-    follow: broadcast::Sender<LogLine>,
+    /// The followers' channel, there only while someone follows: its buffer
+    /// of FOLLOW_BUFFER slots is most of an idle supervisor's heap.
+    follow: Mutex<Option<broadcast::Sender<LogLine>>>,
 }
 
 impl LogHub {
     /// Log files go under `dir` (created if missing).
     pub fn new(dir: PathBuf, settings: LogSettings) -> std::io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
-        let (follow, _) = broadcast::channel(FOLLOW_BUFFER);
         Ok(Self {
             dir,
             settings,
             seq: AtomicU64::new(0),
             tails: Mutex::new(Vec::new()),
-            follow,
+            follow: Mutex::new(None),
         })
     }
 
@@ -93,9 +96,8 @@ impl LogHub {
         if let Some((_, t)) = tails.iter().find(|(n, _)| &**n == process) {
             return t.clone();
         }
-        let t = Arc::new(Mutex::new(VecDeque::with_capacity(
-            self.settings.tail_lines.min(4096),
-        )));
+        // Grows with the lines kept, up to `tail_lines`.
+        let t = Arc::new(Mutex::new(VecDeque::new()));
         tails.push((Arc::from(process), t.clone()));
         t
     }
@@ -123,7 +125,11 @@ impl LogHub {
 
     /// New lines of every process, from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<LogLine> {
-        self.follow.subscribe()
+        self.follow
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert_with(|| broadcast::channel(FOLLOW_BUFFER).0)
+            .subscribe()
     }
 
     /// A line written by the supervisor itself about a process (e.g. why it
@@ -160,9 +166,16 @@ impl LogHub {
                 t.push_back(l.clone());
             }
         }
-        for l in lines {
-            // No followers is fine.
-            let _ = self.follow.send(l.clone());
+        let mut follow = self.follow.lock().unwrap_or_else(|e| e.into_inner());
+        match follow.as_ref() {
+            // The last follower left: the buffer goes with the channel.
+            Some(tx) if tx.receiver_count() == 0 => *follow = None,
+            Some(tx) => {
+                for l in lines {
+                    let _ = tx.send(l.clone());
+                }
+            }
+            None => {}
         }
     }
 
@@ -180,9 +193,11 @@ impl LogHub {
             }
         };
         let tail = self.tail_of(&process);
-        let mut buf = vec![0u8; READ_CHUNK];
+        // Small while the process is quiet (most are, and an idle supervisor's
+        // memory is these buffers), doubled up to READ_CHUNK while reads fill it.
+        let mut buf = vec![0u8; FIRST_READ];
         let mut partial: Vec<u8> = Vec::new();
-        let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK * 2);
+        let mut out: Vec<u8> = Vec::new();
         let mut lines: Vec<LogLine> = Vec::new();
         loop {
             let n = match pipe.read(&mut buf).await {
@@ -193,6 +208,9 @@ impl LogHub {
             };
             let eof = n == 0;
             partial.extend_from_slice(&buf[..n]);
+            if n == buf.len() && buf.len() < READ_CHUNK {
+                buf.resize(buf.len() * 2, 0);
+            }
             let stamp: Arc<str> = now_stamp().into();
             let mut start = 0;
             while let Some(pos) = memchr(b'\n', &partial[start..]) {
@@ -374,6 +392,75 @@ mod tests {
         );
         assert_eq!(hub.tail(Some("p"), 1)[0].text.as_ref(), "no newline");
         assert!(hub.tail(Some("other"), 10).is_empty());
+    }
+
+    #[tokio::test]
+    async fn followers_get_new_lines_and_the_channel_goes_with_the_last_of_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = hub(dir.path(), 0);
+        hub.clone()
+            .capture("p".into(), Stream::Stdout, &b"before\n"[..])
+            .await;
+        assert!(
+            hub.follow.lock().unwrap().is_none(),
+            "no follower, no buffer"
+        );
+        let mut a = hub.subscribe();
+        let mut b = hub.subscribe();
+        hub.clone()
+            .capture(
+                "p".into(),
+                Stream::Stdout,
+                &b"one\nlong line of a flood\n"[..],
+            )
+            .await;
+        for rx in [&mut a, &mut b] {
+            assert_eq!(rx.recv().await.unwrap().text.as_ref(), "one");
+            assert_eq!(
+                rx.recv().await.unwrap().text.as_ref(),
+                "long line of a flood"
+            );
+        }
+        drop(a);
+        hub.clone()
+            .capture("p".into(), Stream::Stdout, &b"two\n"[..])
+            .await;
+        assert_eq!(b.recv().await.unwrap().text.as_ref(), "two");
+        drop(b);
+        hub.clone()
+            .capture("p".into(), Stream::Stdout, &b"three\n"[..])
+            .await;
+        assert!(
+            hub.follow.lock().unwrap().is_none(),
+            "the last follower left"
+        );
+        let mut c = hub.subscribe();
+        hub.clone()
+            .capture("p".into(), Stream::Stdout, &b"four\n"[..])
+            .await;
+        assert_eq!(
+            c.recv().await.unwrap().text.as_ref(),
+            "four",
+            "a new follower is served"
+        );
+        assert_eq!(
+            hub.tail(Some("p"), 10).len(),
+            3,
+            "the tail is kept all along"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_flood_is_read_whole_as_the_buffer_grows() {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = hub(dir.path(), 0);
+        let flood: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
+        hub.clone()
+            .capture("p".into(), Stream::Stdout, flood.as_bytes())
+            .await;
+        let text = std::fs::read_to_string(hub.file("p", Stream::Stdout)).unwrap();
+        assert_eq!(text.lines().count(), 20_000);
+        assert!(text.lines().last().unwrap().ends_with(": line 19999"));
     }
 
     #[tokio::test]
