@@ -186,6 +186,9 @@ fn random_kills_under_load_leave_every_service_healthy_and_nothing_lost() {
     let (mut times, mut supervisor_kills, mut zombies, mut orphans) = (Vec::new(), 0, 0, 0);
     let (mut chromium_kills, mut mid_agent) = (0, Vec::new());
     for i in 0..kills {
+        if i > 0 && i % 100 == 0 {
+            eprintln!("chaos: {i} of {kills} kills, every service back each time");
+        }
         if (i + 1) % 50 == 0 {
             // The supervisor itself: its children go with it, `up -d` brings the stack back.
             let daemon = stack.daemon_pid().unwrap();

@@ -44,16 +44,35 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// A port free on loopback right now, and never handed out before in this
-/// test process (the kernel may give the same port twice in a row).
+/// test process. Taken below the kernel's ephemeral range: a port from that
+/// range may be given by the kernel to any outgoing connection (a client of
+/// the stack reconnecting while a server is down takes dozens a second), and
+/// then the server cannot listen on it again — which `portos up` rightly
+/// refuses (seen once in 1,000 chaos kills).
 pub fn free_port() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
     static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768)
+        .max(12_000);
+    let (from, span) = (10_000u16, low - 10_000);
     loop {
-        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos(),
+        );
+        let port = from + (h.finish() % u64::from(span)) as u16;
         let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-        if !given.contains(&port) {
+        if given.contains(&port) {
+            continue;
+        }
+        // Free for a listener on every address, as `portos up` checks it.
+        if std::net::TcpListener::bind(("0.0.0.0", port)).is_ok() {
             given.push(port);
             return port;
         }

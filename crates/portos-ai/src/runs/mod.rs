@@ -10,6 +10,7 @@
 
 pub mod analyze;
 pub mod cli;
+mod index;
 mod openai;
 mod resume;
 pub mod usage;
@@ -106,6 +107,7 @@ impl Active {
 #[derive(Default)]
 pub struct Runs {
     active: Mutex<HashMap<String, Arc<Active>>>,
+    index: index::Index,
 }
 
 impl std::fmt::Debug for Runs {
@@ -646,21 +648,12 @@ async fn all(ai: &Ai) -> Vec<Map<String, Value>> {
 
 /// `{ total, runs }`, newest first, from `source` (`all` for every source).
 pub async fn list(ai: &Ai, limit: usize, offset: usize, source: &str) -> Value {
-    let runs: Vec<Map<String, Value>> = all(ai)
-        .await
-        .into_iter()
-        .filter(|m| {
-            source == "all"
-                || m.get("source")
-                    .and_then(Value::as_str)
-                    .unwrap_or("devtools")
-                    == source
-        })
-        .collect();
-    json!({
-        "total": runs.len(),
-        "runs": runs.into_iter().skip(offset).take(limit).collect::<Vec<_>>(),
-    })
+    let (total, runs) = ai
+        .runs
+        .index
+        .page(ai.store.path(RUNS_DIR), source, limit, offset)
+        .await;
+    json!({ "total": total, "runs": runs })
 }
 
 /// Deletes a run that is not in flight.
