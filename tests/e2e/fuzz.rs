@@ -17,6 +17,9 @@ use portos_e2e::{Stack, bin, free_port};
 
 const EXCLUDE: &str = r"^/api/(processes|apps|git|commands|runs|providers|ports/allocate|autofixer/fix|cos/(start|evaluate)|brain/(capture|links|digest/run|review/run)|browser|lmstudio|agents/schedules/\{id\}/run)";
 
+/// What schemathesis checks of every answer.
+const CHECKS: &str = "not_a_server_error";
+
 #[test]
 fn schemathesis_finds_no_server_error_and_no_panic() {
     let fuzzer = std::env::var("PORTOS_SCHEMATHESIS")
@@ -37,6 +40,7 @@ fn schemathesis_finds_no_server_error_and_no_panic() {
     // `cargo xtask fuzz` asks for more, with a new seed.
     let examples = std::env::var("PORTOS_FUZZ_EXAMPLES").unwrap_or_else(|_| "8".into());
     let seed = std::env::var("PORTOS_FUZZ_SEED").unwrap_or_else(|_| "20261204".into());
+    let checks = std::env::var("PORTOS_FUZZ_CHECKS").unwrap_or_else(|_| CHECKS.into());
     // The credential reaches schemathesis through its config's environment, never a command line.
     std::fs::write(
         dir.join("st.toml"),
@@ -53,7 +57,7 @@ fn schemathesis_finds_no_server_error_and_no_panic() {
         "set -e\nip link set lo up\n{portos} up -d >/dev/null\n\
          export PORTOS_OWNER_TOKEN=\"$(cat '{data}/auth/owner-token')\"\nset +e\n\
          '{fuzzer}' --config-file '{dir}/st.toml' run 'http://127.0.0.1:{api}/api/openapi.json' \
-           --checks not_a_server_error --max-examples {examples} --seed {seed} --no-color \
+           --checks {checks} --max-examples {examples} --seed {seed} --no-color \
            --exclude-path-regex '{EXCLUDE}' > '{dir}/fuzz.txt' 2>&1\n\
          rc=$?\n{portos} status --json > '{dir}/status.json'\n{portos} down >/dev/null 2>&1\nexit $rc\n",
         data = stack.data.display(),
@@ -62,6 +66,8 @@ fn schemathesis_finds_no_server_error_and_no_panic() {
     let out = std::process::Command::new("unshare")
         // A user namespace too, so no privilege is needed for the network one.
         .args(["--map-root-user", "--net", "sh", "-c", &script])
+        // Its cache of failures is kept where it runs: the temp dir, not the repository.
+        .current_dir(dir)
         .env("NO_COLOR", "1")
         .output()
         .expect("unshare");

@@ -15,6 +15,7 @@ use anyhow::{Context, Result, bail};
 /// The binaries a release carries (every service of `supervisor.toml` and `portos`).
 const BINARIES: &[&str] = &[
     "portos",
+    "portos-supervisord",
     "portos-api",
     "portos-runner",
     "portos-ui",

@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod grpc;
 pub mod guard;
+mod openapi;
 mod peers;
 pub mod rendered;
 pub mod routes;
@@ -196,7 +197,7 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     use utoipa::OpenApi;
     use utoipa_axum::router::OpenApiRouter;
     use utoipa_axum::routes;
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let parts = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(history::list, history::clear))
         .routes(routes!(history::stats))
         .routes(routes!(history::actions))
@@ -460,7 +461,10 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::jira::sprints))
         .routes(routes!(routes::jira::epics))
         .route("/api/openapi.json", get(openapi_json))
-        .split_for_parts()
+        .split_for_parts();
+    let (router, mut doc) = parts;
+    openapi::complete(&mut doc);
+    (router, doc)
 }
 
 /// `GET /api/openapi.json`: the document, generated from the code.

@@ -1,22 +1,12 @@
 //! `portos`: the command a person types. `up` runs the supervisor library
-//! in-process (in the foreground, or as a daemon with `-d`); every other verb is a
-//! client of the supervisor's control socket in the data dir.
-//!
-//! Exit codes: 0 done; 1 the system did not get where it was asked to go (a
-//! process not healthy, no supervisor running); 2 bad input (a bad
-//! `supervisor.toml`, an unknown process name, a bad flag).
-//! Must not depend on: service crates (it starts them as binaries).
-
-mod client;
-mod doctor;
-mod owner;
-mod render;
-mod service;
-mod supervise;
-mod tailscale;
+//! in-process (in the foreground, or `-d` as `portos-supervisord`); every
+//! other verb is a client of the supervisor's control socket in the data dir.
+//! Exit codes: see the library.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use portos_cli::{client, doctor, owner, service, supervise, tailscale};
 
 use clap::{CommandFactory, Parser, Subcommand};
 
@@ -133,38 +123,6 @@ enum ServiceAction {
     Status,
 }
 
-/// An error with the exit code it deserves.
-#[derive(Debug)]
-pub struct Failure {
-    pub code: u8,
-    pub message: String,
-}
-
-impl Failure {
-    /// Bad input: exit 2.
-    pub fn input(message: impl Into<String>) -> Self {
-        Self {
-            code: 2,
-            message: message.into(),
-        }
-    }
-    /// The system is not as asked: exit 1.
-    pub fn state(message: impl Into<String>) -> Self {
-        Self {
-            code: 1,
-            message: message.into(),
-        }
-    }
-}
-
-impl<E: std::fmt::Display> From<E> for Failure {
-    fn from(e: E) -> Self {
-        Self::state(e.to_string())
-    }
-}
-
-pub type Outcome = Result<(), Failure>;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let data_dir = std::path::absolute(&cli.data_dir).unwrap_or(cli.data_dir.clone());
@@ -226,13 +184,5 @@ fn main() -> ExitCode {
             Ok(())
         }
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(f) => {
-            if !f.message.is_empty() {
-                eprintln!("portos: {}", f.message);
-            }
-            ExitCode::from(f.code)
-        }
-    }
+    portos_cli::exit(result)
 }

@@ -128,11 +128,12 @@ fn prepare_data_dir(config: &Config, data_dir: &Path) -> Outcome {
     Ok(())
 }
 
-/// Two workers: a flood of output on one child's pipes never delays the
-/// respawn of another.
+/// One thread: an idle supervisor is mostly its own memory, and each worker
+/// thread brought a malloc arena. A flood of output on one child's pipes
+/// does not hold up the respawn of another: the capture yields after every
+/// chunk it reads.
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::state(format!("cannot start the runtime: {e}")))
@@ -293,7 +294,7 @@ async fn trim_heap_now_and_then() {
     }
 }
 
-/// The daemon itself (`portos __daemon`), started by `up -d`.
+/// The daemon itself (`portos-supervisord`, or `portos __daemon`), started by `up -d`.
 pub fn daemon(config_path: &Path, data_dir: &Path, names: Vec<String>) -> Outcome {
     init_daemon_tracing();
     let config = crate::tailscale::resolve(load(config_path)?, data_dir)?;
@@ -304,15 +305,41 @@ pub fn daemon(config_path: &Path, data_dir: &Path, names: Vec<String>) -> Outcom
     r
 }
 
+/// `PORTOS_LOG` as targets and levels (`info`, `portos_supervisor=debug,warn`):
+/// the daemon does without `EnvFilter`'s span and field filters, and the
+/// regex engine they bring into its memory.
 fn init_daemon_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PORTOS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_target(false)
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let wanted = std::env::var("PORTOS_LOG").unwrap_or_default();
+    let (targets, bad) = match wanted.parse::<tracing_subscriber::filter::Targets>() {
+        Ok(t) if !wanted.is_empty() => (t, None),
+        Ok(_) => (
+            tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO),
+            None,
+        ),
+        Err(e) => (
+            tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO),
+            Some(e),
+        ),
+    };
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_target(false),
+        )
+        .with(targets)
         .init();
+    if let Some(e) = bad {
+        tracing::warn!(
+            "PORTOS_LOG={wanted:?} is not a list of targets and levels ({e}); logging at info"
+        );
+    }
 }
+
+/// The supervisor daemon's own binary, installed beside `portos`.
+const DAEMON_BIN: &str = "portos-supervisord";
 
 /// `up -d`: start the daemon detached, then follow its progress until every
 /// selected process settles.
@@ -333,12 +360,18 @@ fn detach_daemon(
         .append(true)
         .open(&log_path)?;
     let config_abs = std::path::absolute(config_path).unwrap_or(config_path.to_path_buf());
-    let mut child = std::process::Command::new(exe)
+    // The lean daemon beside this binary; else this binary's own `__daemon`.
+    let lean = Some(exe.with_file_name(DAEMON_BIN)).filter(|l| l.is_file());
+    let mut daemon = std::process::Command::new(lean.as_ref().unwrap_or(&exe));
+    daemon
         .arg("--config")
         .arg(&config_abs)
         .arg("--data-dir")
-        .arg(data_dir)
-        .arg("__daemon")
+        .arg(data_dir);
+    if lean.is_none() {
+        daemon.arg("__daemon");
+    }
+    let mut child = daemon
         .args(selected)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)

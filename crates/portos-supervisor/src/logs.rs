@@ -249,6 +249,10 @@ impl LogHub {
             if eof {
                 return;
             }
+            // A flood is always ready to read: let a respawn (or another
+            // process's lines) in between its chunks, not after Tokio's
+            // budget of 128 of them (8 MiB of lines, tens of milliseconds).
+            tokio::task::yield_now().await;
         }
     }
 
