@@ -28,7 +28,7 @@ fn main() -> ExitCode {
         Some("chaos") => chaos(&args[1..]),
         Some("soak") => soak(&args[1..]),
         Some("bench") => match args.get(1).map(String::as_str) {
-            Some("supervisor") => bench::supervisor(),
+            Some("supervisor") => bench::supervisor(&args[2..]),
             Some("api") => bench::api(&args[2..]),
             Some("ui") => bench::ui(&args[2..]),
             Some("shell") => bench::shell(&args[2..]),
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask test [CARGO TEST ARGS] | cargo xtask dist [--check] | cargo xtask fuzz [--examples N] [--seed S] | cargo xtask chaos [--kills N] | cargo xtask soak [--minutes N] | cargo xtask bench supervisor | cargo xtask bench api [--duration SECS] | cargo xtask bench ui [--clients N] [--duration SECS] | cargo xtask bench shell [--keys N] [--megabytes M]"
+                "usage: cargo xtask test [CARGO TEST ARGS] | cargo xtask dist [--check] | cargo xtask fuzz [--examples N] [--seed S] | cargo xtask chaos [--kills N] | cargo xtask soak [--minutes N] | cargo xtask bench supervisor [--runs N] | cargo xtask bench api [--duration SECS] | cargo xtask bench ui [--clients N] [--duration SECS] | cargo xtask bench shell [--keys N] [--megabytes M]"
             );
             return ExitCode::from(2);
         }

@@ -300,6 +300,17 @@ where
         Some(wrap) => wrap(router),
         None => router,
     };
+    // Every request counts as work; once a burst of them ends, the heap's free
+    // pages go back to the kernel (and at least every minute: `portos-heap`).
+    let activity = portos_heap::Activity::default();
+    let router = router.layer(tower::util::MapRequestLayer::new({
+        let activity = activity.clone();
+        move |req: axum::extract::Request| {
+            activity.bump();
+            req
+        }
+    }));
+    let trimmer = tokio::spawn(portos_heap::keep_trimmed(activity));
     let drain = app.drain;
 
     tracing::info!(%addr, https = tls.is_some(), "{} listening", info.name);
@@ -320,6 +331,7 @@ where
         r = server => r.map_err(RtError::Serve)?,
         () = deadline => tracing::warn!("grace period over; closing remaining connections"),
     }
+    trimmer.abort();
     if let Some(drain) = drain {
         drain.await;
     }

@@ -190,6 +190,66 @@ impl JsonStore {
     }
 }
 
+impl JsonStore {
+    /// Appends `item` to the array `field` of the JSON object in `rel` (a
+    /// missing file becomes `{ field: [item] }`), under the file's lock and
+    /// written like every other, without reading the file into memory: for
+    /// logs that grow all day (see `append.rs`). A file whose last member is
+    /// not that array is read, changed and written whole; one that does not
+    /// parse is an error naming where, and is left as it is.
+    pub async fn append<T: Serialize + Send + Sync + 'static>(
+        &self,
+        rel: &str,
+        field: &str,
+        item: T,
+    ) -> Result<(), StoreError> {
+        let path = self.path(rel);
+        let lock = self.lock_of(&path);
+        let _guard = lock.lock().await;
+        self.parsed_map().remove(&path);
+        let item = Arc::new(item);
+        let streamed = {
+            let (path, field, item) = (path.clone(), field.to_string(), item.clone());
+            tokio::task::spawn_blocking(move || {
+                crate::append::append_to_array(&path, &field, item.as_ref())
+            })
+            .await
+            .map_err(|e| StoreError::Io {
+                path: PathBuf::new(),
+                source: std::io::Error::other(e),
+            })??
+        };
+        if streamed {
+            return Ok(());
+        }
+        let mut whole: serde_json::Value = match read_bytes(path.clone()).await? {
+            Some(b) => parse(&path, &b)?,
+            None => serde_json::Value::Object(Default::default()),
+        };
+        let encode = |e: serde_json::Error| StoreError::Encode {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let value = serde_json::to_value(item.as_ref()).map_err(encode)?;
+        let corrupt = |message: &str| StoreError::Corrupt {
+            path: path.clone(),
+            location: format!("field {field}"),
+            message: message.into(),
+        };
+        let object = whole
+            .as_object_mut()
+            .ok_or_else(|| corrupt("not a JSON object"))?;
+        match object.get_mut(field) {
+            Some(serde_json::Value::Array(items)) => items.push(value),
+            Some(serde_json::Value::Null) | None => {
+                object.insert(field.to_string(), serde_json::Value::Array(vec![value]));
+            }
+            Some(_) => return Err(corrupt("not an array")),
+        }
+        write_json(path, &whole).await
+    }
+}
+
 pub(crate) async fn read_bytes(path: PathBuf) -> Result<Option<Vec<u8>>, StoreError> {
     tokio::task::spawn_blocking(move || read_opt(&path))
         .await

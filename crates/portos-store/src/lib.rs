@@ -11,6 +11,7 @@
 //! data file types, which keep unknown fields so nothing the original wrote is lost.
 //! Must not depend on: any wire (axum, tonic, reqwest) or any other PortOS crate.
 
+mod append;
 pub mod changes;
 mod json;
 pub mod jsonl;
@@ -57,6 +58,14 @@ pub(crate) fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + 
 /// never a part: a temporary file in the same folder, fsync, rename, fsync of the folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     use std::io::Write;
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// [`write_atomic`] of what `fill` writes into the temporary file.
+pub(crate) fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<(), StoreError> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -66,7 +75,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         .prefix(".tmp-")
         .tempfile_in(dir)
         .map_err(io_at(dir))?;
-    tmp.write_all(bytes).map_err(io_at(path))?;
+    fill(tmp.as_file_mut()).map_err(io_at(path))?;
     tmp.as_file().sync_all().map_err(io_at(path))?;
     tmp.persist(path).map_err(|e| StoreError::Io {
         path: path.to_path_buf(),

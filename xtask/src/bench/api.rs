@@ -13,7 +13,7 @@
 //! Figures per route: requests per second, p99 latency and the server's CPU
 //! time per request (all its threads; the figure that does not depend on how
 //! hard one core of wrk can push), each the median of `--runs` runs after a
-//! warm-up; the RSS of each server after the load. Before
+//! warm-up; the RSS of each server right after the load and once idle for a few seconds. Before
 //! measuring, both answers are checked to hold the same providers and entries.
 
 use std::path::Path;
@@ -35,6 +35,8 @@ const ROUTES: [(&str, &str); 2] = [
 ];
 /// The peer's npm packages: the original's Express major, its cors, the toolkit.
 const PEER_PACKAGES: [&str; 3] = ["express@4", "cors@2", "portos-ai-toolkit@0.8"];
+/// How long both servers idle after the load before their RSS is read again.
+const SETTLE: Duration = Duration::from_secs(3);
 /// `history.json` entries: the original keeps at most 500.
 const HISTORY_ENTRIES: usize = 500;
 
@@ -140,7 +142,12 @@ pub fn api(args: &[String]) -> Result<()> {
             }
             rows.push((name, figures[0], figures[1]));
         }
-        tables.push((place, rows, [ours.rss_mib(), theirs.rss_mib()]));
+        // Right after the last load, then once both have been idle a moment
+        // (Node.js collects, ours hands free pages back after a burst).
+        let loaded = [ours.rss_mib(), theirs.rss_mib()];
+        std::thread::sleep(SETTLE);
+        let idle = [ours.rss_mib(), theirs.rss_mib()];
+        tables.push((place, rows, loaded, idle));
     }
 
     println!();
@@ -148,7 +155,7 @@ pub fn api(args: &[String]) -> Result<()> {
         "api benchmark: wrk, {} connections, {} s × {} runs per route (medians of req/s and of p99); {versions}",
         opts.connections, opts.duration, opts.runs,
     );
-    for (place, rows, rss) in tables {
+    for (place, rows, loaded, idle) in tables {
         println!();
         println!("{}:", place.describe());
         println!(
@@ -169,8 +176,14 @@ pub fn api(args: &[String]) -> Result<()> {
             );
         }
         println!(
-            "| RSS after the load | {:.1} MiB | {:.1} MiB | | | | | | |",
-            rss[1], rss[0]
+            "| RSS right after the load | {:.1} MiB | {:.1} MiB | | | | | | |",
+            loaded[1], loaded[0]
+        );
+        println!(
+            "| RSS {} s after the load | {:.1} MiB | {:.1} MiB | | | | | | |",
+            SETTLE.as_secs(),
+            idle[1],
+            idle[0]
         );
     }
     Ok(())

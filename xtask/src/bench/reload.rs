@@ -23,6 +23,16 @@ pub struct Reload {
     pub kept: usize,
 }
 
+impl Reload {
+    /// The median time over runs; pids kept: the worst run.
+    pub fn median_of(runs: &[Reload]) -> Reload {
+        Reload {
+            median_ms: super::median(runs.iter().map(|r| r.median_ms).collect()),
+            kept: runs.iter().map(|r| r.kept).min().unwrap_or(0),
+        }
+    }
+}
+
 fn script() -> &'static str {
     "exec sleep 100000"
 }

@@ -5,7 +5,9 @@
 //! `kill -9`, the child stamping the time it starts); 200,000 log lines captured
 //! with timestamps (time until the last is in the file, and lines lost); status
 //! latency (median of 10 `portos status --json` against `pm2 jlist`); and a
-//! reload of a 50-process table with one change (see `reload.rs`).
+//! reload of a 50-process table with one change (see `reload.rs`). Each figure
+//! is the median of `--runs` runs (3 by default), ours and PM2's taking turns,
+//! each run with fresh supervisors.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -31,6 +33,7 @@ fn flood_script() -> String {
     )
 }
 
+#[derive(Debug, Clone, Copy)]
 struct Figures {
     rss_bytes: u64,
     respawn_ms: f64,
@@ -39,26 +42,50 @@ struct Figures {
     status_ms: f64,
 }
 
-pub fn supervisor() -> Result<()> {
+impl Figures {
+    /// Each figure's median over runs (lines lost: the worst run).
+    fn median_of(runs: &[Figures]) -> Figures {
+        let of = |f: fn(&Figures) -> f64| median(runs.iter().map(f).collect());
+        Figures {
+            rss_bytes: of(|r| r.rss_bytes as f64) as u64,
+            respawn_ms: of(|r| r.respawn_ms),
+            capture: Duration::from_secs_f64(of(|r| r.capture.as_secs_f64())),
+            lost: runs.iter().map(|r| r.lost).max().unwrap_or(0),
+            status_ms: of(|r| r.status_ms),
+        }
+    }
+}
+
+pub fn supervisor(args: &[String]) -> Result<()> {
+    let [runs] = super::numeric_options(args, [("--runs", 3)])?;
+    let runs = runs.max(1) as usize;
     let portos_bin = super::release_bins(&["portos-cli"])?.join("portos");
     let work = tempfile::Builder::new().prefix("portos-bench").tempdir()?;
     let pm2_dir = work.path().join("pm2");
     super::npm_install(&pm2_dir, &["pm2@5"])?;
     let pm2_bin = pm2_dir.join("node_modules/.bin/pm2");
 
-    println!("measuring portos …");
-    let ours = measure_portos(&portos_bin, &work.path().join("portos"))?;
-    println!("measuring PM2 …");
-    let theirs = measure_pm2(&pm2_bin, &work.path().join("pm2-run"))?;
-    println!("measuring a reload of 50 processes, portos then PM2 …");
-    let our_reload = super::reload::portos(&portos_bin, &work.path().join("portos-reload"))?;
-    let their_reload = super::reload::pm2(&pm2_bin, &work.path().join("pm2-reload"))?;
+    let (mut ours, mut theirs, mut our_reloads, mut their_reloads) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for run in 1..=runs {
+        let dir = |name: &str| work.path().join(format!("{name}-{run}"));
+        println!("run {run} of {runs}: measuring portos …");
+        ours.push(measure_portos(&portos_bin, &dir("portos"))?);
+        println!("run {run} of {runs}: measuring PM2 …");
+        theirs.push(measure_pm2(&pm2_bin, &dir("pm2-run"))?);
+        println!("run {run} of {runs}: a reload of 50 processes, portos then PM2 …");
+        our_reloads.push(super::reload::portos(&portos_bin, &dir("portos-reload"))?);
+        their_reloads.push(super::reload::pm2(&pm2_bin, &dir("pm2-reload"))?);
+    }
+    let (ours, theirs) = (Figures::median_of(&ours), Figures::median_of(&theirs));
+    let our_reload = super::reload::Reload::median_of(&our_reloads);
+    let their_reload = super::reload::Reload::median_of(&their_reloads);
 
     // From its package.json: any `pm2` command would start a new daemon.
     let pm2_version = super::npm_version(&pm2_dir, "pm2");
     println!();
     println!(
-        "supervisor benchmark: {CHILDREN} idle `sh` children, same workloads (PM2 {pm2_version})"
+        "supervisor benchmark: {CHILDREN} idle `sh` children, same workloads (PM2 {pm2_version}); medians of {runs} runs"
     );
     println!("| figure | PM2 | portos | PM2 / portos |");
     println!("|---|---|---|---|");

@@ -204,13 +204,10 @@ impl Agents {
         if entry.id.is_empty() {
             entry.id = activity_id(self.now());
         }
+        // Appended without reading the day's file, which grows all day.
         self.store
-            .update(&files::activity(agent, &date), |f: &mut ActivityFile| {
-                f.activities.push(entry.clone());
-                Ok::<_, ()>(())
-            })
-            .await?
-            .ok();
+            .append(&files::activity(agent, &date), "activities", entry.clone())
+            .await?;
         let mut data = serde_json::to_value(&entry).unwrap_or_default();
         if let Some(o) = data.as_object_mut() {
             o.shift_insert(0, "agentId".into(), json!(agent));
