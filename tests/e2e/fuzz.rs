@@ -17,8 +17,10 @@ use portos_e2e::{Stack, bin, free_port};
 
 const EXCLUDE: &str = r"^/api/(processes|apps|git|commands|runs|providers|ports/allocate|autofixer/fix|cos/(start|evaluate)|brain/(capture|links|digest/run|review/run)|browser|lmstudio|agents/schedules/\{id\}/run)";
 
-/// What schemathesis checks of every answer.
-const CHECKS: &str = "not_a_server_error";
+/// What schemathesis checks of every answer: no 5xx, a status the operation
+/// documents, the content type it documents, and a body that fits the schema
+/// documented for that status.
+const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance";
 
 #[test]
 fn schemathesis_finds_no_server_error_and_no_panic() {
