@@ -17,7 +17,7 @@ pub struct History {
 pub const HISTORY_LIMIT: usize = 500;
 
 /// One action in the history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
     pub id: String,
@@ -26,6 +26,7 @@ pub struct HistoryEntry {
     pub target: Option<String>,
     #[serde(default)]
     pub target_name: Option<String>,
+    /// Free-form: what the action was given and did.
     #[serde(default)]
     pub details: Value,
     #[serde(default)]
@@ -34,7 +35,9 @@ pub struct HistoryEntry {
     pub error: Option<String>,
     /// ISO 8601 UTC.
     pub timestamp: String,
+    /// Fields the original wrote that this version does not know, kept.
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Map<String, Value>,
 }
 

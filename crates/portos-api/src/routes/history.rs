@@ -20,6 +20,33 @@ pub struct ListQuery {
     success: Option<String>,
 }
 
+/// The answer of `GET /api/history` (as `portos_history::Page` serializes).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct HistoryPage {
+    /// Entries matching the filters, before paging.
+    total: usize,
+    /// The page, newest first.
+    entries: Vec<portos_store::types::HistoryEntry>,
+}
+
+/// The answer of `GET /api/history/stats`.
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct HistoryStats {
+    total: usize,
+    /// Entries per action.
+    by_action: std::collections::BTreeMap<String, usize>,
+    /// The original's quirk, kept for its clients: a percentage with one
+    /// decimal as a string (`"87.5"`), or the number 0 when there is no entry.
+    success_rate: Value,
+    /// Always empty, as in the original.
+    recent_activity: Vec<Value>,
+    /// Entries of the last 24 hours.
+    last24h: usize,
+}
+
 fn number(name: &str, v: Option<&str>, default: usize) -> Result<usize, ApiError> {
     match v {
         None | Some("") => Ok(default),
@@ -30,7 +57,7 @@ fn number(name: &str, v: Option<&str>, default: usize) -> Result<usize, ApiError
 }
 
 /// `GET /api/history`: newest first, filtered, paged.
-#[utoipa::path(get, operation_id = "listHistory", path = "/api/history", tag = "history", params(("limit" = Option<u32>, Query, description = "default 100"), ("offset" = Option<u32>, Query), ("action" = Option<String>, Query), ("target" = Option<String>, Query), ("success" = Option<bool>, Query)), responses((status = 200, description = "`{ total, entries }`, newest first"), (status = 400, description = "a bad number")))]
+#[utoipa::path(get, operation_id = "listHistory", path = "/api/history", tag = "history", params(("limit" = Option<u32>, Query, description = "default 100"), ("offset" = Option<u32>, Query), ("action" = Option<String>, Query), ("target" = Option<String>, Query), ("success" = Option<bool>, Query)), responses((status = 200, description = "`{ total, entries }`, newest first", body = HistoryPage), (status = 400, description = "a bad number")))]
 pub async fn list(
     State(app): State<AppState>,
     Query(q): Query<ListQuery>,
@@ -49,7 +76,7 @@ pub async fn list(
 }
 
 /// `GET /api/history/stats`.
-#[utoipa::path(get, operation_id = "historyStats", path = "/api/history/stats", tag = "history", responses((status = 200, description = "`{ total, byAction, successRate, recentActivity, last24h }`")))]
+#[utoipa::path(get, operation_id = "historyStats", path = "/api/history/stats", tag = "history", responses((status = 200, description = "`{ total, byAction, successRate, recentActivity, last24h }`", body = HistoryStats)))]
 pub async fn stats(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let s = app.history.stats().await?;
     // The original's quirk, kept for its clients: a string with one decimal, or the number 0.
@@ -68,7 +95,7 @@ pub async fn stats(State(app): State<AppState>) -> Result<Json<Value>, ApiError>
 }
 
 /// `GET /api/history/actions`: distinct actions, sorted.
-#[utoipa::path(get, operation_id = "historyActions", path = "/api/history/actions", tag = "history", responses((status = 200, description = "distinct actions, sorted")))]
+#[utoipa::path(get, operation_id = "historyActions", path = "/api/history/actions", tag = "history", responses((status = 200, description = "distinct actions, sorted", body = Vec<String>)))]
 pub async fn actions(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let s = app.history.stats().await?;
     Ok(Json(json!(s.by_action.keys().collect::<Vec<_>>())))
