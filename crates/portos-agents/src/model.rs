@@ -474,7 +474,8 @@ pub struct ActivityFile {
     pub extra: IndexMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// One entry of an agent's day of activity: an action begun, or how it ended.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ActivityEntry {
     pub id: String,

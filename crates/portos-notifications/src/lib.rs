@@ -51,7 +51,7 @@ impl Default for NotificationsFile {
 }
 
 /// One notification, as the original writes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Notification {
     pub id: String,
     #[serde(rename = "type")]
@@ -67,8 +67,11 @@ pub struct Notification {
     #[serde(default)]
     pub read: bool,
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub metadata: Map<String, Value>,
+    /// Fields the original wrote that this version does not know, kept.
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Map<String, Value>,
 }
 

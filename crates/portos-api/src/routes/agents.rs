@@ -396,7 +396,7 @@ pub struct ActivityQuery {
     action: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/agents/activity/agent/{agentId}", tag = "agents", operation_id = "agentActivity", params(("agentId" = String, Path), ("date" = Option<String>, Query, description = "YYYY-MM-DD (UTC), today by default"), ("limit" = Option<usize>, Query), ("offset" = Option<usize>, Query), ("action" = Option<String>, Query)), responses((status = 200, description = "the day's entries, newest first"), (status = 400, description = "a bad date")))]
+#[utoipa::path(get, path = "/api/agents/activity/agent/{agentId}", tag = "agents", operation_id = "agentActivity", params(("agentId" = String, Path), ("date" = Option<String>, Query, description = "YYYY-MM-DD (UTC), today by default"), ("limit" = Option<usize>, Query), ("offset" = Option<usize>, Query), ("action" = Option<String>, Query)), responses((status = 200, description = "the day's entries, newest first", body = Vec<portos_agents::model::ActivityEntry>), (status = 400, description = "a bad date")))]
 pub async fn agent_activity(
     State(app): State<AppState>,
     Path(agent): Path<String>,

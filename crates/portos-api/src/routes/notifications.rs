@@ -27,7 +27,7 @@ pub struct ListQuery {
 /// `GET /api/notifications`.
 #[utoipa::path(get, operation_id = "listNotifications", path = "/api/notifications", tag = "notifications",
     params(("type" = Option<String>, Query), ("unreadOnly" = Option<bool>, Query, description = "only `true` filters"), ("limit" = Option<u32>, Query, description = "0 or absent: all")),
-    responses((status = 200, description = "the notifications, newest first (a bare array)"), (status = 400, description = "a limit that is not a number")))]
+    responses((status = 200, description = "the notifications, newest first (a bare array)", body = Vec<portos_notifications::Notification>), (status = 400, description = "a limit that is not a number")))]
 pub async fn list(
     State(app): State<AppState>,
     Query(q): Query<ListQuery>,
@@ -46,8 +46,16 @@ pub async fn list(
     Ok(Json(json!(app.notifications.list(&filter).await?)))
 }
 
+/// The answer of `GET /api/notifications/count`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UnreadCount {
+    /// Notifications not yet read.
+    count: usize,
+}
+
 /// `GET /api/notifications/count`.
-#[utoipa::path(get, operation_id = "notificationCount", path = "/api/notifications/count", tag = "notifications", responses((status = 200, description = "`{ count }`: the unread")))]
+#[utoipa::path(get, operation_id = "notificationCount", path = "/api/notifications/count", tag = "notifications", responses((status = 200, description = "`{ count }`: the unread", body = UnreadCount)))]
 pub async fn count(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "count": app.notifications.unread().await? })))
 }
