@@ -314,6 +314,23 @@ fn a_busy_stack_stays_up_and_no_process_grows() {
     println!("| scheduled Moltworld builds | {builds} |||||");
     println!("| tabs offline at the end | {offline} of 5 |||||");
 
+    // Why, in the supervisor's words, and what the process said last.
+    for name in &restarted {
+        let entry = stack
+            .status()
+            .into_iter()
+            .find(|p| p["name"] == name.as_str());
+        println!("{name} restarted: {}", entry.unwrap_or_default());
+        for log in ["error", "out"] {
+            let path = stack.data.join(format!("logs/{name}-{log}.log"));
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(20).collect();
+            println!("--- last lines of {}:", path.display());
+            for line in tail.iter().rev() {
+                println!("{line}");
+            }
+        }
+    }
     assert!(
         restarted.is_empty(),
         "restarted during the soak: {restarted:?}"
