@@ -4,10 +4,10 @@
 //! what a process freed in its arenas (one per thread that allocated, up to
 //! eight per core) and returns little of it by itself. Measured on the api
 //! server: start-up (the OpenAPI document, the seed) leaves about 12 MiB free
-//! but resident; a schedule that appends to a day's activity file every
-//! second grew it by 17 KiB a firing with next to nothing live, because each
-//! read of the growing file took a larger block than the last one freed. A
-//! trim gave all of it back. [`keep_trimmed`] trims at start, once a burst of
+//! but resident, which a trim gives back. A trim cannot give back pages still
+//! partly in use: growth from buffers that grow with a file (the day's
+//! activity log, read whole per entry) kept on despite it, and was fixed where
+//! the file is written (`JsonStore::append`). [`keep_trimmed`] trims at start, once a burst of
 //! requests has ended (a second without any, at most every few seconds), and
 //! every minute whatever happens.
 //!

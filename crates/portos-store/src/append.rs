@@ -19,7 +19,8 @@ use std::path::Path;
 use serde::Serialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::{StoreError, io_at, write_atomic_with};
+use crate::json::corrupt;
+use crate::{StoreError, io_at, read_json, write_atomic_with, write_json_file};
 
 /// How far from the end the closing `] }` is looked for; farther means
 /// whitespace no writer of ours or the original's leaves, and the slow path.
@@ -28,69 +29,80 @@ const TAIL: u64 = 4096;
 /// What one streaming pass over the file found.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Shape {
-    /// The object's last member is the array `field`, with this many items.
-    LastArray(usize),
+    /// The object's last member is the array `field`.
+    LastArray,
     /// A valid object, but `field` is not its last member, or not an array.
     Other,
 }
 
 /// Appends `item` to the array `field` of the JSON object at `path`
-/// (blocking; the caller holds the file's lock). A missing file becomes
-/// `{ field: [item] }`. `Ok(false)`: the file is valid but not of the shape
-/// this path handles, and nothing was written.
-pub(crate) fn append_to_array<T: Serialize + ?Sized>(
+/// (blocking; the caller holds the file's lock). Streamed when the array is
+/// the object's last member; otherwise (a missing file, another shape) the
+/// object is read, changed and written whole. A file that does not parse, or
+/// whose `field` is not an array, is an error and is left as it is.
+pub(crate) fn append_to_array<T: Serialize>(
     path: &Path,
     field: &str,
     item: &T,
-) -> Result<bool, StoreError> {
+) -> Result<(), StoreError> {
     let encode_err = |e: serde_json::Error| StoreError::Encode {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut whole = serde_json::Map::new();
-            let value = serde_json::to_value(item).map_err(encode_err)?;
-            whole.insert(field.to_string(), serde_json::Value::Array(vec![value]));
-            let bytes = serde_json::to_vec_pretty(&whole).map_err(encode_err)?;
-            write_atomic_with(path, |w| w.write_all(&bytes))?;
-            return Ok(true);
+    let whole = match File::open(path) {
+        Ok(mut file) => {
+            let last = shape(BufReader::new(&file), field).map_err(|e| corrupt(path, &e, None))?;
+            if last == Shape::LastArray
+                && let Some((keep, empty)) = kept_prefix(&mut file).map_err(io_at(path))?
+            {
+                let mut tail = Vec::with_capacity(256);
+                tail.extend_from_slice(if empty { b"\n" } else { b",\n" });
+                tail.extend_from_slice(&indented(item, "    ").map_err(encode_err)?);
+                tail.extend_from_slice(b"\n  ]\n}");
+                return write_atomic_with(path, |w| {
+                    file.seek(SeekFrom::Start(0))?;
+                    let copied = std::io::copy(&mut (&file).take(keep), w)?;
+                    if copied != keep {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "the file shrank while it was copied",
+                        ));
+                    }
+                    w.write_all(&tail)
+                });
+            }
+            read_json::<serde_json::Value>(path)?.unwrap_or_default()
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::Value::Null,
         Err(e) => return Err(io_at(path)(e)),
     };
-    let len = match shape(BufReader::new(&file), field).map_err(|e| corrupt(path, &e))? {
-        Shape::LastArray(n) => n,
-        Shape::Other => return Ok(false),
+    let mut object = match whole {
+        serde_json::Value::Object(o) => o,
+        serde_json::Value::Null => serde_json::Map::new(),
+        _ => return Err(not_of_shape(path, "not a JSON object")),
     };
-    let Some(keep) = kept_prefix(&mut file).map_err(io_at(path))? else {
-        return Ok(false);
-    };
-    let mut tail = Vec::with_capacity(256);
-    tail.extend_from_slice(if len == 0 { b"\n" } else { b",\n" });
-    tail.extend_from_slice(&indented(item, "    ").map_err(encode_err)?);
-    tail.extend_from_slice(b"\n  ]\n}");
-    write_atomic_with(path, |w| {
-        file.seek(SeekFrom::Start(0))?;
-        let copied = std::io::copy(&mut (&file).take(keep), w)?;
-        if copied != keep {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "the file shrank while it was copied",
+    let value = serde_json::to_value(item).map_err(encode_err)?;
+    match object.get_mut(field) {
+        Some(serde_json::Value::Array(items)) => items.push(value),
+        Some(serde_json::Value::Null) | None => {
+            object.insert(field.to_string(), serde_json::Value::Array(vec![value]));
+        }
+        Some(_) => {
+            return Err(not_of_shape(
+                path,
+                &format!("field {field} is not an array"),
             ));
         }
-        w.write_all(&tail)
-    })?;
-    Ok(true)
+    }
+    write_json_file(path, &object)
 }
 
-fn corrupt(path: &Path, e: &serde_json::Error) -> StoreError {
-    let full = e.to_string();
-    let suffix = format!(" at line {} column {}", e.line(), e.column());
+/// A file valid as JSON but not of the shape appended to: reported, kept.
+fn not_of_shape(path: &Path, message: &str) -> StoreError {
     StoreError::Corrupt {
         path: path.to_path_buf(),
-        location: format!("line {}, column {}", e.line(), e.column()),
-        message: full.strip_suffix(&suffix).unwrap_or(&full).to_string(),
+        location: "the whole file".into(),
+        message: message.into(),
     }
 }
 
@@ -105,10 +117,10 @@ fn indented<T: Serialize + ?Sized>(item: &T, indent: &str) -> Result<Vec<u8>, se
     Ok(out.into_bytes())
 }
 
-/// How many leading bytes of the file stay: everything before the whitespace
+/// How many leading bytes of the file stay, and whether the array is empty: everything before the whitespace
 /// that precedes the array's closing `]`, which (with the object's `}`) ends
 /// the file. `None` when the end is not `] }` within [`TAIL`] bytes.
-fn kept_prefix(file: &mut File) -> std::io::Result<Option<u64>> {
+fn kept_prefix(file: &mut File) -> std::io::Result<Option<(u64, bool)>> {
     let size = file.seek(SeekFrom::End(0))?;
     let start = size.saturating_sub(TAIL);
     file.seek(SeekFrom::Start(start))?;
@@ -135,7 +147,8 @@ fn kept_prefix(file: &mut File) -> std::io::Result<Option<u64>> {
     if end == 0 {
         return Ok(None);
     }
-    Ok(Some(start + end as u64))
+    // Right after the `[`: the array is empty.
+    Ok(Some((start + end as u64, tail[end - 1] == b'[')))
 }
 
 /// One streaming pass: the file must be a JSON object (an error says where it
@@ -163,8 +176,8 @@ impl<'de> Visitor<'de> for ObjectShape<'_> {
         while let Some(key) = map.next_key::<String>()? {
             last = if key == self.field {
                 match map.next_value_seed(MaybeArray)? {
-                    Some(n) => Shape::LastArray(n),
-                    None => Shape::Other,
+                    true => Shape::LastArray,
+                    false => Shape::Other,
                 }
             } else {
                 map.next_value::<IgnoredAny>()?;
@@ -175,11 +188,11 @@ impl<'de> Visitor<'de> for ObjectShape<'_> {
     }
 }
 
-/// A value that is checked and skipped: `Some(items)` if it is an array.
+/// A value that is checked and skipped: whether it is an array.
 struct MaybeArray;
 
 impl<'de> DeserializeSeed<'de> for MaybeArray {
-    type Value = Option<usize>;
+    type Value = bool;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
@@ -188,32 +201,29 @@ impl<'de> DeserializeSeed<'de> for MaybeArray {
 
 macro_rules! not_an_array {
     ($($name:ident: $t:ty),*) => {
-        $(fn $name<E: serde::de::Error>(self, _: $t) -> Result<Option<usize>, E> { Ok(None) })*
+        $(fn $name<E: serde::de::Error>(self, _: $t) -> Result<bool, E> { Ok(false) })*
     };
 }
 
 impl<'de> Visitor<'de> for MaybeArray {
-    type Value = Option<usize>;
+    type Value = bool;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         write!(f, "any JSON value")
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut n = 0;
-        while seq.next_element::<IgnoredAny>()?.is_some() {
-            n += 1;
-        }
-        Ok(Some(n))
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(true)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(None)
+        Ok(false)
     }
 
     fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(false)
     }
 
     not_an_array!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64, visit_str: &str);

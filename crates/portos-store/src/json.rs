@@ -197,7 +197,7 @@ impl JsonStore {
     /// logs that grow all day (see `append.rs`). A file whose last member is
     /// not that array is read, changed and written whole; one that does not
     /// parse is an error naming where, and is left as it is.
-    pub async fn append<T: Serialize + Send + Sync + 'static>(
+    pub async fn append<T: Serialize + Send + 'static>(
         &self,
         rel: &str,
         field: &str,
@@ -207,46 +207,13 @@ impl JsonStore {
         let lock = self.lock_of(&path);
         let _guard = lock.lock().await;
         self.parsed_map().remove(&path);
-        let item = Arc::new(item);
-        let streamed = {
-            let (path, field, item) = (path.clone(), field.to_string(), item.clone());
-            tokio::task::spawn_blocking(move || {
-                crate::append::append_to_array(&path, &field, item.as_ref())
-            })
+        let field = field.to_string();
+        tokio::task::spawn_blocking(move || crate::append::append_to_array(&path, &field, &item))
             .await
             .map_err(|e| StoreError::Io {
                 path: PathBuf::new(),
                 source: std::io::Error::other(e),
-            })??
-        };
-        if streamed {
-            return Ok(());
-        }
-        let mut whole: serde_json::Value = match read_bytes(path.clone()).await? {
-            Some(b) => parse(&path, &b)?,
-            None => serde_json::Value::Object(Default::default()),
-        };
-        let encode = |e: serde_json::Error| StoreError::Encode {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        let value = serde_json::to_value(item.as_ref()).map_err(encode)?;
-        let corrupt = |message: &str| StoreError::Corrupt {
-            path: path.clone(),
-            location: format!("field {field}"),
-            message: message.into(),
-        };
-        let object = whole
-            .as_object_mut()
-            .ok_or_else(|| corrupt("not a JSON object"))?;
-        match object.get_mut(field) {
-            Some(serde_json::Value::Array(items)) => items.push(value),
-            Some(serde_json::Value::Null) | None => {
-                object.insert(field.to_string(), serde_json::Value::Array(vec![value]));
-            }
-            Some(_) => return Err(corrupt("not an array")),
-        }
-        write_json(path, &whole).await
+            })?
     }
 }
 
@@ -303,23 +270,23 @@ pub(crate) fn parse<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T,
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
-        let inner = e.into_inner();
-        let full = inner.to_string();
-        let suffix = format!(" at line {} column {}", inner.line(), inner.column());
-        let message = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
-        let location = if field == "." || field.is_empty() {
-            format!("line {}, column {}", inner.line(), inner.column())
-        } else {
-            format!(
-                "line {}, column {}, field {field}",
-                inner.line(),
-                inner.column()
-            )
-        };
-        StoreError::Corrupt {
-            path: path.to_path_buf(),
-            location,
-            message,
-        }
+        let field = (field != "." && !field.is_empty()).then_some(field);
+        corrupt(path, &e.into_inner(), field.as_deref())
     })
+}
+
+/// A parse error as [`StoreError::Corrupt`]: the message without serde's
+/// position suffix, the position (and the field's path, when known) apart.
+pub(crate) fn corrupt(path: &Path, e: &serde_json::Error, field: Option<&str>) -> StoreError {
+    let full = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let mut location = format!("line {}, column {}", e.line(), e.column());
+    if let Some(field) = field {
+        location.push_str(&format!(", field {field}"));
+    }
+    StoreError::Corrupt {
+        path: path.to_path_buf(),
+        location,
+        message: full.strip_suffix(&suffix).unwrap_or(&full).to_string(),
+    }
 }
