@@ -466,12 +466,15 @@ pub fn platform_of(action: &str) -> Option<Platform> {
 
 // ----- activity -----
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ActivityFile {
-    #[serde(default)]
-    pub activities: Vec<ActivityEntry>,
-    #[serde(flatten)]
-    pub extra: IndexMap<String, Value>,
+/// Which of a day's activity entries to list, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityPage {
+    /// Only entries of this action; all when `None`.
+    pub action: Option<String>,
+    /// Newest entries skipped.
+    pub offset: usize,
+    /// At most this many entries.
+    pub limit: usize,
 }
 
 /// One entry of an agent's day of activity: an action begun, or how it ended.

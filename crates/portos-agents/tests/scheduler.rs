@@ -132,7 +132,7 @@ impl World {
         n
     }
     async fn activity(&self, day: &str) -> Vec<ActivityEntry> {
-        self.agents.activity(&self.agent, day).await.unwrap()
+        self.agents.activity(&self.agent, Some(day)).await.unwrap()
     }
     fn world_calls(&self, path: &str) -> usize {
         self.fake
@@ -555,4 +555,67 @@ async fn a_post_without_text_is_written_by_the_agents_author_unless_turned_off()
         .await
         .unwrap_err();
     assert!(e.to_string().contains("post needs params.content"), "{e}");
+}
+
+#[tokio::test]
+async fn a_days_activity_is_paged_newest_first_from_the_day_file() {
+    let w = world("2026-11-25T12:00:00Z").await;
+    let store = JsonStore::new(w._dir.path().join("data"));
+    let rel = format!("agents/activity/{}/2026-11-25.json", w.agent);
+    for i in 0..10 {
+        let action = if i % 2 == 0 { "mw_think" } else { "mw_build" };
+        let e = json!({ "id": format!("e{i}"), "accountId": w.mw_account, "action": action,
+            "status": "completed", "timestamp": format!("2026-11-25T10:0{i}:00.000Z") });
+        store.append(&rel, "activities", e).await.unwrap();
+    }
+    let page = |action: Option<&str>, offset, limit| portos_agents::model::ActivityPage {
+        action: action.map(str::to_string),
+        offset,
+        limit,
+    };
+    let ids = |list: Vec<ActivityEntry>| list.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    // Today (by the service's clock) is the default day.
+    let newest = w
+        .agents
+        .activity_page(&w.agent, None, page(None, 0, 3))
+        .await;
+    assert_eq!(ids(newest.unwrap()), ["e9", "e8", "e7"]);
+    let builds = w
+        .agents
+        .activity_page(&w.agent, Some("2026-11-25"), page(Some("mw_build"), 1, 2))
+        .await;
+    assert_eq!(ids(builds.unwrap()), ["e7", "e5"]);
+    let past_end = w
+        .agents
+        .activity_page(&w.agent, None, page(None, 8, 5))
+        .await;
+    assert_eq!(ids(past_end.unwrap()), ["e1", "e0"]);
+    let none = w
+        .agents
+        .activity_page(&w.agent, None, page(None, 0, 0))
+        .await;
+    assert!(none.unwrap().is_empty());
+    let other_day = w
+        .agents
+        .activity_page(&w.agent, Some("2026-11-24"), page(None, 0, 9))
+        .await;
+    assert!(other_day.unwrap().is_empty());
+    // The whole day, oldest first.
+    assert_eq!(w.activity("2026-11-25").await.len(), 10);
+    assert_eq!(w.activity("2026-11-25").await[0].id, "e0");
+    for bad in ["2026-13-01", "yesterday", "2026-11-25/../x"] {
+        let err = w
+            .agents
+            .activity_page(&w.agent, Some(bad), page(None, 0, 9))
+            .await;
+        assert!(
+            matches!(err, Err(AgentsError::Invalid(_))),
+            "{bad}: {err:?}"
+        );
+    }
+    let err = w
+        .agents
+        .activity_page("../etc", None, page(None, 0, 9))
+        .await;
+    assert!(matches!(err, Err(AgentsError::Store(_))), "{err:?}");
 }

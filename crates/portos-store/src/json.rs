@@ -208,22 +208,36 @@ impl JsonStore {
         let _guard = lock.lock().await;
         self.parsed_map().remove(&path);
         let field = field.to_string();
-        tokio::task::spawn_blocking(move || crate::append::append_to_array(&path, &field, &item))
-            .await
-            .map_err(|e| StoreError::Io {
-                path: PathBuf::new(),
-                source: std::io::Error::other(e),
-            })?
+        crate::blocking(move || crate::append::append_to_array(&path, &field, &item)).await
+    }
+}
+
+impl JsonStore {
+    /// Folds `f` over the items of the array `field` of the JSON object in
+    /// `rel`, oldest first, reading the file in one streaming pass: memory is
+    /// what `acc` keeps plus one item, whatever the file's size (see
+    /// `scan.rs`). A missing file or field leaves `acc` as it is; a file that
+    /// does not parse, or an item that is not a `T`, is an error naming where.
+    /// Takes no lock: a reader sees one version of the file.
+    pub async fn fold<T, A>(
+        &self,
+        rel: &str,
+        field: &str,
+        acc: A,
+        f: impl FnMut(&mut A, T) + Send + 'static,
+    ) -> Result<A, StoreError>
+    where
+        T: DeserializeOwned,
+        A: Send + 'static,
+    {
+        let path = self.path(rel);
+        let field = field.to_string();
+        crate::blocking(move || crate::scan::fold_array(&path, &field, acc, f)).await
     }
 }
 
 pub(crate) async fn read_bytes(path: PathBuf) -> Result<Option<Vec<u8>>, StoreError> {
-    tokio::task::spawn_blocking(move || read_opt(&path))
-        .await
-        .map_err(|e| StoreError::Io {
-            path: PathBuf::new(),
-            source: std::io::Error::other(e),
-        })?
+    crate::blocking(move || read_opt(&path)).await
 }
 
 /// `path`'s bytes, `None` when it does not exist.
@@ -257,12 +271,7 @@ fn encode<T: Serialize>(path: &Path, value: &T) -> Result<Vec<u8>, StoreError> {
 
 async fn write_json<T: Serialize>(path: PathBuf, value: &T) -> Result<(), StoreError> {
     let bytes = encode(&path, value)?;
-    tokio::task::spawn_blocking(move || write_atomic(&path, &bytes))
-        .await
-        .map_err(|e| StoreError::Io {
-            path: PathBuf::new(),
-            source: std::io::Error::other(e),
-        })?
+    crate::blocking(move || write_atomic(&path, &bytes)).await
 }
 
 /// Parses with the path of the failing field in the error.

@@ -7,7 +7,7 @@
 //! every rewrite, so a damaged line costs nothing but itself.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Map, Value};
 
@@ -96,17 +96,6 @@ impl Lines {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::Io {
-            path: PathBuf::new(),
-            source: std::io::Error::other(e),
-        })?
-}
-
 fn append_line(path: &Path, line: Vec<u8>) -> Result<(), StoreError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io_at(dir))?;
@@ -158,7 +147,7 @@ impl JsonStore {
         })?;
         let lock = self.lock_of(&path);
         let _guard = lock.lock().await;
-        blocking(move || append_line(&path, line)).await
+        crate::blocking(move || append_line(&path, line)).await
     }
 
     /// Reads `rel`, lets `f` change its lines, and rewrites it atomically if
@@ -178,7 +167,7 @@ impl JsonStore {
         match f(&mut lines) {
             Ok(r) => {
                 let bytes = lines.encode();
-                blocking(move || write_atomic(&path, &bytes)).await?;
+                crate::blocking(move || write_atomic(&path, &bytes)).await?;
                 Ok(Ok(r))
             }
             Err(e) => Ok(Err(e)),

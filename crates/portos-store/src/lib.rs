@@ -15,6 +15,7 @@ mod append;
 pub mod changes;
 mod json;
 pub mod jsonl;
+mod scan;
 mod seed;
 pub mod types;
 
@@ -52,6 +53,19 @@ pub(crate) fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + 
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// Runs blocking file work on tokio's blocking pool; a task that panicked or
+/// was cancelled is an I/O error.
+pub(crate) async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R, StoreError> + Send + 'static,
+) -> Result<R, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Io {
+            path: PathBuf::new(),
+            source: std::io::Error::other(e),
+        })?
 }
 
 /// Writes `bytes` to `path` so that a reader sees the old file or the new one,

@@ -2,58 +2,11 @@
 //! shapes kept, corrupt files reported and kept, and a large file never held
 //! in memory (the largest single allocation is counted).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+mod support;
 
-use portos_store::{JsonStore, StoreError};
+use portos_store::StoreError;
 use serde_json::{Value, json};
-
-/// The system allocator, noting the largest block asked for while `COUNTING`.
-struct Largest;
-
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-
-#[allow(unsafe_code)]
-// SAFETY: every call is passed to `System` unchanged; only a size is noted.
-unsafe impl GlobalAlloc for Largest {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        }
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            LARGEST.fetch_max(new_size, Ordering::Relaxed);
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOC: Largest = Largest;
-
-fn entry(i: usize) -> Value {
-    json!({
-        "id": format!("{i}-abc"),
-        "accountId": "acc",
-        "scheduleId": null,
-        "action": "mw_build",
-        "params": { "x": i, "note": "line one\nline two \"quoted\"" },
-        "status": "completed",
-        "timestamp": "2026-12-04T10:00:00.000Z"
-    })
-}
-
-fn store() -> (tempfile::TempDir, JsonStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = JsonStore::new(dir.path());
-    (dir, store)
-}
+use support::{entry, largest, store};
 
 #[tokio::test]
 async fn appends_the_bytes_a_whole_rewrite_would_write() {
@@ -150,16 +103,11 @@ async fn a_large_file_is_never_held_in_memory() {
         .len();
     assert!(size > 4_000_000, "{size}");
 
-    LARGEST.store(0, Ordering::Relaxed);
-    COUNTING.store(true, Ordering::Relaxed);
-    store
-        .append("log.json", "activities", entry(20_000))
+    let largest = largest::counted(store.append("log.json", "activities", entry(20_000)))
         .await
-        .unwrap();
-    COUNTING.store(false, Ordering::Relaxed);
-    let largest = LARGEST.load(Ordering::Relaxed);
+        .1;
     assert!(
-        largest < 64 * 1024,
+        largest < largest::SMALL,
         "the largest allocation of an append to a {size}-byte file: {largest} bytes"
     );
 

@@ -5,6 +5,7 @@
 mod accounts;
 mod schedules;
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

@@ -216,19 +216,73 @@ impl Agents {
         Ok(())
     }
 
-    /// One agent's activity of one UTC day (`YYYY-MM-DD`), newest last.
+    /// One agent's activity of one UTC day (`YYYY-MM-DD`; today when `None`),
+    /// oldest first, the whole day.
     pub async fn activity(
         &self,
         agent: &str,
-        date: &str,
+        date: Option<&str>,
     ) -> Result<Vec<ActivityEntry>, AgentsError> {
+        let rel = self.day_file(agent, date)?;
+        let all = self
+            .store
+            .fold(&rel, "activities", Vec::new(), |all, e| all.push(e))
+            .await?;
+        Ok(all)
+    }
+
+    /// One page of an agent's activity of one UTC day, newest first: the
+    /// entries of `page.action` (all when `None`), `page.offset` newest
+    /// skipped. Read in one pass keeping only `offset + limit` entries, so a
+    /// day file of any size costs the page, not the file.
+    pub async fn activity_page(
+        &self,
+        agent: &str,
+        date: Option<&str>,
+        page: ActivityPage,
+    ) -> Result<Vec<ActivityEntry>, AgentsError> {
+        let rel = self.day_file(agent, date)?;
+        let keep = page.offset.saturating_add(page.limit);
+        let ActivityPage {
+            action,
+            offset,
+            limit,
+        } = page;
+        let newest = self
+            .store
+            .fold(
+                &rel,
+                "activities",
+                VecDeque::new(),
+                move |kept, e: ActivityEntry| {
+                    if keep > 0 && action.as_deref().is_none_or(|a| e.action == a) {
+                        if kept.len() == keep {
+                            kept.pop_front();
+                        }
+                        kept.push_back(e);
+                    }
+                },
+            )
+            .await?;
+        Ok(newest.into_iter().rev().skip(offset).take(limit).collect())
+    }
+
+    /// `agents/activity/<agent>/<date>.json`, the date checked (today when `None`).
+    fn day_file(&self, agent: &str, date: Option<&str>) -> Result<String, AgentsError> {
         portos_store::safe_name(agent)?;
+        let today;
+        let date = match date {
+            Some(d) => d,
+            None => {
+                today = self.now().format("%Y-%m-%d").to_string();
+                &today
+            }
+        };
         let ok = date.len() == 10 && chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok();
         if !ok {
             return Err(Invalid(format!("date must be YYYY-MM-DD, not {date:?}")).into());
         }
-        let f: ActivityFile = self.store.load(&files::activity(agent, date)).await?;
-        Ok(f.activities)
+        Ok(files::activity(agent, date))
     }
 
     /// An activity entry of `action` on `account` (of schedule `schedule`, if any).
@@ -276,17 +330,17 @@ impl Agents {
             }
         }
         if let Some(max) = s.rate_limit.max_per_day {
-            let today = now.format("%Y-%m-%d").to_string();
+            let rel = self.day_file(&s.agent_id, None)?;
+            let (account, action) = (s.account_id.clone(), s.action.kind.clone());
+            // Counted in one pass over the day file, none of it kept.
             let n = self
-                .activity(&s.agent_id, &today)
-                .await?
-                .iter()
-                .filter(|e| {
-                    e.status == "started"
-                        && e.account_id == s.account_id
-                        && e.action == s.action.kind
+                .store
+                .fold(&rel, "activities", 0usize, move |n, e: ActivityEntry| {
+                    let ours =
+                        e.status == "started" && e.account_id == account && e.action == action;
+                    *n += usize::from(ours);
                 })
-                .count();
+                .await?;
             if n as u32 >= max {
                 return Ok(Some(format!(
                     "rateLimit.maxPerDay: {n} of {max} runs today (UTC)"

@@ -324,18 +324,11 @@ impl pb::activity_server::Activity for ActivityRpc {
     ) -> Result<Response<pb::ListActivityResponse>, Status> {
         let r = req.into_inner();
         need(&r.agent_id, "agent_id")?;
-        let date = if r.date.is_empty() {
-            crate::error::now_iso()
-                .get(..10)
-                .unwrap_or_default()
-                .to_string()
-        } else {
-            r.date
-        };
+        let date = (!r.date.is_empty()).then_some(r.date.as_str());
         let list = self
             .0
             .agents
-            .activity(&r.agent_id, &date)
+            .activity(&r.agent_id, date)
             .await
             .or_status(&self.0)?;
         Ok(Response::new(pb::ListActivityResponse {

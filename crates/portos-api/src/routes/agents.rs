@@ -402,20 +402,15 @@ pub async fn agent_activity(
     Path(agent): Path<String>,
     Query(q): Query<ActivityQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let date = q.date.unwrap_or_else(|| {
-        crate::error::now_iso()
-            .get(..10)
-            .unwrap_or_default()
-            .to_string()
-    });
-    let mut list = app.agents.activity(&agent, &date).await?;
-    list.reverse();
-    let list: Vec<_> = list
-        .into_iter()
-        .filter(|e| q.action.as_deref().is_none_or(|a| e.action == a))
-        .skip(q.offset.unwrap_or(0))
-        .take(q.limit.unwrap_or(100))
-        .collect();
+    let page = portos_agents::model::ActivityPage {
+        action: q.action,
+        offset: q.offset.unwrap_or(0),
+        limit: q.limit.unwrap_or(100),
+    };
+    let list = app
+        .agents
+        .activity_page(&agent, q.date.as_deref(), page)
+        .await?;
     Ok(Json(json!(list)))
 }
 
