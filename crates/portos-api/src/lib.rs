@@ -475,15 +475,10 @@ async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
 /// The REST and WebSocket routes, with every layer.
 pub fn router(state: AppState) -> Router {
     let (api, _) = api_routes();
-    api.route("/api/{*rest}", axum::routing::any(not_found))
-        .with_state(state.clone())
-        .route("/ws", get(events::ws_handler).with_state(state.clone()))
-        .layer(middleware::from_fn_with_state(state.clone(), publish_errors))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+    // The four layers as one stack: each route gets one boxed copy of it,
+    // where a `.layer` call each would nest four boxes that a request clones
+    // at every level it passes (see `portos_rt::layered`).
+    let rest = tower::ServiceBuilder::new()
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
@@ -495,6 +490,16 @@ pub fn router(state: AppState) -> Router {
                 .on_response(())
                 .on_failure(()),
         )
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), publish_errors));
+    api.route("/api/{*rest}", axum::routing::any(not_found))
+        .with_state(state.clone())
+        .route("/ws", get(events::ws_handler).with_state(state))
+        .layer(rest)
 }
 
 /// A request slower than this is logged whatever it was.
@@ -532,17 +537,20 @@ async fn log_request(req: Request, next: Next) -> Response {
 /// gRPC, reflection): the Host allow-list, CORS, then the credential and the
 /// same-origin rule (`guard`).
 pub fn guarded(state: &AppState, router: Router) -> Router {
-    router
-        .layer(middleware::from_fn_with_state(
-            state.access.clone(),
-            guard::check_access,
-        ))
-        .layer(guard::cors())
-        .layer(middleware::from_fn_with_state(
-            state.hosts.clone(),
-            guard::check_host,
-        ))
-        .layer(middleware::from_fn(log_request))
+    portos_rt::layered(
+        router,
+        tower::ServiceBuilder::new()
+            .layer(middleware::from_fn(log_request))
+            .layer(middleware::from_fn_with_state(
+                state.hosts.clone(),
+                guard::check_host,
+            ))
+            .layer(guard::cors())
+            .layer(middleware::from_fn_with_state(
+                state.access.clone(),
+                guard::check_access,
+            )),
+    )
 }
 
 /// Named handlers for one file folder (list, create, download, delete), so each

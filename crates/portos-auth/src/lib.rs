@@ -157,13 +157,16 @@ impl Owner {
 
     /// The owner token, empty when none was made yet.
     pub fn token(&self) -> String {
+        self.current_token().to_string()
+    }
+
+    fn current_token(&self) -> Arc<String> {
         self.read(TOKEN_FILE, &self.token, |t| t.trim().to_string())
-            .to_string()
     }
 
     /// Whether `given` is the owner token.
     pub fn is_token(&self, given: &str) -> bool {
-        same(given.trim(), &self.token())
+        same(given.trim(), &self.current_token())
     }
 
     /// A new owner token; every session ends.

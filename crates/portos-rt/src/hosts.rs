@@ -111,7 +111,12 @@ pub async fn check_host(
 /// allow-list (`PORTOS_ALLOWED_HOSTS`) around everything it serves.
 pub fn wrap_from_env() -> Box<dyn FnOnce(axum::Router) -> axum::Router + Send> {
     let policy = Arc::new(HostPolicy::from_env());
-    Box::new(move |all| all.layer(axum::middleware::from_fn_with_state(policy, check_host)))
+    Box::new(move |all| {
+        crate::layered(
+            all,
+            axum::middleware::from_fn_with_state(policy, check_host),
+        )
+    })
 }
 
 /// The Content-Security-Policy of PortOS's own pages: only this origin's

@@ -31,9 +31,19 @@ pub fn token() -> Option<String> {
 /// [`crate::App::wrap`] for an internal service: the Host allow-list and the
 /// internal token on every gRPC method but health and reflection.
 pub fn wrap_from_env() -> Box<dyn FnOnce(Router) -> Router + Send> {
-    let hosts = crate::hosts::wrap_from_env();
+    let policy = Arc::new(crate::hosts::HostPolicy::from_env());
     let token = Arc::new(token());
-    Box::new(move |all| hosts(all.layer(axum::middleware::from_fn_with_state(token, check))))
+    Box::new(move |all| {
+        crate::layered(
+            all,
+            tower::ServiceBuilder::new()
+                .layer(axum::middleware::from_fn_with_state(
+                    policy,
+                    crate::hosts::check_host,
+                ))
+                .layer(axum::middleware::from_fn_with_state(token, check)),
+        )
+    })
 }
 
 /// Whether a request is a gRPC call.

@@ -64,6 +64,12 @@ pub fn generation(dir: &Path) -> Option<u64> {
 
 fn drain(w: &mut Watches) {
     loop {
+        // Nothing queued, the usual case: one `poll`, where a read would
+        // clear a 4 KiB buffer and make a list for nothing (every request
+        // of the api server looks here twice).
+        if !queued(&w.fd) {
+            return;
+        }
         match w.fd.read_events() {
             Ok(events) if !events.is_empty() => {
                 for e in events {
@@ -93,6 +99,15 @@ fn drain(w: &mut Watches) {
             _ => return,
         }
     }
+}
+
+/// Whether an event waits in `fd`'s queue (or `poll` could not tell).
+fn queued(fd: &Inotify) -> bool {
+    use std::os::fd::AsFd;
+
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    !matches!(poll(&mut fds, PollTimeout::ZERO), Ok(0))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! contract), over `portos-history`.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::response::Response;
 use portos_history::{Filter, Page};
 use serde::Deserialize;
@@ -60,6 +60,7 @@ fn number(name: &str, v: Option<&str>, default: usize) -> Result<usize, ApiError
 #[utoipa::path(get, operation_id = "listHistory", path = "/api/history", tag = "history", params(("limit" = Option<u32>, Query, description = "default 100"), ("offset" = Option<u32>, Query), ("action" = Option<String>, Query), ("target" = Option<String>, Query), ("success" = Option<bool>, Query)), responses((status = 200, description = "`{ total, entries }`, newest first", body = HistoryPage), (status = 400, description = "a bad number")))]
 pub async fn list(
     State(app): State<AppState>,
+    RawQuery(raw): RawQuery,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     let f = Filter {
@@ -70,9 +71,11 @@ pub async fn list(
         success: q.success.map(|s| s == "true"),
     };
     let history = app.history.shared().await?;
-    app.rendered.json(&history, &format!("history {f:?}"), |h| {
-        Page::of(h.clone(), &f)
-    })
+    // The answer is a function of the query string: it is the key as it
+    // came (an equal filter spelled otherwise is kept once more, no harm).
+    let key = ["history?", raw.as_deref().unwrap_or_default()].concat();
+    app.rendered
+        .json(&history, &key, |h| Page::of(h.clone(), &f))
 }
 
 /// `GET /api/history/stats`.
