@@ -291,11 +291,23 @@ pub fn processes_with_env(entry: &str) -> Vec<i32> {
 
 /// The resident set of `pid` in KiB (0 when it is gone).
 pub fn rss_kib(pid: i32) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+/// The anonymous part of `pid`'s resident memory, in KiB: its heap and
+/// stacks, what a leak grows (the rest of the RSS is file pages, the
+/// program's code among them, faulted in as paths run and taken back by the
+/// kernel when it needs them).
+pub fn anon_kib(pid: i32) -> u64 {
+    status_kib(pid, "RssAnon:")
+}
+
+fn status_kib(pid: i32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines().find_map(|l| {
-                l.strip_prefix("VmRSS:")?
+                l.strip_prefix(field)?
                     .split_whitespace()
                     .next()?
                     .parse()
