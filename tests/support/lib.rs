@@ -35,9 +35,12 @@ pub fn bin(name: &str) -> PathBuf {
     p
 }
 
-/// The repository root (for the real `supervisor.toml`).
+/// The repository root (for the real `supervisor.toml`): the clone `cargo
+/// test` runs in (named at run time; a test binary in a shared target dir may
+/// have been built from another clone).
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), PathBuf::from)
         .parent()
         .expect("repo root")
         .to_path_buf()

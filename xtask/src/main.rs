@@ -72,8 +72,16 @@ pub fn cargo_with(args: &[&str], envs: &[(&str, &std::ffi::OsStr)]) -> Result<()
     Ok(())
 }
 
+/// The clone `cargo xtask` was run in. `cargo run` names it at run time; the
+/// compile-time name is only the fallback, because a binary kept in a shared
+/// target dir may have been built from another clone (whose tree may be gone,
+/// or hold other code).
 pub fn workspace_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+        || env!("CARGO_MANIFEST_DIR").into(),
+        std::path::PathBuf::from,
+    );
+    manifest_dir
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default()
