@@ -85,14 +85,7 @@ async fn start() -> Server {
 
 impl Server {
     async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        answer(self.http.get(format!("{}{path}", self.base))).await
     }
 
     async fn send(&self, method: reqwest::Method, path: &str, body: Option<&str>) -> (u16, Value) {
@@ -135,11 +128,17 @@ impl Server {
     }
 }
 
-/// A request's status and JSON body (null when it has none).
+/// A request's status and JSON body (null when it has none), checked
+/// against the OpenAPI document ([`conformance::check`]).
 async fn answer(req: reqwest::RequestBuilder) -> (u16, Value) {
-    let r = req.send().await.unwrap();
+    let (client, req) = req.build_split();
+    let req = req.unwrap();
+    let (method, path) = (req.method().to_string(), req.url().path().to_string());
+    let r = client.execute(req).await.unwrap();
     let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    let body = r.json::<Value>().await.ok();
+    conformance::check(&method, &path, status, body.as_ref());
+    (status, body.unwrap_or(Value::Null))
 }
 
 /// `method path` with the owner's session cookie, sent as another site's
@@ -192,6 +191,7 @@ mod updates_detection;
 #[allow(unused_imports)]
 pub(crate) use updates_detection::*;
 mod access;
+mod conformance;
 mod brain;
 mod commands;
 mod cos;
