@@ -11,6 +11,7 @@
 //! Must not depend on: the supervisor library (it is a client of its socket) or
 //! any other service crate.
 
+mod answers;
 pub mod error;
 pub mod events;
 pub mod grpc;

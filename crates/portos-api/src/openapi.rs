@@ -40,6 +40,21 @@ const WITH_BODY: [(&str, &str); 3] = [
 /// …and any operation with parameters.
 const WITH_PARAMS: [(&str, &str); 1] = [("400", "a bad parameter (`VALIDATION_ERROR`)")];
 const WITH_PATH: [(&str, &str); 1] = [("404", "nothing of that id (`NOT_FOUND`)")];
+/// …and any operation that asks another program: by the start of its path,
+/// which one. It answers 503 when that program does not answer, 502 when its
+/// answer is not one.
+const UPSTREAMS: [(&str, &str); 10] = [
+    ("/api/autofixer", "the autofixer"),
+    ("/api/browser", "the browser host"),
+    ("/api/processes", "the supervisor"),
+    ("/api/logs", "the supervisor"),
+    ("/api/commands/processes", "the supervisor"),
+    ("/api/apps", "the supervisor"),
+    ("/api/lmstudio", "LM Studio"),
+    ("/api/jira/instances/{id}", "the JIRA server"),
+    ("/api/agents/tools", "the agent's platform"),
+    ("/api/instances/peers", "the peer instance"),
+];
 
 /// The `Error` schema and the error answers, on every operation of `doc`.
 pub fn complete(doc: &mut OpenApi) {
@@ -55,7 +70,7 @@ pub fn complete(doc: &mut OpenApi) {
         .get_or_insert_with(Default::default)
         .schemas
         .insert("Error".into(), RefOr::T(error.into()));
-    for item in doc.paths.paths.values_mut() {
+    for (path, item) in doc.paths.paths.iter_mut() {
         for op in [
             &mut item.get,
             &mut item.put,
@@ -66,12 +81,20 @@ pub fn complete(doc: &mut OpenApi) {
         .into_iter()
         .flatten()
         {
-            complete_operation(op);
+            complete_operation(op, upstream(path));
         }
     }
 }
 
-fn complete_operation(op: &mut Operation) {
+/// The program an operation on `path` asks, if any.
+fn upstream(path: &str) -> Option<&'static str> {
+    UPSTREAMS
+        .iter()
+        .find(|(prefix, _)| path.starts_with(prefix))
+        .map(|(_, who)| *who)
+}
+
+fn complete_operation(op: &mut Operation, upstream: Option<&str>) {
     let params = op.parameters.as_deref().unwrap_or_default();
     let has_path = params
         .iter()
@@ -91,6 +114,13 @@ fn complete_operation(op: &mut Operation) {
         responses
             .entry(status.to_string())
             .or_insert_with(|| RefOr::T(Response::new(description)));
+    }
+    if let Some(who) = upstream {
+        for (status, what) in [("502", "an answer that is not one"), ("503", "no answer")] {
+            responses
+                .entry(status.to_string())
+                .or_insert_with(|| RefOr::T(Response::new(format!("{what} from {who}"))));
+        }
     }
     for (status, response) in responses.iter_mut() {
         if let RefOr::T(r) = response
@@ -143,6 +173,9 @@ mod tests {
                 }
                 if path.contains('{') {
                     assert!(json_error(op, "404"), "{id}: 404");
+                }
+                if path.starts_with("/api/browser") || path.starts_with("/api/autofixer") {
+                    assert!(json_error(op, "503"), "{id}: 503");
                 }
                 // A handler's own error answers have the shape too.
                 for status in op.responses.responses.keys() {

@@ -58,7 +58,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// `GET /api/cos`.
 #[utoipa::path(get, operation_id = "cosStatus", path = "/api/cos", tag = "cos",
-    responses((status = 200, description = "`{ running, paused, pausedAt, pauseReason, config, stats, activeAgents, provider }`")))]
+    responses((status = 200, description = "`{ running, paused, pausedAt, pauseReason, config, stats, activeAgents, provider }`", body = crate::answers::cos::CosStatus)))]
 pub async fn status(State(app): State<AppState>) -> Json<Value> {
     Json(app.cos.status().await)
 }
@@ -109,7 +109,7 @@ pub async fn evaluate(State(app): State<AppState>) -> Json<Value> {
 
 /// `GET /api/cos/watcher`.
 #[utoipa::path(get, operation_id = "cosWatcher", path = "/api/cos/watcher", tag = "cos",
-    responses((status = 200, description = "`{ watching, files }`: the task files are watched whenever the CoS runs")))]
+    responses((status = 200, description = "`{ watching, files }`: the task files are watched whenever the CoS runs", body = crate::answers::cos::CosWatcher)))]
 pub async fn watcher(State(app): State<AppState>) -> Json<Value> {
     let running = app.cos.status().await["running"] == true;
     Json(json!({"watching": running, "files": ["TASKS.md", "COS-TASKS.md"]}))
@@ -117,7 +117,7 @@ pub async fn watcher(State(app): State<AppState>) -> Json<Value> {
 
 /// `GET /api/cos/config`.
 #[utoipa::path(get, operation_id = "cosConfig", path = "/api/cos/config", tag = "cos",
-    responses((status = 200, description = "the config")))]
+    responses((status = 200, description = "the config", body = crate::answers::cos::CosConfig)))]
 pub async fn get_config(State(app): State<AppState>) -> Json<Value> {
     Json(app.cos.config().await)
 }
@@ -125,28 +125,28 @@ pub async fn get_config(State(app): State<AppState>) -> Json<Value> {
 /// `PUT /api/cos/config`.
 #[utoipa::path(put, operation_id = "cosSetConfig", path = "/api/cos/config", tag = "cos",
     request_body(content = Object, description = "keys of the config to change; unknown keys, the task files' paths and values of the wrong type are refused whole"),
-    responses((status = 200, description = "the config"), (status = 400, description = "VALIDATION_ERROR naming the key")))]
+    responses((status = 200, description = "the config", body = crate::answers::cos::CosConfig), (status = 400, description = "VALIDATION_ERROR naming the key")))]
 pub async fn put_config(State(app): State<AppState>, Json(b): Body) -> Answer {
     Ok(Json(app.cos.set_config(&b).await?))
 }
 
 /// `GET /api/cos/tasks`.
 #[utoipa::path(get, operation_id = "cosTasks", path = "/api/cos/tasks", tag = "cos",
-    responses((status = 200, description = "`{ user, cos }`: each `{ tasks, grouped, file, exists, type, unparsed }`; `cos` also `autoApproved`, `awaitingApproval`")))]
+    responses((status = 200, description = "`{ user, cos }`: each `{ tasks, grouped, file, exists, type, unparsed }`; `cos` also `autoApproved`, `awaitingApproval`", body = crate::answers::cos::CosQueues)))]
 pub async fn tasks(State(app): State<AppState>) -> Answer {
     Ok(Json(app.cos.tasks().await?))
 }
 
 /// `GET /api/cos/tasks/user`.
 #[utoipa::path(get, operation_id = "cosUserTasks", path = "/api/cos/tasks/user", tag = "cos",
-    responses((status = 200, description = "the owner's queue")))]
+    responses((status = 200, description = "the owner's queue", body = crate::answers::cos::CosQueue)))]
 pub async fn user_tasks(State(app): State<AppState>) -> Answer {
     Ok(Json(app.cos.tasks().await?["user"].take()))
 }
 
 /// `GET /api/cos/tasks/internal`.
 #[utoipa::path(get, operation_id = "cosInternalTasks", path = "/api/cos/tasks/internal", tag = "cos",
-    responses((status = 200, description = "the CoS's own queue")))]
+    responses((status = 200, description = "the CoS's own queue", body = crate::answers::cos::CosQueue)))]
 pub async fn internal_tasks(State(app): State<AppState>) -> Answer {
     Ok(Json(app.cos.tasks().await?["cos"].take()))
 }
@@ -205,7 +205,7 @@ pub async fn enhance(State(app): State<AppState>, Json(b): Json<EnhanceBody>) ->
 
 /// `POST /api/cos/tasks/refresh`.
 #[utoipa::path(post, operation_id = "cosRefreshTasks", path = "/api/cos/tasks/refresh", tag = "cos",
-    responses((status = 200, description = "the tasks, read again; an evaluation follows")))]
+    responses((status = 200, description = "the tasks, read again; an evaluation follows", body = crate::answers::cos::CosQueues)))]
 pub async fn refresh(State(app): State<AppState>) -> Answer {
     app.cos.wake();
     Ok(Json(app.cos.tasks().await?))
@@ -250,28 +250,28 @@ pub async fn approve(State(app): State<AppState>, Path(id): Path<String>) -> Ans
 
 /// `GET /api/cos/agents`.
 #[utoipa::path(get, operation_id = "cosAgents", path = "/api/cos/agents", tag = "cos",
-    responses((status = 200, description = "the agents in the state, each with the tail of its output as `[{ line, timestamp }]`")))]
+    responses((status = 200, description = "the agents in the state, each with the tail of its output as `[{ line, timestamp }]`", body = Vec<crate::answers::cos::CosAgent>)))]
 pub async fn agents(State(app): State<AppState>) -> Json<Value> {
     Json(app.cos.agents().await)
 }
 
 /// `GET /api/cos/agents/history`.
 #[utoipa::path(get, operation_id = "cosAgentHistory", path = "/api/cos/agents/history", tag = "cos",
-    responses((status = 200, description = "`{ dates: [{ date, count }] }`, newest first")))]
+    responses((status = 200, description = "`{ dates: [{ date, count }] }`, newest first", body = crate::answers::cos::CosHistoryDates)))]
 pub async fn history(State(app): State<AppState>) -> Json<Value> {
     Json(app.cos.history().await)
 }
 
 /// `GET /api/cos/agents/history/:date`.
 #[utoipa::path(get, operation_id = "cosAgentHistoryOf", path = "/api/cos/agents/history/{date}", tag = "cos", params(("date" = String, Path)),
-    responses((status = 200, description = "the agents that ended that day (UTC)"), (status = 400, description = "not YYYY-MM-DD")))]
+    responses((status = 200, description = "the agents that ended that day (UTC)", body = Vec<crate::answers::cos::CosAgent>), (status = 400, description = "not YYYY-MM-DD")))]
 pub async fn history_of(State(app): State<AppState>, Path(date): Path<String>) -> Answer {
     Ok(Json(json!(app.cos.history_of(&date).await?)))
 }
 
 /// `GET /api/cos/agents/:id`.
 #[utoipa::path(get, operation_id = "cosAgent", path = "/api/cos/agents/{id}", tag = "cos", params(("id" = String, Path)),
-    responses((status = 200, description = "the agent with its output"), (status = 404, description = "Agent not found")))]
+    responses((status = 200, description = "the agent with its output", body = crate::answers::cos::CosAgent), (status = 404, description = "Agent not found")))]
 pub async fn agent(State(app): State<AppState>, Path(id): Path<String>) -> Answer {
     Ok(Json(app.cos.agent(&id).await?))
 }
@@ -313,7 +313,7 @@ pub async fn clear_completed(State(app): State<AppState>) -> Json<Value> {
 
 /// `GET /api/cos/health`.
 #[utoipa::path(get, operation_id = "cosHealth", path = "/api/cos/health", tag = "cos",
-    responses((status = 200, description = "`{ lastCheck, issues }` of the last check (a read checks nothing)")))]
+    responses((status = 200, description = "`{ lastCheck, issues }` of the last check (a read checks nothing)", body = crate::answers::cos::CosHealth)))]
 pub async fn health(State(app): State<AppState>) -> Json<Value> {
     Json(app.cos.health().await)
 }
@@ -327,21 +327,21 @@ pub async fn health_check(State(app): State<AppState>) -> Json<Value> {
 
 /// `GET /api/cos/reports`.
 #[utoipa::path(get, operation_id = "cosReports", path = "/api/cos/reports", tag = "cos",
-    responses((status = 200, description = "the dates with a report, newest first")))]
+    responses((status = 200, description = "the dates with a report, newest first", body = Vec<String>)))]
 pub async fn reports(State(app): State<AppState>) -> Json<Value> {
     Json(app.cos.reports().await)
 }
 
 /// `GET /api/cos/reports/today`.
 #[utoipa::path(get, operation_id = "cosReportToday", path = "/api/cos/reports/today", tag = "cos",
-    responses((status = 200, description = "today's report, made now when there is none")))]
+    responses((status = 200, description = "today's report, made now when there is none", body = crate::answers::cos::CosReport)))]
 pub async fn report_today(State(app): State<AppState>) -> Answer {
     Ok(Json(app.cos.today_report().await?))
 }
 
 /// `GET /api/cos/reports/:date`.
 #[utoipa::path(get, operation_id = "cosReport", path = "/api/cos/reports/{date}", tag = "cos", params(("date" = String, Path)),
-    responses((status = 200, description = "`{ date, generated, summary, agents }`"), (status = 400, description = "not YYYY-MM-DD"), (status = 404, description = "no report that day")))]
+    responses((status = 200, description = "`{ date, generated, summary, agents }`", body = crate::answers::cos::CosReport), (status = 400, description = "not YYYY-MM-DD"), (status = 404, description = "no report that day")))]
 pub async fn report(State(app): State<AppState>, Path(date): Path<String>) -> Answer {
     app.cos.report(&date).await?.map(Json).ok_or_else(|| {
         ApiError::new(
@@ -373,21 +373,21 @@ pub async fn generate_report(
 
 /// `GET /api/cos/learning`.
 #[utoipa::path(get, operation_id = "cosLearning", path = "/api/cos/learning", tag = "cos",
-    responses((status = 200, description = "`learning.json`: `byTaskType`, `byModelTier`, `byModel`, `errorPatterns`, `routingAccuracy`, `totals`, `records`")))]
+    responses((status = 200, description = "`learning.json`: `byTaskType`, `byModelTier`, `byModel`, `errorPatterns`, `routingAccuracy`, `totals`, `records`", body = crate::answers::cos::CosLearning)))]
 pub async fn learning(State(app): State<AppState>) -> Json<Value> {
     Json(app.cos.learning().await)
 }
 
 /// `GET /api/cos/learning/summary`.
 #[utoipa::path(get, operation_id = "cosLearningSummary", path = "/api/cos/learning/summary", tag = "cos",
-    responses((status = 200, description = "`{ status, statusMessage, totalTypes, healthy, warning, critical, skipped, overallSuccessRate, totalCompleted }`")))]
+    responses((status = 200, description = "`{ status, statusMessage, totalTypes, healthy, warning, critical, skipped, overallSuccessRate, totalCompleted }`", body = crate::answers::cos::CosLearningSummary)))]
 pub async fn learning_summary(State(app): State<AppState>) -> Json<Value> {
     Json(app.cos.learning_summary().await)
 }
 
 /// `GET /api/cos/learning/skipped`.
 #[utoipa::path(get, operation_id = "cosLearningSkipped", path = "/api/cos/learning/skipped", tag = "cos",
-    responses((status = 200, description = "`{ skippedCount, skippedTypes, message }`")))]
+    responses((status = 200, description = "`{ skippedCount, skippedTypes, message }`", body = crate::answers::cos::CosLearningSkipped)))]
 pub async fn learning_skipped(State(app): State<AppState>) -> Json<Value> {
     Json(app.cos.learning_skipped().await)
 }

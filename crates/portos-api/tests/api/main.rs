@@ -191,9 +191,9 @@ mod updates_detection;
 #[allow(unused_imports)]
 pub(crate) use updates_detection::*;
 mod access;
-mod conformance;
 mod brain;
 mod commands;
+mod conformance;
 mod cos;
 mod holes;
 mod instances;
