@@ -10,9 +10,9 @@
 //! listed (the original's files keep fields this server does not know).
 #![allow(dead_code)]
 
-// pub mod brain;
+pub mod brain;
 pub mod cos;
-// pub mod runs;
+pub mod runs;
 // pub mod system;
 
 use std::collections::BTreeMap;

@@ -10,13 +10,13 @@ use crate::AppState;
 use crate::error::ApiError;
 
 /// `GET /api/lmstudio/status`.
-#[utoipa::path(get, operation_id = "lmStudioStatus", path = "/api/lmstudio/status", tag = "lmstudio", responses((status = 200, description = "`{ available, baseUrl, loadedModels, models, recommendedThinkingModel, lastCheckAt, lastSuccessAt, lastError, consecutiveErrors }`")))]
+#[utoipa::path(get, operation_id = "lmStudioStatus", path = "/api/lmstudio/status", tag = "lmstudio", responses((status = 200, description = "`{ available, baseUrl, loadedModels, models, recommendedThinkingModel, lastCheckAt, lastSuccessAt, lastError, consecutiveErrors }`", body = crate::answers::runs::LmStudioStatus)))]
 pub async fn status(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(lmstudio::status(&app.ai).await?))
 }
 
 /// `GET /api/lmstudio/models`: 503 when LM Studio is not there.
-#[utoipa::path(get, operation_id = "lmStudioModels", path = "/api/lmstudio/models", tag = "lmstudio", responses((status = 200, description = "`{ available, count, models, recommendedThinkingModel }`"), (status = 503, description = "LM Studio not available")))]
+#[utoipa::path(get, operation_id = "lmStudioModels", path = "/api/lmstudio/models", tag = "lmstudio", responses((status = 200, description = "`{ available, count, models, recommendedThinkingModel }`", body = crate::answers::runs::LmStudioModels), (status = 503, description = "LM Studio not available")))]
 pub async fn list_models(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(lmstudio::list_models(&app.ai).await?))
 }
@@ -85,7 +85,7 @@ pub async fn classify_memory(
 }
 
 /// `GET /api/lmstudio/thinking-stats`.
-#[utoipa::path(get, operation_id = "lmStudioThinkingStats", path = "/api/lmstudio/thinking-stats", tag = "lmstudio", responses((status = 200, description = "`{ localAnalyses, cloudEscalations, localSuccesses, localFailures, localSuccessRate, escalationRate }`")))]
+#[utoipa::path(get, operation_id = "lmStudioThinkingStats", path = "/api/lmstudio/thinking-stats", tag = "lmstudio", responses((status = 200, description = "`{ localAnalyses, cloudEscalations, localSuccesses, localFailures, localSuccessRate, escalationRate }`", body = crate::answers::runs::ThinkingStats)))]
 pub async fn thinking_stats(State(app): State<AppState>) -> Json<Value> {
     Json(lmstudio::thinking_stats(&app.ai).await)
 }

@@ -11,7 +11,7 @@ use crate::AppState;
 use crate::error::ApiError;
 
 /// `GET /api/prompts`: `{ stages }`.
-#[utoipa::path(get, operation_id = "listStages", path = "/api/prompts", tag = "prompts", responses((status = 200, description = "`{ stages }`")))]
+#[utoipa::path(get, operation_id = "listStages", path = "/api/prompts", tag = "prompts", responses((status = 200, description = "`{ stages }`", body = crate::answers::runs::Stages)))]
 pub async fn list(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "stages": prompts::stages(&app.ai).await? })))
 }
@@ -34,7 +34,7 @@ pub async fn reload() -> Json<Value> {
 }
 
 /// `GET /api/prompts/variables`.
-#[utoipa::path(get, operation_id = "listVariables", path = "/api/prompts/variables", tag = "prompts", responses((status = 200, description = "`{ variables }`")))]
+#[utoipa::path(get, operation_id = "listVariables", path = "/api/prompts/variables", tag = "prompts", responses((status = 200, description = "`{ variables }`", body = crate::answers::runs::Variables)))]
 pub async fn list_variables(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(
         json!({ "variables": prompts::variables(&app.ai).await? }),
@@ -52,7 +52,7 @@ pub async fn create_variable(
 }
 
 /// `GET /api/prompts/variables/:key`.
-#[utoipa::path(get, operation_id = "getVariable", path = "/api/prompts/variables/{key}", tag = "prompts", params(("key" = String, Path)), responses((status = 200, description = "`{ key, name, category, content }`"), (status = 404, description = "Variable not found")))]
+#[utoipa::path(get, operation_id = "getVariable", path = "/api/prompts/variables/{key}", tag = "prompts", params(("key" = String, Path)), responses((status = 200, description = "`{ key, name, category, content }`", body = crate::answers::runs::Variable), (status = 404, description = "Variable not found")))]
 pub async fn get_variable(
     State(app): State<AppState>,
     Path(key): Path<String>,
@@ -83,7 +83,7 @@ pub async fn delete_variable(
 }
 
 /// `GET /api/prompts/:stage`: its configuration and template.
-#[utoipa::path(get, operation_id = "getStage", path = "/api/prompts/{stage}", tag = "prompts", params(("stage" = String, Path)), responses((status = 200, description = "`{ ...config, template }`"), (status = 404, description = "Stage not found")))]
+#[utoipa::path(get, operation_id = "getStage", path = "/api/prompts/{stage}", tag = "prompts", params(("stage" = String, Path)), responses((status = 200, description = "`{ ...config, template }`", body = crate::answers::runs::Stage), (status = 404, description = "Stage not found")))]
 pub async fn get(
     State(app): State<AppState>,
     Path(stage): Path<String>,
@@ -149,7 +149,7 @@ pub async fn preview(
 }
 
 /// `GET /api/prompts/:stage/versions`: newest first.
-#[utoipa::path(get, operation_id = "stageVersions", path = "/api/prompts/{stage}/versions", tag = "prompts", params(("stage" = String, Path)), responses((status = 200, description = "`{ versions: [{ version, savedAt, size }] }`")))]
+#[utoipa::path(get, operation_id = "stageVersions", path = "/api/prompts/{stage}/versions", tag = "prompts", params(("stage" = String, Path)), responses((status = 200, description = "`{ versions: [{ version, savedAt, size }] }`", body = crate::answers::runs::StageVersions)))]
 pub async fn versions(
     State(app): State<AppState>,
     Path(stage): Path<String>,
@@ -160,7 +160,7 @@ pub async fn versions(
 }
 
 /// `GET /api/prompts/:stage/versions/:version`.
-#[utoipa::path(get, operation_id = "stageVersion", path = "/api/prompts/{stage}/versions/{version}", tag = "prompts", params(("stage" = String, Path), ("version" = String, Path)), responses((status = 200, description = "`{ version, template }`"), (status = 404, description = "Version not found")))]
+#[utoipa::path(get, operation_id = "stageVersion", path = "/api/prompts/{stage}/versions/{version}", tag = "prompts", params(("stage" = String, Path), ("version" = String, Path)), responses((status = 200, description = "`{ version, template }`", body = crate::answers::runs::StageVersion), (status = 404, description = "Version not found")))]
 pub async fn version(
     State(app): State<AppState>,
     Path((stage, version)): Path<(String, String)>,

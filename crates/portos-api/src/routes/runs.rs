@@ -20,7 +20,7 @@ pub struct ListQuery {
 }
 
 /// `GET /api/runs`: `{ total, runs }`, newest first.
-#[utoipa::path(get, operation_id = "listRuns", path = "/api/runs", tag = "runs", params(("limit" = Option<u32>, Query, description = "default 50"), ("offset" = Option<u32>, Query), ("source" = Option<String>, Query, description = "`all` (default), `devtools`, …")), responses((status = 200, description = "`{ total, runs: [metadata] }`")))]
+#[utoipa::path(get, operation_id = "listRuns", path = "/api/runs", tag = "runs", params(("limit" = Option<u32>, Query, description = "default 50"), ("offset" = Option<u32>, Query), ("source" = Option<String>, Query, description = "`all` (default), `devtools`, …")), responses((status = 200, description = "`{ total, runs: [metadata] }`", body = crate::answers::runs::RunList)))]
 pub async fn list(State(app): State<AppState>, Query(q): Query<ListQuery>) -> Json<Value> {
     // The original's leniency: a missing, zero or bad number is the default.
     let num = |v: Option<&str>, default: usize| {
@@ -83,7 +83,7 @@ pub async fn create(
 }
 
 /// `GET /api/runs/:id`: the metadata with `isActive`.
-#[utoipa::path(get, operation_id = "getRun", path = "/api/runs/{id}", tag = "runs", params(("id" = String, Path)), responses((status = 200, description = "metadata with `isActive`"), (status = 404, description = "Run not found")))]
+#[utoipa::path(get, operation_id = "getRun", path = "/api/runs/{id}", tag = "runs", params(("id" = String, Path)), responses((status = 200, description = "metadata with `isActive`", body = crate::answers::runs::RunMetadata), (status = 404, description = "Run not found")))]
 pub async fn get(
     State(app): State<AppState>,
     Path(id): Path<String>,

@@ -31,7 +31,7 @@ fn text<'a>(body: &'a Value, key: &str) -> Result<&'a str, ApiError> {
 
 /// `GET /api/usage`.
 #[utoipa::path(get, operation_id = "usageSummary", path = "/api/usage", tag = "usage",
-    responses((status = 200, description = "`{ totalSessions, totalMessages, totalToolCalls, totalTokens, estimatedCost, currentStreak, longestStreak, last7Days, hourlyActivity, topProviders, topModels, lastUpdated }`")))]
+    responses((status = 200, description = "`{ totalSessions, totalMessages, totalToolCalls, totalTokens, estimatedCost, currentStreak, longestStreak, last7Days, hourlyActivity, topProviders, topModels, lastUpdated }`", body = crate::answers::runs::UsageSummary)))]
 pub async fn summary(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(usage::summary(&app.ai).await?))
 }
@@ -43,7 +43,7 @@ pub struct DailyQuery {
 
 /// `GET /api/usage/daily` (ours): the days per provider, for the charts.
 #[utoipa::path(get, operation_id = "usageDaily", path = "/api/usage/daily", tag = "usage", params(("days" = Option<u32>, Query, description = "1-90, default 14")),
-    responses((status = 200, description = "`[{ date, byProvider: { <id>: { sessions, messages, tokens } } }]`, oldest first"), (status = 400, description = "days out of range")))]
+    responses((status = 200, description = "`[{ date, byProvider: { <id>: { sessions, messages, tokens } } }]`, oldest first", body = Vec<crate::answers::runs::UsageDaily>), (status = 400, description = "days out of range")))]
 pub async fn daily(
     State(app): State<AppState>,
     axum::extract::Query(q): axum::extract::Query<DailyQuery>,
