@@ -557,7 +557,7 @@ pub fn guarded(state: &AppState, router: Router) -> Router {
 /// Named handlers for one file folder (list, create, download, delete), so each
 /// has its place in the OpenAPI document.
 macro_rules! file_folder {
-    ($module:ident, $folder:path, $tag:literal, $base:literal, $item:literal) => {
+    ($module:ident, $folder:path, $tag:literal, $base:literal, $item:literal, $listed:ty) => {
         mod $module {
             use axum::Json;
             use axum::extract::{Path, Request, State};
@@ -567,7 +567,7 @@ macro_rules! file_folder {
             use crate::routes::files;
             use crate::{ApiError, AppState};
 
-            #[utoipa::path(get, path = $base, tag = $tag, operation_id = concat!("list_", stringify!($module)), responses((status = 200, description = "the files, newest first")))]
+            #[utoipa::path(get, path = $base, tag = $tag, operation_id = concat!("list_", stringify!($module)), responses((status = 200, description = "the files, newest first", body = $listed)))]
             pub async fn list(s: State<AppState>) -> Result<Json<Value>, ApiError> {
                 files::list(s, $folder).await
             }
@@ -599,21 +599,24 @@ file_folder!(
     portos_files::UPLOADS,
     "uploads",
     "/api/uploads",
-    "/api/uploads/{filename}"
+    "/api/uploads/{filename}",
+    crate::answers::system::Uploads
 );
 file_folder!(
     screenshots,
     portos_files::SCREENSHOTS,
     "screenshots",
     "/api/screenshots",
-    "/api/screenshots/{filename}"
+    "/api/screenshots/{filename}",
+    crate::answers::system::Screenshots
 );
 file_folder!(
     attachments,
     portos_files::ATTACHMENTS,
     "attachments",
     "/api/attachments",
-    "/api/attachments/{filename}"
+    "/api/attachments/{filename}",
+    crate::answers::system::Attachments
 );
 
 async fn not_found() -> ApiError {

@@ -13,7 +13,7 @@
 pub mod brain;
 pub mod cos;
 pub mod runs;
-// pub mod system;
+pub mod system;
 
 use std::collections::BTreeMap;
 

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::routes::processes::{LogsQuery, lines_param, log_text};
 
 /// `GET /api/apps`.
-#[utoipa::path(get, operation_id = "listApps", path = "/api/apps", tag = "apps", responses((status = 200, description = "apps with `pm2Status` and `overallStatus`")))]
+#[utoipa::path(get, operation_id = "listApps", path = "/api/apps", tag = "apps", responses((status = 200, description = "apps with `pm2Status` and `overallStatus`", body = Vec<crate::answers::system::AppView>)))]
 pub async fn list(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let views = control::views(&app.apps).await?;
     Ok(Json(Value::Array(
@@ -23,7 +23,7 @@ pub async fn list(State(app): State<AppState>) -> Result<Json<Value>, ApiError> 
 }
 
 /// `GET /api/apps/:id`.
-#[utoipa::path(get, operation_id = "getApp", path = "/api/apps/{id}", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "the app with `pm2Status`"), (status = 404, description = "App not found")))]
+#[utoipa::path(get, operation_id = "getApp", path = "/api/apps/{id}", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "the app with `pm2Status`", body = crate::answers::system::AppView), (status = 404, description = "App not found")))]
 pub async fn get(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -88,7 +88,7 @@ pub async fn unarchive(
 }
 
 /// `GET /api/apps/:id/task-types`.
-#[utoipa::path(get, operation_id = "appTaskTypes", path = "/api/apps/{id}/task-types", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "`{ appId, appName, taskTypeOverrides }`"), (status = 404, description = "App not found")))]
+#[utoipa::path(get, operation_id = "appTaskTypes", path = "/api/apps/{id}/task-types", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "`{ appId, appName, taskTypeOverrides }`", body = crate::answers::system::AppTaskTypes), (status = 404, description = "App not found")))]
 pub async fn task_types(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -148,7 +148,7 @@ pub async fn update_code(
 }
 
 /// `GET /api/apps/:id/status`: `{ <process>: summary }`.
-#[utoipa::path(get, operation_id = "appStatus", path = "/api/apps/{id}/status", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "`{ <process>: status }`"), (status = 404, description = "App not found")))]
+#[utoipa::path(get, operation_id = "appStatus", path = "/api/apps/{id}/status", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "`{ <process>: status }`", body = BTreeMap<String,crate::answers::system::ProcessStatus>), (status = 404, description = "App not found")))]
 pub async fn status(
     State(app): State<AppState>,
     Path(id): Path<String>,

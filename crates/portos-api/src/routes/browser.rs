@@ -162,7 +162,7 @@ pub async fn full_status(State(app): State<AppState>) -> Result<Json<Value>, Api
 }
 
 /// `GET /api/browser/config`.
-#[utoipa::path(get, operation_id = "browserConfig", path = "/api/browser/config", tag = "browser", responses((status = 200, description = "the config, defaults filled in")))]
+#[utoipa::path(get, operation_id = "browserConfig", path = "/api/browser/config", tag = "browser", responses((status = 200, description = "the config, defaults filled in", body = crate::answers::system::BrowserConfig)))]
 pub async fn get_config(State(app): State<AppState>) -> Result<Json<BrowserConfig>, ApiError> {
     Ok(Json(config(&app).await?))
 }
@@ -414,7 +414,7 @@ pub struct LinesQuery {
 }
 
 /// `GET /api/browser/logs?lines=50`: `{ stdout, stderr }` of the host.
-#[utoipa::path(get, operation_id = "browserLogs", path = "/api/browser/logs", tag = "browser", params(("lines" = Option<u32>, Query)), responses((status = 200, description = "`{ stdout, stderr }`")))]
+#[utoipa::path(get, operation_id = "browserLogs", path = "/api/browser/logs", tag = "browser", params(("lines" = Option<u32>, Query)), responses((status = 200, description = "`{ stdout, stderr }`", body = crate::answers::system::BrowserLogs)))]
 pub async fn logs(State(app): State<AppState>, Query(q): Query<LinesQuery>) -> Json<Value> {
     let lines = processes::lines_param(q.lines.as_deref(), 50);
     let (mut out, mut err) = (String::new(), String::new());

@@ -57,7 +57,7 @@ pub async fn stop(
 
 /// `GET /api/commands/allowed`.
 #[utoipa::path(get, operation_id = "allowedCommands", path = "/api/commands/allowed", tag = "commands",
-    responses((status = 200, description = "the allow-list (settings.json `commands.allowed`), sorted"), (status = 422, description = "SETTINGS_INVALID")))]
+    responses((status = 200, description = "the allow-list (settings.json `commands.allowed`), sorted", body = Vec<String>), (status = 422, description = "SETTINGS_INVALID")))]
 pub async fn allowed(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!(app.commands.allowed().await?)))
 }

@@ -17,14 +17,14 @@ type Answer = Result<Json<Value>, ApiError>;
 
 /// `GET /api/instances`.
 #[utoipa::path(get, operation_id = "listInstances", path = "/api/instances", tag = "instances",
-    responses((status = 200, description = "`{ self, peers }`; each peer with `needsPairing` (no credential held for it)")))]
+    responses((status = 200, description = "`{ self, peers }`; each peer with `needsPairing` (no credential held for it)", body = crate::answers::system::Instances)))]
 pub async fn list(State(app): State<AppState>) -> Answer {
     Ok(Json(app.instances.list().await?))
 }
 
 /// `GET /api/instances/self`.
 #[utoipa::path(get, operation_id = "getSelfInstance", path = "/api/instances/self", tag = "instances",
-    responses((status = 200, description = "`{ instanceId, name }`")))]
+    responses((status = 200, description = "`{ instanceId, name }`", body = crate::answers::system::SelfInstance)))]
 pub async fn get_self(State(app): State<AppState>) -> Answer {
     Ok(Json(json!(app.instances.ensure_self().await?)))
 }

@@ -19,7 +19,7 @@ async fn client(app: &AppState, id: &str) -> Result<portos_jira::Jira, ApiError>
     Ok(app.jira.client(id).await?)
 }
 
-#[utoipa::path(get, path = "/api/jira/instances", tag = "jira", operation_id = "listJiraInstances", responses((status = 200, description = "`{ instances: { <id>: { id, name, baseUrl, email, hasApiToken, tokenUpdatedAt, createdAt, updatedAt, customFields, hasCaCert } } }`")))]
+#[utoipa::path(get, path = "/api/jira/instances", tag = "jira", operation_id = "listJiraInstances", responses((status = 200, description = "`{ instances: { <id>: { id, name, baseUrl, email, hasApiToken, tokenUpdatedAt, createdAt, updatedAt, customFields, hasCaCert } } }`", body = crate::answers::system::JiraInstances)))]
 pub async fn list_instances(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let map: serde_json::Map<String, Value> = app
         .jira

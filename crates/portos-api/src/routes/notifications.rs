@@ -61,7 +61,7 @@ pub async fn count(State(app): State<AppState>) -> Result<Json<Value>, ApiError>
 }
 
 /// `GET /api/notifications/counts`.
-#[utoipa::path(get, operation_id = "notificationCounts", path = "/api/notifications/counts", tag = "notifications", responses((status = 200, description = "`{ total, unread, byType }`")))]
+#[utoipa::path(get, operation_id = "notificationCounts", path = "/api/notifications/counts", tag = "notifications", responses((status = 200, description = "`{ total, unread, byType }`", body = crate::answers::system::NotificationCounts)))]
 pub async fn counts(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(app.notifications.counts().await?))
 }

@@ -10,7 +10,7 @@ use crate::AppState;
 use crate::error::ApiError;
 
 /// `GET /api/ports/scan`.
-#[utoipa::path(get, operation_id = "scanPorts", path = "/api/ports/scan", tag = "ports", responses((status = 200, description = "`{ usedPorts, reservedPorts, allOccupied, freeRanges, suggestedPorts, defaultRange, owners: [{ port, address, pid, command, process, group }] }`")))]
+#[utoipa::path(get, operation_id = "scanPorts", path = "/api/ports/scan", tag = "ports", responses((status = 200, description = "`{ usedPorts, reservedPorts, allOccupied, freeRanges, suggestedPorts, defaultRange, owners: [{ port, address, pid, command, process, group }] }`", body = crate::answers::system::PortScan)))]
 pub async fn scan(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(ports::scan(&app.apps).await?))
 }

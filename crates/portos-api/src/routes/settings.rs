@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use portos_core::secrets::redact_secrets;
 
 /// `GET /api/settings`.
-#[utoipa::path(get, operation_id = "getSettings", path = "/api/settings", tag = "settings", responses((status = 200, description = "the settings, secrets masked")))]
+#[utoipa::path(get, operation_id = "getSettings", path = "/api/settings", tag = "settings", responses((status = 200, description = "the settings, secrets masked", body = BTreeMap<String,serde_json::Value>)))]
 pub async fn get(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(read(&app).await?))
 }
