@@ -20,6 +20,11 @@ use portos_ratelimit::{Limiter, SystemClock};
 use portos_test_support::{Fake, Incoming, serve};
 use serde_json::{Value, json};
 
+// Only `check` is used here; the api tests use the rest.
+#[allow(dead_code)]
+#[path = "support/conformance.rs"]
+mod conformance;
+
 const MB_KEY: &str = "moltbook_sk_linked_0123456789abcdef";
 const MB_NEW_KEY: &str = "moltbook_sk_registered_fedcba9876";
 const MB_SUSPENDED: &str = "moltbook_sk_suspended_5555555555";
@@ -180,7 +185,14 @@ impl Server {
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
         self.bodies.lock().unwrap().push(text.clone());
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let body = serde_json::from_str(&text).ok();
+        conformance::check(
+            method,
+            path.split('?').next().unwrap_or(path),
+            status,
+            body.as_ref(),
+        );
+        (status, body.unwrap_or(Value::Null))
     }
     async fn get(&self, path: &str) -> (u16, Value) {
         self.call("GET", path, None).await

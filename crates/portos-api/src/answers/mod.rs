@@ -10,6 +10,7 @@
 //! listed (the original's files keep fields this server does not know).
 #![allow(dead_code)]
 
+pub mod agents;
 pub mod brain;
 pub mod cos;
 pub mod runs;

@@ -193,8 +193,10 @@ pub(crate) use updates_detection::*;
 mod access;
 mod brain;
 mod commands;
+#[path = "../support/conformance.rs"]
 mod conformance;
 mod cos;
+mod documented;
 mod holes;
 mod instances;
 mod notifications;

@@ -14,6 +14,13 @@ struct Doc {
     components: Value,
 }
 
+pub fn doc_operations() -> impl Iterator<Item = (&'static str, String)> {
+    doc()
+        .operations
+        .iter()
+        .map(|(m, segments, _)| (m.as_str(), segments.join("/")))
+}
+
 fn doc() -> &'static Doc {
     static DOC: OnceLock<Doc> = OnceLock::new();
     DOC.get_or_init(|| {
@@ -35,7 +42,7 @@ fn doc() -> &'static Doc {
 /// The operation for `method path`: of the templates that match, the one
 /// with the most literal segments (`/api/cos/agents/history` before
 /// `/api/cos/agents/{id}`).
-fn operation(method: &str, path: &str) -> Option<&'static Value> {
+pub fn operation(method: &str, path: &str) -> Option<&'static Value> {
     let asked: Vec<&str> = path.split('/').collect();
     doc()
         .operations
@@ -64,20 +71,6 @@ pub fn check(method: &str, path: &str, status: u16, body: Option<&Value>) {
 /// document does not describe (`/ws`, pages) are not checked.
 pub fn violation(method: &str, path: &str, status: u16, body: Option<&Value>) -> Option<String> {
     let op = operation(method, path)?;
-    if let Ok(f) = std::env::var("DUMP_ANSWERS") {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(f)
-            .unwrap();
-        writeln!(
-            f,
-            "{}",
-            serde_json::json!({"m": method, "id": op["operationId"], "s": status, "b": body})
-        )
-        .unwrap();
-    }
     let id = op["operationId"].as_str().unwrap_or(path);
     let responses = &op["responses"];
     let Some(response) = responses
@@ -115,64 +108,4 @@ pub fn violation(method: &str, path: &str, status: u16, body: Option<&Value>) ->
             errors.join("\n")
         )
     })
-}
-
-#[test]
-#[should_panic(expected = "breaks its schema")]
-fn a_body_that_breaks_its_schema_is_refused() {
-    check(
-        "GET",
-        "/api/history",
-        200,
-        Some(&serde_json::json!({ "entries": [] })),
-    );
-}
-
-#[test]
-#[should_panic(expected = "does not list")]
-fn a_status_the_document_does_not_list_is_refused() {
-    check("GET", "/api/history/stats", 302, None);
-}
-
-#[test]
-fn a_body_that_fits_passes_and_the_most_literal_template_is_taken() {
-    check(
-        "GET",
-        "/api/history",
-        200,
-        Some(&serde_json::json!({ "total": 0, "entries": [] })),
-    );
-    assert_eq!(
-        operation("GET", "/api/history/stats").unwrap()["operationId"],
-        "historyStats"
-    );
-    assert!(operation("GET", "/ws").is_none());
-}
-
-/// Every GET of the document that needs no path parameter, asked of a
-/// server over the fixture data dir (its upstreams — supervisor, runner,
-/// browser host, autofixer, LM Studio — absent): each answer is one the
-/// document lists, with a body that fits its schema.
-#[tokio::test]
-async fn every_parameterless_get_answers_as_documented() {
-    let s = crate::start().await;
-    let (mut asked, mut broken) = (0, Vec::new());
-    for (method, segments, _) in &doc().operations {
-        let path = segments.join("/");
-        if method != "GET" || path.contains('{') || path == "/api/openapi.json" {
-            continue;
-        }
-        let r = s
-            .http
-            .get(format!("{}{path}", s.base))
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        let body = r.json::<Value>().await.ok();
-        broken.extend(violation("GET", &path, status, body.as_ref()));
-        asked += 1;
-    }
-    assert!(asked > 70, "{asked} operations asked");
-    assert!(broken.is_empty(), "{}", broken.join("\n\n"));
 }
