@@ -20,9 +20,7 @@ use portos_ratelimit::{Limiter, SystemClock};
 use portos_test_support::{Fake, Incoming, serve};
 use serde_json::{Value, json};
 
-// Only `check` is used here; the api tests use the rest.
-#[allow(dead_code)]
-#[path = "support/conformance.rs"]
+#[path = "api/conformance.rs"]
 mod conformance;
 
 const MB_KEY: &str = "moltbook_sk_linked_0123456789abcdef";
@@ -186,12 +184,7 @@ impl Server {
         let text = r.text().await.unwrap();
         self.bodies.lock().unwrap().push(text.clone());
         let body = serde_json::from_str(&text).ok();
-        conformance::check(
-            method,
-            path.split('?').next().unwrap_or(path),
-            status,
-            body.as_ref(),
-        );
+        conformance::document().check(method, path, status, body.as_ref());
         (status, body.unwrap_or(Value::Null))
     }
     async fn get(&self, path: &str) -> (u16, Value) {

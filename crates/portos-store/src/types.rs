@@ -132,7 +132,7 @@ pub mod files {
 /// PortOS looks for it. The host reads `headless`, `userDataDir` and
 /// `chromePath` at each launch; it takes its ports from its environment, so the
 /// port fields only say where the api server looks.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BrowserConfig {
     #[serde(default = "cdp_port")]
@@ -151,7 +151,9 @@ pub struct BrowserConfig {
     /// The Chromium binary; empty means found on `PATH`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub chrome_path: String,
+    /// Keys this server does not know, kept as they are.
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Map<String, Value>,
 }
 

@@ -1,9 +1,12 @@
 //! Test helpers, for `[dev-dependencies]` only: a fake of a remote HTTP service
 //! on 127.0.0.1 that records every request it gets (so a test can show that a
 //! call was — or was not — sent), served plain or over TLS with a certificate
-//! from a private CA made on the spot.
+//! from a private CA made on the spot; and [`openapi`], answers checked
+//! against an OpenAPI document.
 //!
 //! Must not depend on: any crate of ours (it is below them all).
+
+pub mod openapi;
 
 use std::net::SocketAddr;
 use std::sync::Mutex;

@@ -14,6 +14,7 @@ pub mod agents;
 pub mod brain;
 pub mod cos;
 pub mod runs;
+pub mod services;
 pub mod system;
 
 use std::collections::BTreeMap;

@@ -285,18 +285,6 @@ pub struct JiraInstances {
     pub instances: BTreeMap<String, JiraInstance>,
 }
 
-/// `GET /api/browser/config`.
-#[derive(utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct BrowserConfig {
-    pub cdp_port: u16,
-    pub cdp_host: String,
-    pub health_port: u16,
-    pub auto_connect: bool,
-    pub headless: bool,
-    pub user_data_dir: String,
-}
-
 /// `GET /api/browser/logs`.
 #[derive(utoipa::ToSchema)]
 pub struct BrowserLogs {

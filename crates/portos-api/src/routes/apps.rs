@@ -163,7 +163,7 @@ pub struct AppLogsQuery {
 }
 
 /// `GET /api/apps/:id/logs`: one process's tail (the first by default).
-#[utoipa::path(get, operation_id = "appLogs", path = "/api/apps/{id}/logs", tag = "apps", params(("id" = String, Path), ("lines" = Option<u32>, Query), ("process" = Option<String>, Query)), responses((status = 200, description = "`{ processName, lines, logs }`"), (status = 400, description = "MISSING_PROCESS or INVALID_PROCESS_NAME"), (status = 404, description = "App not found")))]
+#[utoipa::path(get, operation_id = "appLogs", path = "/api/apps/{id}/logs", tag = "apps", params(("id" = String, Path), ("lines" = Option<u32>, Query), ("process" = Option<String>, Query)), responses((status = 200, description = "`{ processName, lines, logs }`", body = crate::answers::services::ProcessLogText), (status = 400, description = "MISSING_PROCESS or INVALID_PROCESS_NAME"), (status = 404, description = "App not found")))]
 pub async fn logs(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -186,7 +186,7 @@ pub async fn logs(
 }
 
 /// `GET /api/logs/app/:appId`: every process of an app, `{ app, processes: { <name>: text } }`.
-#[utoipa::path(get, operation_id = "logsOfApp", path = "/api/logs/app/{id}", tag = "processes", params(("id" = String, Path), ("lines" = Option<u32>, Query)), responses((status = 200, description = "`{ app, processes }`"), (status = 404, description = "App not found")))]
+#[utoipa::path(get, operation_id = "logsOfApp", path = "/api/logs/app/{id}", tag = "processes", params(("id" = String, Path), ("lines" = Option<u32>, Query)), responses((status = 200, description = "`{ app, processes }`", body = crate::answers::services::AppLogs), (status = 404, description = "App not found")))]
 pub async fn logs_of_app(
     State(app): State<AppState>,
     Path(id): Path<String>,

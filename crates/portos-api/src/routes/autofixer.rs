@@ -42,13 +42,13 @@ impl From<Failure> for ApiError {
 }
 
 /// `GET /api/autofixer`: `{ enabled, state, fixing, processes }`.
-#[utoipa::path(get, operation_id = "autofixerStatus", path = "/api/autofixer", tag = "autofixer", responses((status = 200, description = "watching, fixing or paused; the fixes under way; each process seen crashing"), (status = 503, description = "the autofixer does not answer")))]
+#[utoipa::path(get, operation_id = "autofixerStatus", path = "/api/autofixer", tag = "autofixer", responses((status = 200, description = "watching, fixing or paused; the fixes under way; each process seen crashing", body = crate::answers::services::AutofixerStatus), (status = 503, description = "the autofixer does not answer")))]
 pub async fn status() -> Result<Json<Value>, ApiError> {
     Ok(Json(link().status().await?))
 }
 
 /// `GET /api/autofixer/history`: `data/autofixer/index.json`, newest first.
-#[utoipa::path(get, operation_id = "autofixerHistory", path = "/api/autofixer/history", tag = "autofixer", responses((status = 200, description = "the fix sessions, as index.json holds them")))]
+#[utoipa::path(get, operation_id = "autofixerHistory", path = "/api/autofixer/history", tag = "autofixer", responses((status = 200, description = "the fix sessions, as index.json holds them", body = Vec<BTreeMap<String,serde_json::Value>>)))]
 pub async fn history() -> Result<Json<Value>, ApiError> {
     Ok(Json(link().history().await?))
 }
@@ -84,13 +84,13 @@ pub async fn resume() -> Result<Json<Value>, ApiError> {
 }
 
 /// `GET /api/autofixer/config`: `data/autofixer/config.json` with its defaults.
-#[utoipa::path(get, operation_id = "autofixerConfig", path = "/api/autofixer/config", tag = "autofixer", responses((status = 200, description = "the settings")))]
+#[utoipa::path(get, operation_id = "autofixerConfig", path = "/api/autofixer/config", tag = "autofixer", responses((status = 200, description = "the settings", body = crate::answers::services::AutofixerConfig)))]
 pub async fn get_config() -> Result<Json<Value>, ApiError> {
     Ok(Json(link().config().await?))
 }
 
 /// `PUT /api/autofixer/config`: the whole settings object; 400 naming an unknown key or a bad value.
-#[utoipa::path(put, operation_id = "autofixerSetConfig", path = "/api/autofixer/config", tag = "autofixer", request_body = Object, responses((status = 200, description = "the settings as kept"), (status = 400, description = "an unknown key or a bad value, named")))]
+#[utoipa::path(put, operation_id = "autofixerSetConfig", path = "/api/autofixer/config", tag = "autofixer", request_body = Object, responses((status = 200, description = "the settings as kept", body = crate::answers::services::AutofixerConfig), (status = 400, description = "an unknown key or a bad value, named")))]
 pub async fn set_config(Json(v): Json<Value>) -> Result<Json<Value>, ApiError> {
     Ok(Json(link().set_config(&v).await?))
 }

@@ -136,13 +136,13 @@ fn tab_json(t: pb::Tab, empty_title: &str) -> Value {
 }
 
 /// `GET /api/browser/health`: `{ connected, processRunning, cdpPort, cdpHost, healthPort, cdpEndpoint, headless?, status?, reason?, error? }`.
-#[utoipa::path(get, operation_id = "browserHealth", path = "/api/browser/health", tag = "browser", responses((status = 200, description = "the health object")))]
+#[utoipa::path(get, operation_id = "browserHealth", path = "/api/browser/health", tag = "browser", responses((status = 200, description = "the health object", body = crate::answers::services::BrowserHealth)))]
 pub async fn get_health(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(health(&app).await?))
 }
 
 /// `GET /api/browser`: health, process, pages, version and config in one answer.
-#[utoipa::path(get, operation_id = "browserStatus", path = "/api/browser", tag = "browser", responses((status = 200, description = "`{ ...health, process, pages, pageCount, version, config }`")))]
+#[utoipa::path(get, operation_id = "browserStatus", path = "/api/browser", tag = "browser", responses((status = 200, description = "`{ ...health, process, pages, pageCount, version, config }`", body = crate::answers::services::BrowserStatus)))]
 pub async fn full_status(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let (health, process, pages, version, config) = tokio::join!(
         health(&app),
@@ -162,7 +162,7 @@ pub async fn full_status(State(app): State<AppState>) -> Result<Json<Value>, Api
 }
 
 /// `GET /api/browser/config`.
-#[utoipa::path(get, operation_id = "browserConfig", path = "/api/browser/config", tag = "browser", responses((status = 200, description = "the config, defaults filled in", body = crate::answers::system::BrowserConfig)))]
+#[utoipa::path(get, operation_id = "browserConfig", path = "/api/browser/config", tag = "browser", responses((status = 200, description = "the config, defaults filled in", body = portos_store::types::BrowserConfig)))]
 pub async fn get_config(State(app): State<AppState>) -> Result<Json<BrowserConfig>, ApiError> {
     Ok(Json(config(&app).await?))
 }
@@ -336,7 +336,7 @@ async fn pages(app: &AppState) -> Result<Vec<Value>, ApiError> {
 }
 
 /// `GET /api/browser/pages`: the open tabs `[{ id, title, url, type }]` (`[]` when the browser is down).
-#[utoipa::path(get, operation_id = "browserPages", path = "/api/browser/pages", tag = "browser", responses((status = 200, description = "the open tabs")))]
+#[utoipa::path(get, operation_id = "browserPages", path = "/api/browser/pages", tag = "browser", responses((status = 200, description = "the open tabs", body = Vec<crate::answers::services::BrowserTab>)))]
 pub async fn get_pages(State(app): State<AppState>) -> Json<Value> {
     Json(Value::Array(pages(&app).await.unwrap_or_default()))
 }
@@ -403,7 +403,7 @@ async fn process(app: &AppState) -> Result<Value, ApiError> {
 }
 
 /// `GET /api/browser/process`: the host's process as the supervisor sees it.
-#[utoipa::path(get, operation_id = "browserProcess", path = "/api/browser/process", tag = "browser", responses((status = 200, description = "`{ exists, status, pid, memory, cpu, uptime, restarts }`")))]
+#[utoipa::path(get, operation_id = "browserProcess", path = "/api/browser/process", tag = "browser", responses((status = 200, description = "`{ exists, status, pid, memory, cpu, uptime, restarts }`", body = crate::answers::services::BrowserProcess)))]
 pub async fn get_process(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(process(&app).await?))
 }

@@ -64,14 +64,14 @@ pub async fn allowed(State(app): State<AppState>) -> Result<Json<Value>, ApiErro
 
 /// `GET /api/commands/processes`.
 #[utoipa::path(get, operation_id = "commandProcesses", path = "/api/commands/processes", tag = "commands",
-    responses((status = 200, description = "the supervised processes, as PM2 listed them: `[{ name, status, pid, pm_id, cpu, memory, uptime, restarts }]`"), (status = 503, description = "no supervisor")))]
+    responses((status = 200, description = "the supervised processes, as PM2 listed them: `[{ name, status, pid, pm_id, cpu, memory, uptime, restarts }]`", body = Vec<crate::answers::services::SupervisedProcess>), (status = 503, description = "no supervisor")))]
 pub async fn processes(state: State<AppState>) -> Result<Json<Value>, ApiError> {
     super::processes::list_processes(state).await
 }
 
 /// `GET /api/commands/processes/:name/monit`.
 #[utoipa::path(get, operation_id = "commandProcessMonit", path = "/api/commands/processes/{name}/monit", tag = "commands", params(("name" = String, Path)),
-    responses((status = 200, description = "`{ name, status, pid, cpu, memory, uptime, restarts }`"), (status = 404, description = "Process not found")))]
+    responses((status = 200, description = "`{ name, status, pid, cpu, memory, uptime, restarts }`", body = crate::answers::services::ProcessMonit), (status = 404, description = "Process not found")))]
 pub async fn monit(
     State(app): State<AppState>,
     Path(name): Path<String>,

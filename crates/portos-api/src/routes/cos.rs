@@ -278,7 +278,7 @@ pub async fn agent(State(app): State<AppState>, Path(id): Path<String>) -> Answe
 
 /// `GET /api/cos/agents/:id/stats`.
 #[utoipa::path(get, operation_id = "cosAgentStats", path = "/api/cos/agents/{id}/stats", tag = "cos", params(("id" = String, Path)),
-    responses((status = 200, description = "`{ agentId, active, pid, cpuSeconds, memoryBytes }` while it runs, else `{ active: false, pid: null }`"), (status = 404, description = "Agent not found")))]
+    responses((status = 200, description = "`{ agentId, active, pid, cpuSeconds, memoryBytes }` while it runs, else `{ active: false, pid: null }`", body = crate::answers::services::CosAgentStats), (status = 404, description = "Agent not found")))]
 pub async fn agent_stats(State(app): State<AppState>, Path(id): Path<String>) -> Answer {
     Ok(Json(app.cos.agent_stats(&id).await?))
 }

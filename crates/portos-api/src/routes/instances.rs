@@ -112,7 +112,7 @@ pub async fn query(
 
 /// `GET /api/instances/agents`.
 #[utoipa::path(get, operation_id = "peerAgents", path = "/api/instances/agents", tag = "instances",
-    responses((status = 200, description = "`{ <peer id>: [agent with its last 200 output lines] }` of the online peers")))]
+    responses((status = 200, description = "`{ <peer id>: [agent with its last 200 output lines] }` of the online peers", body = BTreeMap<String,serde_json::Value>)))]
 pub async fn agents(State(app): State<AppState>) -> Json<Value> {
     Json(app.instances.peer_agents())
 }

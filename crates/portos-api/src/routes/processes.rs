@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use portos_supervisor_client::status_problem;
 
 /// `GET /api/logs/processes`.
-#[utoipa::path(get, operation_id = "listProcesses", path = "/api/logs/processes", tag = "processes", responses((status = 200, description = "every supervised process"), (status = 503, description = "no supervisor")))]
+#[utoipa::path(get, operation_id = "listProcesses", path = "/api/logs/processes", tag = "processes", responses((status = 200, description = "every supervised process", body = Vec<crate::answers::services::SupervisedProcess>), (status = 503, description = "no supervisor")))]
 pub async fn list_processes(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let ps = app.supervisor.list().await?;
     Ok(Json(Value::Array(ps.iter().map(|p| p.summary()).collect())))

@@ -127,7 +127,7 @@ pub async fn delete(
 }
 
 /// `GET /api/prompts/:stage/usage`.
-#[utoipa::path(get, operation_id = "stageUsage", path = "/api/prompts/{stage}/usage", tag = "prompts", params(("stage" = String, Path)), responses((status = 200, description = "`{ isSystemStage, usedBy, canDelete, warning }`")))]
+#[utoipa::path(get, operation_id = "stageUsage", path = "/api/prompts/{stage}/usage", tag = "prompts", params(("stage" = String, Path)), responses((status = 200, description = "`{ isSystemStage, usedBy, canDelete, warning }`", body = crate::answers::services::StageUsage)))]
 pub async fn usage(Path(stage): Path<String>) -> Result<Json<Value>, ApiError> {
     Ok(Json(edit::usage(&stage)?))
 }

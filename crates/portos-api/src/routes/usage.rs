@@ -62,7 +62,7 @@ pub async fn daily(
 }
 
 /// `GET /api/usage/raw`.
-#[utoipa::path(get, operation_id = "usageRaw", path = "/api/usage/raw", tag = "usage", responses((status = 200, description = "usage.json as it is")))]
+#[utoipa::path(get, operation_id = "usageRaw", path = "/api/usage/raw", tag = "usage", responses((status = 200, description = "usage.json as it is", body = BTreeMap<String,serde_json::Value>)))]
 pub async fn raw(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(usage::raw(&app.ai).await?))
 }
