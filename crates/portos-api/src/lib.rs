@@ -586,7 +586,7 @@ macro_rules! file_folder {
             }
 
             #[utoipa::path(delete, path = $item, tag = $tag, operation_id = concat!("remove_", stringify!($module)), params(("filename" = String, Path)),
-                responses((status = 200, description = "`{ success, filename }`"), (status = 404, description = "no such file")))]
+                responses((status = 200, description = "`{ success, filename }`", body = crate::answers::writes::FileRemoved), (status = 404, description = "no such file")))]
             pub async fn remove(s: State<AppState>, p: Path<String>) -> Result<Json<Value>, ApiError> {
                 files::remove(s, $folder, p).await
             }

@@ -16,6 +16,7 @@ pub mod cos;
 pub mod runs;
 pub mod services;
 pub mod system;
+pub mod writes;
 
 use std::collections::BTreeMap;
 

@@ -27,7 +27,7 @@ pub async fn get(Path(pid): Path<String>) -> Result<Json<Value>, ApiError> {
     ))
 }
 
-#[utoipa::path(delete, path = "/api/agents/{pid}", tag = "agents", operation_id = "killAgentProcess", params(("pid" = String, Path)), responses((status = 200, description = "`{ success: true, pid }`: SIGTERM, then SIGKILL after 3 s"), (status = 400, description = "not a pid"), (status = 404, description = "not an AI agent process of this user: left alone")))]
+#[utoipa::path(delete, path = "/api/agents/{pid}", tag = "agents", operation_id = "killAgentProcess", params(("pid" = String, Path)), responses((status = 200, description = "`{ success: true, pid }`: SIGTERM, then SIGKILL after 3 s", body = crate::answers::writes::Signalled), (status = 400, description = "not a pid"), (status = 404, description = "not an AI agent process of this user: left alone")))]
 pub async fn kill(
     State(app): State<AppState>,
     Path(pid): Path<String>,

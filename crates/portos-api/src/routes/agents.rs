@@ -236,7 +236,7 @@ pub async fn get_account(
     Ok(Json(app.agents.account(&id).await?.masked(&id)))
 }
 
-#[utoipa::path(delete, path = "/api/agents/accounts/{id}", tag = "agents", operation_id = "deletePlatformAccount", params(("id" = String, Path)), responses((status = 200, description = "`{ success: true }`"), (status = 404, description = "Account not found")))]
+#[utoipa::path(delete, path = "/api/agents/accounts/{id}", tag = "agents", operation_id = "deletePlatformAccount", params(("id" = String, Path)), responses((status = 200, description = "`{ success: true }`", body = crate::answers::Done), (status = 404, description = "Account not found")))]
 pub async fn delete_account(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -333,7 +333,7 @@ pub async fn update_schedule(
     Ok(Json(s))
 }
 
-#[utoipa::path(delete, path = "/api/agents/schedules/{id}", tag = "schedules", operation_id = "deleteSchedule", params(("id" = String, Path)), responses((status = 200, description = "`{ success: true }`"), (status = 404, description = "Schedule not found")))]
+#[utoipa::path(delete, path = "/api/agents/schedules/{id}", tag = "schedules", operation_id = "deleteSchedule", params(("id" = String, Path)), responses((status = 200, description = "`{ success: true }`", body = crate::answers::Done), (status = 404, description = "Schedule not found")))]
 pub async fn delete_schedule(
     State(app): State<AppState>,
     Path(id): Path<String>,

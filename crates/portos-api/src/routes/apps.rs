@@ -32,7 +32,7 @@ pub async fn get(
 }
 
 /// `POST /api/apps`.
-#[utoipa::path(post, operation_id = "createApp", path = "/api/apps", tag = "apps", request_body(content = Object, description = "`{ name, repoPath, type?, uiPort?, apiPort?, startCommands?, pm2ProcessNames?, … }`"), responses((status = 201, description = "the created app"), (status = 400, description = "VALIDATION_ERROR with `context.details`")))]
+#[utoipa::path(post, operation_id = "createApp", path = "/api/apps", tag = "apps", request_body(content = Object, description = "`{ name, repoPath, type?, uiPort?, apiPort?, startCommands?, pm2ProcessNames?, … }`"), responses((status = 201, description = "the created app", body = crate::answers::system::AppView), (status = 400, description = "VALIDATION_ERROR with `context.details`")))]
 pub async fn create(
     State(app): State<AppState>,
     Json(body): Json<Value>,
@@ -50,7 +50,7 @@ pub async fn preview(Json(body): Json<Value>) -> Result<Json<Value>, ApiError> {
 }
 
 /// `PUT /api/apps/:id`: a shallow merge; `id` and `uiUrl` ignored, `createdAt` kept.
-#[utoipa::path(put, operation_id = "updateApp", path = "/api/apps/{id}", tag = "apps", params(("id" = String, Path)), request_body(content = Object, description = "fields to change"), responses((status = 200, description = "the updated app"), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "App not found")))]
+#[utoipa::path(put, operation_id = "updateApp", path = "/api/apps/{id}", tag = "apps", params(("id" = String, Path)), request_body(content = Object, description = "fields to change"), responses((status = 200, description = "the updated app", body = crate::answers::system::AppView), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "App not found")))]
 pub async fn update(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -70,7 +70,7 @@ pub async fn delete(
 }
 
 /// `POST /api/apps/:id/archive`.
-#[utoipa::path(post, operation_id = "archiveApp", path = "/api/apps/{id}/archive", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "the app, archived"), (status = 403, description = "PROTECTED"), (status = 404, description = "App not found")))]
+#[utoipa::path(post, operation_id = "archiveApp", path = "/api/apps/{id}/archive", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "the app, archived", body = crate::answers::system::AppView), (status = 403, description = "PROTECTED"), (status = 404, description = "App not found")))]
 pub async fn archive(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -79,7 +79,7 @@ pub async fn archive(
 }
 
 /// `POST /api/apps/:id/unarchive`.
-#[utoipa::path(post, operation_id = "unarchiveApp", path = "/api/apps/{id}/unarchive", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "the app"), (status = 404, description = "App not found")))]
+#[utoipa::path(post, operation_id = "unarchiveApp", path = "/api/apps/{id}/unarchive", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "the app", body = crate::answers::system::AppView), (status = 404, description = "App not found")))]
 pub async fn unarchive(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -209,7 +209,7 @@ pub async fn logs_of_app(
 macro_rules! app_action {
     ($fn:ident, $action:expr, $path:literal) => {
         #[utoipa::path(post, path = $path, tag = "apps", operation_id = concat!(stringify!($fn), "App"), params(("id" = String, Path)),
-            responses((status = 200, description = "`{ success, results: { <process>: { success, error? } } }`"),
+            responses((status = 200, description = "`{ success, results: { <process>: { success, error? } } }`", body = crate::answers::writes::AppControlled),
                       (status = 404, description = "App not found")))]
         pub async fn $fn(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
             let results = control::act(&app.apps, &id, $action).await?;

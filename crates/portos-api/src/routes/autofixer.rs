@@ -72,13 +72,13 @@ pub async fn fix(Json(b): Json<FixBody>) -> Result<(StatusCode, Json<Value>), Ap
 }
 
 /// `POST /api/autofixer/pause`: no fix starts by itself (kept across restarts).
-#[utoipa::path(post, operation_id = "autofixerPause", path = "/api/autofixer/pause", tag = "autofixer", responses((status = 200, description = "the status")))]
+#[utoipa::path(post, operation_id = "autofixerPause", path = "/api/autofixer/pause", tag = "autofixer", responses((status = 200, description = "the status", body = crate::answers::services::AutofixerStatus)))]
 pub async fn pause() -> Result<Json<Value>, ApiError> {
     Ok(Json(link().set_enabled(false).await?))
 }
 
 /// `POST /api/autofixer/resume`.
-#[utoipa::path(post, operation_id = "autofixerResume", path = "/api/autofixer/resume", tag = "autofixer", responses((status = 200, description = "the status")))]
+#[utoipa::path(post, operation_id = "autofixerResume", path = "/api/autofixer/resume", tag = "autofixer", responses((status = 200, description = "the status", body = crate::answers::services::AutofixerStatus)))]
 pub async fn resume() -> Result<Json<Value>, ApiError> {
     Ok(Json(link().set_enabled(true).await?))
 }

@@ -48,7 +48,7 @@ pub struct InboxParams {
 
 /// `POST /api/brain/capture`.
 #[utoipa::path(post, operation_id = "brainCapture", path = "/api/brain/capture", tag = "brain", request_body(content = Object, description = "`{ text, providerOverride?, modelOverride? }`"),
-    responses((status = 200, description = "`{ inboxLog, message }`; `brain:classified` follows on /ws"), (status = 400, description = "VALIDATION_ERROR")))]
+    responses((status = 200, description = "`{ inboxLog, message }`; `brain:classified` follows on /ws", body = crate::answers::writes::Captured), (status = 400, description = "VALIDATION_ERROR")))]
 pub async fn capture(State(app): State<AppState>, Json(b): Json<Value>) -> Answer {
     ok(app.brain.capture(&b).await?)
 }
@@ -71,7 +71,7 @@ pub async fn entry(State(app): State<AppState>, Path(id): Path<String>) -> Answe
 
 /// `PUT /api/brain/inbox/:id`.
 #[utoipa::path(put, operation_id = "brainEditEntry", path = "/api/brain/inbox/{id}", tag = "brain", params(("id" = String, Path)), request_body(content = Object, description = "`{ capturedText }`"),
-    responses((status = 200, description = "the entry (not classified again)"), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "Inbox entry not found")))]
+    responses((status = 200, description = "the entry (not classified again)", body = crate::answers::brain::BrainInboxEntry), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "Inbox entry not found")))]
 pub async fn edit_entry(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -93,14 +93,14 @@ pub async fn delete_entry(
 
 /// `POST /api/brain/inbox/:id/retry`.
 #[utoipa::path(post, operation_id = "brainRetry", path = "/api/brain/inbox/{id}/retry", tag = "brain", params(("id" = String, Path)), request_body(content = Object, description = "`{ providerOverride?, modelOverride? }` or nothing"),
-    responses((status = 200, description = "`{ inboxLog, message }`: filed or in review, whatever the model answered"), (status = 404, description = "Inbox entry not found")))]
+    responses((status = 200, description = "`{ inboxLog, message }`: filed or in review, whatever the model answered", body = crate::answers::writes::Captured), (status = 404, description = "Inbox entry not found")))]
 pub async fn retry(State(app): State<AppState>, Path(id): Path<String>, b: Bytes) -> Answer {
     ok(app.brain.retry(&id, &body(&b)?).await?)
 }
 
 /// `POST /api/brain/inbox/:id/done`.
 #[utoipa::path(post, operation_id = "brainDone", path = "/api/brain/inbox/{id}/done", tag = "brain", params(("id" = String, Path)),
-    responses((status = 200, description = "the entry, `done`"), (status = 404, description = "Inbox entry not found")))]
+    responses((status = 200, description = "the entry, `done`", body = crate::answers::brain::BrainInboxEntry), (status = 404, description = "Inbox entry not found")))]
 pub async fn done(State(app): State<AppState>, Path(id): Path<String>) -> Answer {
     ok(app.brain.done(&id).await?)
 }
@@ -239,7 +239,7 @@ pub async fn settings(State(app): State<AppState>) -> Answer {
 
 /// `PUT /api/brain/settings`.
 #[utoipa::path(put, operation_id = "brainPutSettings", path = "/api/brain/settings", tag = "brain", request_body(content = Object, description = "any of confidenceThreshold, dailyDigestTime, weeklyReviewTime, weeklyReviewDay, defaultProvider, defaultModel, missedRuns"),
-    responses((status = 200, description = "the settings after"), (status = 400, description = "VALIDATION_ERROR, INVALID_PROVIDER, NO_MODELS, INVALID_MODEL")))]
+    responses((status = 200, description = "the settings after", body = crate::answers::brain::BrainSettings), (status = 400, description = "VALIDATION_ERROR, INVALID_PROVIDER, NO_MODELS, INVALID_MODEL")))]
 pub async fn put_settings(State(app): State<AppState>, Json(b): Json<Value>) -> Answer {
     ok(app.brain.put_settings(&b).await?)
 }
@@ -298,7 +298,7 @@ pub async fn link(State(app): State<AppState>, Path(id): Path<String>) -> Answer
 
 /// `PUT /api/brain/links/:id`.
 #[utoipa::path(put, operation_id = "brainUpdateLink", path = "/api/brain/links/{id}", tag = "brain", params(("id" = String, Path)), request_body(content = Object, description = "any of title, description, linkType, tags"),
-    responses((status = 200, description = "the link"), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "Link not found")))]
+    responses((status = 200, description = "the link", body = crate::answers::brain::BrainLink), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "Link not found")))]
 pub async fn update_link(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -320,7 +320,7 @@ pub async fn delete_link(
 
 /// `POST /api/brain/links/:id/clone`.
 #[utoipa::path(post, operation_id = "brainCloneLink", path = "/api/brain/links/{id}/clone", tag = "brain", params(("id" = String, Path)),
-    responses((status = 200, description = "`{ message, linkId }`"), (status = 400, description = "NOT_GITHUB_REPO"), (status = 404, description = "Link not found"), (status = 409, description = "CLONE_IN_PROGRESS")))]
+    responses((status = 200, description = "`{ message, linkId }`", body = crate::answers::writes::LinkAction), (status = 400, description = "NOT_GITHUB_REPO"), (status = 404, description = "Link not found"), (status = 409, description = "CLONE_IN_PROGRESS")))]
 pub async fn clone_link(State(app): State<AppState>, Path(id): Path<String>) -> Answer {
     ok(app.brain.clone_link(&id).await?)
 }
@@ -334,7 +334,7 @@ pub async fn pull_link(State(app): State<AppState>, Path(id): Path<String>) -> A
 
 /// `POST /api/brain/links/:id/open-folder`.
 #[utoipa::path(post, operation_id = "brainOpenLinkFolder", path = "/api/brain/links/{id}/open-folder", tag = "brain", params(("id" = String, Path)),
-    responses((status = 200, description = "`{ message, path }`"), (status = 400, description = "NO_LOCAL_PATH or PATH_NOT_FOUND"), (status = 404, description = "Link not found"), (status = 422, description = "CANNOT_OPEN")))]
+    responses((status = 200, description = "`{ message, path }`", body = crate::answers::writes::LinkAction), (status = 400, description = "NO_LOCAL_PATH or PATH_NOT_FOUND"), (status = 404, description = "Link not found"), (status = 422, description = "CANNOT_OPEN")))]
 pub async fn open_link_folder(State(app): State<AppState>, Path(id): Path<String>) -> Answer {
     ok(app.brain.open_link_folder(&id).await?)
 }

@@ -225,7 +225,7 @@ fn is_executable_file(p: &std::path::Path) -> bool {
 }
 
 /// `PUT /api/browser/config`: any of `cdpPort, cdpHost, healthPort, autoConnect, headless, userDataDir, chromePath`; the saved config back. `headless`, `userDataDir` and `chromePath` apply at the next launch (`POST /api/browser/restart`).
-#[utoipa::path(put, operation_id = "updateBrowserConfig", path = "/api/browser/config", tag = "browser", responses((status = 200, description = "the saved config"), (status = 400, description = "VALIDATION_ERROR naming the field")))]
+#[utoipa::path(put, operation_id = "updateBrowserConfig", path = "/api/browser/config", tag = "browser", responses((status = 200, description = "the saved config", body = portos_store::types::BrowserConfig), (status = 400, description = "VALIDATION_ERROR naming the field")))]
 pub async fn update_config(
     State(app): State<AppState>,
     Json(body): Json<Value>,
@@ -247,7 +247,7 @@ pub async fn update_config(
 }
 
 /// `POST /api/browser/launch`: Chromium started (the host too, through the supervisor, if it is not running); the health object.
-#[utoipa::path(post, operation_id = "launchBrowser", path = "/api/browser/launch", tag = "browser", responses((status = 200, description = "the health object"), (status = 503, description = "the reason it cannot start")))]
+#[utoipa::path(post, operation_id = "launchBrowser", path = "/api/browser/launch", tag = "browser", responses((status = 200, description = "the health object", body = crate::answers::services::BrowserHealth), (status = 503, description = "the reason it cannot start")))]
 pub async fn launch(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let mut h = match host(&app).await {
         Ok(h) => h,
@@ -274,7 +274,7 @@ async fn wait_for_host(
 }
 
 /// `POST /api/browser/stop`: Chromium closed cleanly (its profile saved) and kept closed until a launch; the health object.
-#[utoipa::path(post, operation_id = "stopBrowser", path = "/api/browser/stop", tag = "browser", responses((status = 200, description = "the health object")))]
+#[utoipa::path(post, operation_id = "stopBrowser", path = "/api/browser/stop", tag = "browser", responses((status = 200, description = "the health object", body = crate::answers::services::BrowserHealth)))]
 pub async fn stop(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     host(&app)
         .await?
@@ -285,7 +285,7 @@ pub async fn stop(State(app): State<AppState>) -> Result<Json<Value>, ApiError> 
 }
 
 /// `POST /api/browser/restart`: Chromium closed and launched again (config changes apply); the health object.
-#[utoipa::path(post, operation_id = "restartBrowser", path = "/api/browser/restart", tag = "browser", responses((status = 200, description = "the health object")))]
+#[utoipa::path(post, operation_id = "restartBrowser", path = "/api/browser/restart", tag = "browser", responses((status = 200, description = "the health object", body = crate::answers::services::BrowserHealth)))]
 pub async fn restart(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let mut h = host(&app).await?;
     h.close(pb::CloseRequest {}).await.map_err(host_error)?;

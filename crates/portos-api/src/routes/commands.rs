@@ -24,7 +24,7 @@ pub struct ExecuteBody {
 /// `POST /api/commands/execute`.
 #[utoipa::path(post, operation_id = "executeCommand", path = "/api/commands/execute", tag = "commands", request_body = ExecuteBody,
     responses(
-        (status = 202, description = "`{ commandId, status: \"started\" }`; output follows as `command:<id>:data` and `command:<id>:complete` on /ws"),
+        (status = 202, description = "`{ commandId, status: \"started\" }`; output follows as `command:<id>:data` and `command:<id>:complete` on /ws", body = crate::answers::writes::CommandStarted),
         (status = 400, description = "MISSING_COMMAND or INVALID_WORKSPACE"),
         (status = 403, description = "FORBIDDEN: not in the allow-list, shell characters, empty; recorded in the history"),
         (status = 409, description = "TOO_MANY_COMMANDS"),
@@ -46,7 +46,7 @@ pub async fn execute(
 
 /// `POST /api/commands/:id/stop`.
 #[utoipa::path(post, operation_id = "stopCommand", path = "/api/commands/{id}/stop", tag = "commands", params(("id" = String, Path)),
-    responses((status = 200, description = "`{ stopped: true }`: SIGTERM to the command's process group, SIGKILL 5 s later"), (status = 404, description = "NOT_ACTIVE")))]
+    responses((status = 200, description = "`{ stopped: true }`: SIGTERM to the command's process group, SIGKILL 5 s later", body = crate::answers::writes::CommandStopped), (status = 404, description = "NOT_ACTIVE")))]
 pub async fn stop(
     State(app): State<AppState>,
     Path(id): Path<String>,

@@ -65,14 +65,14 @@ pub async fn status(State(app): State<AppState>) -> Json<Value> {
 
 /// `POST /api/cos/start`.
 #[utoipa::path(post, operation_id = "cosStart", path = "/api/cos/start", tag = "cos",
-    responses((status = 200, description = "`{ success }`; `success: false` with `error` when it already runs")))]
+    responses((status = 200, description = "`{ success }`; `success: false` with `error` when it already runs", body = crate::answers::Done)))]
 pub async fn start(State(app): State<AppState>) -> Answer {
     Ok(Json(app.cos.start().await?))
 }
 
 /// `POST /api/cos/stop`.
 #[utoipa::path(post, operation_id = "cosStop", path = "/api/cos/stop", tag = "cos",
-    responses((status = 200, description = "`{ success }`; running agents go on and are recorded")))]
+    responses((status = 200, description = "`{ success }`; running agents go on and are recorded", body = crate::answers::Done)))]
 pub async fn stop(State(app): State<AppState>) -> Json<Value> {
     Json(app.cos.stop().await)
 }
@@ -87,7 +87,7 @@ pub struct PauseBody {
 /// `POST /api/cos/pause`.
 #[utoipa::path(post, operation_id = "cosPause", path = "/api/cos/pause", tag = "cos",
     request_body(content = Object, description = "`{ reason? }`"),
-    responses((status = 200, description = "`{ success, paused, pausedAt, pauseReason }`")))]
+    responses((status = 200, description = "`{ success, paused, pausedAt, pauseReason }`", body = crate::answers::writes::Paused)))]
 pub async fn pause(State(app): State<AppState>, body: Option<Json<PauseBody>>) -> Json<Value> {
     let reason = body.and_then(|Json(b)| b.reason);
     Json(app.cos.pause(reason).await)
@@ -95,7 +95,7 @@ pub async fn pause(State(app): State<AppState>, body: Option<Json<PauseBody>>) -
 
 /// `POST /api/cos/resume`.
 #[utoipa::path(post, operation_id = "cosResume", path = "/api/cos/resume", tag = "cos",
-    responses((status = 200, description = "`{ success, paused: false }`")))]
+    responses((status = 200, description = "`{ success, paused: false }`", body = crate::answers::writes::Paused)))]
 pub async fn resume(State(app): State<AppState>) -> Json<Value> {
     Json(app.cos.resume().await)
 }
@@ -154,7 +154,7 @@ pub async fn internal_tasks(State(app): State<AppState>) -> Answer {
 /// `POST /api/cos/tasks`.
 #[utoipa::path(post, operation_id = "cosAddTask", path = "/api/cos/tasks", tag = "cos",
     request_body(content = Object, description = "`{ description*, priority, context, model, provider, app, type user|internal, approvalRequired, screenshots, attachments, position top|bottom, useWorktree, thinkingLevel, metadata }`"),
-    responses((status = 201, description = "the task"), (status = 400, description = "VALIDATION_ERROR")))]
+    responses((status = 201, description = "the task", body = crate::answers::cos::CosTask), (status = 400, description = "VALIDATION_ERROR")))]
 pub async fn add_task(
     State(app): State<AppState>,
     Json(b): Body,
@@ -171,7 +171,7 @@ pub struct Reorder {
 /// `POST /api/cos/tasks/reorder`.
 #[utoipa::path(post, operation_id = "cosReorderTasks", path = "/api/cos/tasks/reorder", tag = "cos",
     request_body(content = Object, description = "`{ taskIds }`: the owner's tasks in their new order"),
-    responses((status = 200, description = "`{ success, order }`"), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "a task is not there")))]
+    responses((status = 200, description = "`{ success, order }`", body = crate::answers::writes::Reordered), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "a task is not there")))]
 pub async fn reorder(State(app): State<AppState>, Json(b): Json<Reorder>) -> Answer {
     Ok(Json(app.cos.reorder(&b.task_ids).await?))
 }
@@ -214,7 +214,7 @@ pub async fn refresh(State(app): State<AppState>) -> Answer {
 /// `PUT /api/cos/tasks/:id`.
 #[utoipa::path(put, operation_id = "cosUpdateTask", path = "/api/cos/tasks/{id}", tag = "cos", params(("id" = String, Path)),
     request_body(content = Object, description = "`{ description, priority, status pending|blocked|completed, blockedReason, context, model, provider, app, type, metadata }`"),
-    responses((status = 200, description = "the task"), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "Task not found"), (status = 409, description = "TASK_RUNNING")))]
+    responses((status = 200, description = "the task", body = crate::answers::cos::CosTask), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "Task not found"), (status = 409, description = "TASK_RUNNING")))]
 pub async fn update_task(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -232,7 +232,7 @@ pub struct TypeParam {
 /// `DELETE /api/cos/tasks/:id`.
 #[utoipa::path(delete, operation_id = "cosDeleteTask", path = "/api/cos/tasks/{id}", tag = "cos",
     params(("id" = String, Path), ("type" = Option<String>, Query, description = "user or internal")),
-    responses((status = 200, description = "`{ success, id }`"), (status = 404, description = "Task not found"), (status = 409, description = "TASK_RUNNING")))]
+    responses((status = 200, description = "`{ success, id }`", body = crate::answers::writes::Removed), (status = 404, description = "Task not found"), (status = 409, description = "TASK_RUNNING")))]
 pub async fn delete_task(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -243,7 +243,7 @@ pub async fn delete_task(
 
 /// `POST /api/cos/tasks/:id/approve`.
 #[utoipa::path(post, operation_id = "cosApproveTask", path = "/api/cos/tasks/{id}/approve", tag = "cos", params(("id" = String, Path)),
-    responses((status = 200, description = "the task, approved"), (status = 404, description = "Task not found")))]
+    responses((status = 200, description = "the task, approved", body = crate::answers::cos::CosTask), (status = 404, description = "Task not found")))]
 pub async fn approve(State(app): State<AppState>, Path(id): Path<String>) -> Answer {
     Ok(Json(app.cos.approve(&id).await?))
 }
@@ -285,28 +285,28 @@ pub async fn agent_stats(State(app): State<AppState>, Path(id): Path<String>) ->
 
 /// `DELETE /api/cos/agents/:id`.
 #[utoipa::path(delete, operation_id = "cosDeleteAgent", path = "/api/cos/agents/{id}", tag = "cos", params(("id" = String, Path)),
-    responses((status = 200, description = "`{ success }`: the agent leaves the state (its archive stays)"), (status = 404, description = "Agent not found"), (status = 409, description = "AGENT_RUNNING")))]
+    responses((status = 200, description = "`{ success }`: the agent leaves the state (its archive stays)", body = crate::answers::Done), (status = 404, description = "Agent not found"), (status = 409, description = "AGENT_RUNNING")))]
 pub async fn delete_agent(State(app): State<AppState>, Path(id): Path<String>) -> Answer {
     Ok(Json(app.cos.forget_agent(&id).await?))
 }
 
 /// `POST /api/cos/agents/:id/terminate`.
 #[utoipa::path(post, operation_id = "cosTerminateAgent", path = "/api/cos/agents/{id}/terminate", tag = "cos", params(("id" = String, Path)),
-    responses((status = 200, description = "`{ success, agentId }`: SIGTERM, then SIGKILL; its task is blocked as terminated"), (status = 404, description = "Agent not found"), (status = 409, description = "AGENT_NOT_RUNNING")))]
+    responses((status = 200, description = "`{ success, agentId }`: SIGTERM, then SIGKILL; its task is blocked as terminated", body = crate::answers::writes::AgentSignalled), (status = 404, description = "Agent not found"), (status = 409, description = "AGENT_NOT_RUNNING")))]
 pub async fn terminate(State(app): State<AppState>, Path(id): Path<String>) -> Answer {
     Ok(Json(app.cos.terminate(&id).await?))
 }
 
 /// `POST /api/cos/agents/:id/kill`.
 #[utoipa::path(post, operation_id = "cosKillAgent", path = "/api/cos/agents/{id}/kill", tag = "cos", params(("id" = String, Path)),
-    responses((status = 200, description = "as terminate (the runner sends SIGKILL after its grace period)"), (status = 404, description = "Agent not found"), (status = 409, description = "AGENT_NOT_RUNNING")))]
+    responses((status = 200, description = "as terminate (the runner sends SIGKILL after its grace period)", body = crate::answers::writes::AgentSignalled), (status = 404, description = "Agent not found"), (status = 409, description = "AGENT_NOT_RUNNING")))]
 pub async fn kill(State(app): State<AppState>, Path(id): Path<String>) -> Answer {
     Ok(Json(app.cos.terminate(&id).await?))
 }
 
 /// `DELETE /api/cos/agents/completed`.
 #[utoipa::path(delete, operation_id = "cosClearCompletedAgents", path = "/api/cos/agents/completed", tag = "cos",
-    responses((status = 200, description = "`{ success, cleared }`")))]
+    responses((status = 200, description = "`{ success, cleared }`", body = crate::answers::writes::Cleared)))]
 pub async fn clear_completed(State(app): State<AppState>) -> Json<Value> {
     Json(app.cos.clear_completed().await)
 }
@@ -320,7 +320,7 @@ pub async fn health(State(app): State<AppState>) -> Json<Value> {
 
 /// `POST /api/cos/health/check`.
 #[utoipa::path(post, operation_id = "cosHealthCheck", path = "/api/cos/health/check", tag = "cos",
-    responses((status = 200, description = "`{ lastCheck, issues }`; an errored process gets a CoS task awaiting approval, never a restart")))]
+    responses((status = 200, description = "`{ lastCheck, issues }`; an errored process gets a CoS task awaiting approval, never a restart", body = crate::answers::cos::CosHealth)))]
 pub async fn health_check(State(app): State<AppState>) -> Json<Value> {
     Json(app.cos.health_check_now().await)
 }
@@ -362,7 +362,7 @@ pub struct GenerateBody {
 /// `POST /api/cos/reports/generate`.
 #[utoipa::path(post, operation_id = "cosGenerateReport", path = "/api/cos/reports/generate", tag = "cos",
     request_body(content = Object, description = "`{ date? }` (UTC today)"),
-    responses((status = 200, description = "the report"), (status = 400, description = "not YYYY-MM-DD")))]
+    responses((status = 200, description = "the report", body = crate::answers::cos::CosReport), (status = 400, description = "not YYYY-MM-DD")))]
 pub async fn generate_report(
     State(app): State<AppState>,
     body: Option<Json<GenerateBody>>,
@@ -394,7 +394,7 @@ pub async fn learning_skipped(State(app): State<AppState>) -> Json<Value> {
 
 /// `POST /api/cos/learning/reset/:taskType`.
 #[utoipa::path(post, operation_id = "cosLearningReset", path = "/api/cos/learning/reset/{taskType}", tag = "cos", params(("taskType" = String, Path)),
-    responses((status = 200, description = "`{ success, taskType }`"), (status = 404, description = "no data for the type")))]
+    responses((status = 200, description = "`{ success, taskType }`", body = crate::answers::writes::LearningReset), (status = 404, description = "no data for the type")))]
 pub async fn learning_reset(State(app): State<AppState>, Path(t): Path<String>) -> Answer {
     Ok(Json(app.cos.learning_reset(&t).await?))
 }

@@ -23,7 +23,7 @@ pub async fn list_models(State(app): State<AppState>) -> Result<Json<Value>, Api
 
 macro_rules! model_route {
     ($fn:ident, $action:literal, $kind:expr) => {
-        #[utoipa::path(post, operation_id = concat!("lmStudio_", $action), path = concat!("/api/lmstudio/", $action), tag = "lmstudio", request_body(content = Object, description = "`{ modelId }`"), responses((status = 200, description = "`{ success, modelId, error? }`"), (status = 400, description = "modelId is required")))]
+        #[utoipa::path(post, operation_id = concat!("lmStudio_", $action), path = concat!("/api/lmstudio/", $action), tag = "lmstudio", request_body(content = Object, description = "`{ modelId }`"), responses((status = 200, description = "`{ success, modelId, error? }`", body = crate::answers::writes::ModelAction), (status = 400, description = "modelId is required")))]
         pub async fn $fn(State(app): State<AppState>, Json(body): Json<Value>) -> Result<Json<Value>, ApiError> {
             Ok(Json(lmstudio::model_action(&app.ai, &body, $kind).await?))
         }

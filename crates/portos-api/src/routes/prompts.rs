@@ -17,7 +17,7 @@ pub async fn list(State(app): State<AppState>) -> Result<Json<Value>, ApiError> 
 }
 
 /// `POST /api/prompts`: a new stage.
-#[utoipa::path(post, operation_id = "createStage", path = "/api/prompts", tag = "prompts", request_body(content = Object, description = "`{ stageName, name, description?, model?, returnsJson?, variables?, template? }`"), responses((status = 200, description = "`{ success, stageName }`"), (status = 400, description = "stageName and name are required"), (status = 409, description = "the stage exists")))]
+#[utoipa::path(post, operation_id = "createStage", path = "/api/prompts", tag = "prompts", request_body(content = Object, description = "`{ stageName, name, description?, model?, returnsJson?, variables?, template? }`"), responses((status = 200, description = "`{ success, stageName }`", body = crate::answers::writes::StageCreated), (status = 400, description = "stageName and name are required"), (status = 409, description = "the stage exists")))]
 pub async fn create(
     State(app): State<AppState>,
     Json(body): Json<Value>,
@@ -28,7 +28,7 @@ pub async fn create(
 
 /// `POST /api/prompts/reload`: stages and variables are read from disk on
 /// every request here, so there is nothing to reload; kept for the original's clients.
-#[utoipa::path(post, operation_id = "reloadPrompts", path = "/api/prompts/reload", tag = "prompts", responses((status = 200, description = "`{ success: true }`")))]
+#[utoipa::path(post, operation_id = "reloadPrompts", path = "/api/prompts/reload", tag = "prompts", responses((status = 200, description = "`{ success: true }`", body = crate::answers::Done)))]
 pub async fn reload() -> Json<Value> {
     Json(json!({ "success": true }))
 }
@@ -42,7 +42,7 @@ pub async fn list_variables(State(app): State<AppState>) -> Result<Json<Value>, 
 }
 
 /// `POST /api/prompts/variables`: `{ key, content, name?, category? }`.
-#[utoipa::path(post, operation_id = "createVariable", path = "/api/prompts/variables", tag = "prompts", request_body(content = Object, description = "`{ key, content, name?, category? }`"), responses((status = 200, description = "`{ success, key }`"), (status = 400, description = "key and content are required"), (status = 409, description = "the key exists")))]
+#[utoipa::path(post, operation_id = "createVariable", path = "/api/prompts/variables", tag = "prompts", request_body(content = Object, description = "`{ key, content, name?, category? }`"), responses((status = 200, description = "`{ success, key }`", body = crate::answers::writes::VariableCreated), (status = 400, description = "key and content are required"), (status = 409, description = "the key exists")))]
 pub async fn create_variable(
     State(app): State<AppState>,
     Json(body): Json<Value>,
@@ -62,7 +62,7 @@ pub async fn get_variable(
 
 /// `PUT /api/prompts/variables/:key`: sets the fields given, keeps the others
 /// (the original erased them); creates the key when missing.
-#[utoipa::path(put, operation_id = "updateVariable", path = "/api/prompts/variables/{key}", tag = "prompts", params(("key" = String, Path)), request_body(content = Object, description = "`{ name?, category?, content? }`"), responses((status = 200, description = "`{ success: true }`")))]
+#[utoipa::path(put, operation_id = "updateVariable", path = "/api/prompts/variables/{key}", tag = "prompts", params(("key" = String, Path)), request_body(content = Object, description = "`{ name?, category?, content? }`"), responses((status = 200, description = "`{ success: true }`", body = crate::answers::Done)))]
 pub async fn update_variable(
     State(app): State<AppState>,
     Path(key): Path<String>,
@@ -73,7 +73,7 @@ pub async fn update_variable(
 }
 
 /// `DELETE /api/prompts/variables/:key`: idempotent.
-#[utoipa::path(delete, operation_id = "deleteVariable", path = "/api/prompts/variables/{key}", tag = "prompts", params(("key" = String, Path)), responses((status = 200, description = "`{ success: true }`")))]
+#[utoipa::path(delete, operation_id = "deleteVariable", path = "/api/prompts/variables/{key}", tag = "prompts", params(("key" = String, Path)), responses((status = 200, description = "`{ success: true }`", body = crate::answers::Done)))]
 pub async fn delete_variable(
     State(app): State<AppState>,
     Path(key): Path<String>,
@@ -95,7 +95,7 @@ pub async fn get(
 
 /// `PUT /api/prompts/:stage`: `template` saved as a new version; every other
 /// key merged into the configuration (the stage is created when missing).
-#[utoipa::path(put, operation_id = "updateStage", path = "/api/prompts/{stage}", tag = "prompts", params(("stage" = String, Path)), request_body(content = Object, description = "`{ template?, ...config }`"), responses((status = 200, description = "`{ success: true, version? }`")))]
+#[utoipa::path(put, operation_id = "updateStage", path = "/api/prompts/{stage}", tag = "prompts", params(("stage" = String, Path)), request_body(content = Object, description = "`{ template?, ...config }`"), responses((status = 200, description = "`{ success: true, version? }`", body = crate::answers::writes::StageUpdated)))]
 pub async fn update(
     State(app): State<AppState>,
     Path(stage): Path<String>,
@@ -115,7 +115,7 @@ pub struct ForceQuery {
 }
 
 /// `DELETE /api/prompts/:stage` (`?force=true` for a stage PortOS uses).
-#[utoipa::path(delete, operation_id = "deleteStage", path = "/api/prompts/{stage}", tag = "prompts", params(("stage" = String, Path), ("force" = Option<bool>, Query)), responses((status = 200, description = "`{ success: true }`"), (status = 400, description = "SYSTEM_STAGE_PROTECTED"), (status = 404, description = "Stage not found")))]
+#[utoipa::path(delete, operation_id = "deleteStage", path = "/api/prompts/{stage}", tag = "prompts", params(("stage" = String, Path), ("force" = Option<bool>, Query)), responses((status = 200, description = "`{ success: true }`", body = crate::answers::Done), (status = 400, description = "SYSTEM_STAGE_PROTECTED"), (status = 404, description = "Stage not found")))]
 pub async fn delete(
     State(app): State<AppState>,
     Path(stage): Path<String>,
@@ -133,7 +133,7 @@ pub async fn usage(Path(stage): Path<String>) -> Result<Json<Value>, ApiError> {
 }
 
 /// `POST /api/prompts/:stage/preview`: `{ testData }` → `{ preview, missing }`.
-#[utoipa::path(post, operation_id = "previewStage", path = "/api/prompts/{stage}/preview", tag = "prompts", params(("stage" = String, Path)), request_body(content = Object, description = "`{ testData }`"), responses((status = 200, description = "`{ preview, missing: [variable names] }`"), (status = 404, description = "Stage not found"), (status = 422, description = "no template, or an include cycle")))]
+#[utoipa::path(post, operation_id = "previewStage", path = "/api/prompts/{stage}/preview", tag = "prompts", params(("stage" = String, Path)), request_body(content = Object, description = "`{ testData }`"), responses((status = 200, description = "`{ preview, missing: [variable names] }`", body = crate::answers::writes::StagePreview), (status = 404, description = "Stage not found"), (status = 422, description = "no template, or an include cycle")))]
 pub async fn preview(
     State(app): State<AppState>,
     Path(stage): Path<String>,

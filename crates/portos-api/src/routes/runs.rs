@@ -55,7 +55,7 @@ pub struct CreateBody {
 }
 
 /// `POST /api/runs`: 202 at once; the run goes on.
-#[utoipa::path(post, operation_id = "createRun", path = "/api/runs", tag = "runs", request_body(content = Object, description = "`{ providerId, prompt, model?, workspacePath?, workspaceName?, timeout? (ms) }`, or `stage` and `variables` in place of `prompt`"), responses((status = 202, description = "`{ runId, status: \"started\", metadata }`"), (status = 400, description = "providerId / prompt missing, provider disabled"), (status = 404, description = "Provider or stage not found"), (status = 422, description = "MISSING_VARIABLES (`context.missing`)")))]
+#[utoipa::path(post, operation_id = "createRun", path = "/api/runs", tag = "runs", request_body(content = Object, description = "`{ providerId, prompt, model?, workspacePath?, workspaceName?, timeout? (ms) }`, or `stage` and `variables` in place of `prompt`"), responses((status = 202, description = "`{ runId, status: \"started\", metadata }`", body = crate::answers::writes::RunStarted), (status = 400, description = "providerId / prompt missing, provider disabled"), (status = 404, description = "Provider or stage not found"), (status = 422, description = "MISSING_VARIABLES (`context.missing`)")))]
 pub async fn create(
     State(app): State<AppState>,
     Json(b): Json<CreateBody>,
@@ -114,7 +114,7 @@ pub async fn prompt(
 }
 
 /// `POST /api/runs/:id/stop`: API and CLI runs alike (the original could not stop CLI runs).
-#[utoipa::path(post, operation_id = "stopRun", path = "/api/runs/{id}/stop", tag = "runs", params(("id" = String, Path)), responses((status = 200, description = "`{ success: true }` once it has ended"), (status = 404, description = "Run not found or not active")))]
+#[utoipa::path(post, operation_id = "stopRun", path = "/api/runs/{id}/stop", tag = "runs", params(("id" = String, Path)), responses((status = 200, description = "`{ success: true }` once it has ended", body = crate::answers::Done), (status = 404, description = "Run not found or not active")))]
 pub async fn stop(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -143,7 +143,7 @@ pub struct BulkQuery {
 }
 
 /// `DELETE /api/runs?filter=failed`: `{ deletedCount }`.
-#[utoipa::path(delete, operation_id = "deleteFailedRuns", path = "/api/runs", tag = "runs", params(("filter" = String, Query, description = "`failed`")), responses((status = 200, description = "`{ deletedCount }`"), (status = 400, description = "another filter")))]
+#[utoipa::path(delete, operation_id = "deleteFailedRuns", path = "/api/runs", tag = "runs", params(("filter" = String, Query, description = "`failed`")), responses((status = 200, description = "`{ deletedCount }`", body = crate::answers::writes::RunsDeleted), (status = 400, description = "another filter")))]
 pub async fn delete_failed(
     State(app): State<AppState>,
     Query(q): Query<BulkQuery>,

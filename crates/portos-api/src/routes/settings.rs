@@ -61,7 +61,7 @@ pub async fn merge(app: &AppState, patch: Value) -> Result<Value, ApiError> {
 }
 
 /// `PUT /api/settings`: a shallow merge of the body's keys.
-#[utoipa::path(put, operation_id = "updateSettings", path = "/api/settings", tag = "settings", request_body(content = Object, description = "keys to set (shallow merge)"), responses((status = 200, description = "the merged settings, secrets masked"), (status = 400, description = "not a JSON object")))]
+#[utoipa::path(put, operation_id = "updateSettings", path = "/api/settings", tag = "settings", request_body(content = Object, description = "keys to set (shallow merge)"), responses((status = 200, description = "the merged settings, secrets masked", body = BTreeMap<String,serde_json::Value>), (status = 400, description = "not a JSON object")))]
 pub async fn put(
     State(app): State<AppState>,
     Json(body): Json<Value>,

@@ -69,7 +69,7 @@ pub async fn raw(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
 
 /// `POST /api/usage/session`.
 #[utoipa::path(post, operation_id = "usageSession", path = "/api/usage/session", tag = "usage", request_body(content = Object, description = "`{ providerId, providerName?, model? }`"),
-    responses((status = 200, description = "`{ sessionNumber }`"), (status = 400, description = "VALIDATION_ERROR")))]
+    responses((status = 200, description = "`{ sessionNumber }`", body = crate::answers::writes::UsageSession), (status = 400, description = "VALIDATION_ERROR")))]
 pub async fn session(
     State(app): State<AppState>,
     Json(body): Json<Value>,
@@ -83,7 +83,7 @@ pub async fn session(
 
 /// `POST /api/usage/messages`.
 #[utoipa::path(post, operation_id = "usageMessages", path = "/api/usage/messages", tag = "usage", request_body(content = Object, description = "`{ providerId, model?, messageCount, tokenCount? }`"),
-    responses((status = 200, description = "`{ success: true }`"), (status = 400, description = "VALIDATION_ERROR")))]
+    responses((status = 200, description = "`{ success: true }`", body = crate::answers::Done), (status = 400, description = "VALIDATION_ERROR")))]
 pub async fn messages(
     State(app): State<AppState>,
     Json(body): Json<Value>,
@@ -98,7 +98,7 @@ pub async fn messages(
 
 /// `POST /api/usage/tokens`.
 #[utoipa::path(post, operation_id = "usageTokens", path = "/api/usage/tokens", tag = "usage", request_body(content = Object, description = "`{ inputTokens?, outputTokens? }` (0 when absent)"),
-    responses((status = 200, description = "`{ success: true }`"), (status = 400, description = "VALIDATION_ERROR")))]
+    responses((status = 200, description = "`{ success: true }`", body = crate::answers::Done), (status = 400, description = "VALIDATION_ERROR")))]
 pub async fn tokens(
     State(app): State<AppState>,
     Json(body): Json<Value>,
