@@ -11,7 +11,6 @@
 //! Must not depend on: the supervisor library (it is a client of its socket) or
 //! any other service crate.
 
-mod answers;
 pub mod error;
 pub mod events;
 pub mod grpc;
@@ -20,6 +19,7 @@ mod openapi;
 mod peers;
 pub mod rendered;
 pub mod routes;
+mod schemas;
 mod shell;
 
 use std::path::PathBuf;
@@ -586,7 +586,7 @@ macro_rules! file_folder {
             }
 
             #[utoipa::path(delete, path = $item, tag = $tag, operation_id = concat!("remove_", stringify!($module)), params(("filename" = String, Path)),
-                responses((status = 200, description = "`{ success, filename }`", body = crate::answers::writes::FileRemoved), (status = 404, description = "no such file")))]
+                responses((status = 200, description = "`{ success, filename }`", body = crate::schemas::writes::FileRemoved), (status = 404, description = "no such file")))]
             pub async fn remove(s: State<AppState>, p: Path<String>) -> Result<Json<Value>, ApiError> {
                 files::remove(s, $folder, p).await
             }
@@ -600,7 +600,7 @@ file_folder!(
     "uploads",
     "/api/uploads",
     "/api/uploads/{filename}",
-    crate::answers::system::Uploads
+    crate::schemas::system::Uploads
 );
 file_folder!(
     screenshots,
@@ -608,7 +608,7 @@ file_folder!(
     "screenshots",
     "/api/screenshots",
     "/api/screenshots/{filename}",
-    crate::answers::system::Screenshots
+    crate::schemas::system::Screenshots
 );
 file_folder!(
     attachments,
@@ -616,7 +616,7 @@ file_folder!(
     "attachments",
     "/api/attachments",
     "/api/attachments/{filename}",
-    crate::answers::system::Attachments
+    crate::schemas::system::Attachments
 );
 
 async fn not_found() -> ApiError {

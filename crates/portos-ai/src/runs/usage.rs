@@ -9,9 +9,11 @@ use crate::Ai;
 
 const USAGE: &str = "usage.json";
 
+/// Adds `by` to the count at `key`, stopping at `u64::MAX` (a client may
+/// send any count; the original's numbers went on in floating point).
 fn bump(v: &mut Value, key: &str, by: u64) {
     let n = v[key].as_u64().unwrap_or(0);
-    v[key] = json!(n + by);
+    v[key] = json!(n.saturating_add(by));
 }
 
 /// `v[key]`, made an object (an entry of another type is replaced).
@@ -82,7 +84,7 @@ pub async fn session(
                 v["hourlyActivity"] = json!(vec![0; 24]);
             }
             if let Some(h) = v["hourlyActivity"].get_mut(hour) {
-                *h = json!(h.as_u64().unwrap_or(0) + 1);
+                *h = json!(h.as_u64().unwrap_or(0).saturating_add(1));
             }
             v["lastUpdated"] = json!(portos_core::time::now_iso());
             let total = v["totalSessions"].as_u64().unwrap_or(0);
@@ -284,8 +286,16 @@ fn escape(key: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::summarize;
+    use super::{bump, summarize};
     use serde_json::json;
+
+    #[test]
+    fn a_count_stops_at_the_largest_number_instead_of_overflowing() {
+        let mut v = json!({ "output": 1 });
+        bump(&mut v, "output", u64::MAX);
+        bump(&mut v, "output", u64::MAX);
+        assert_eq!(v["output"], u64::MAX);
+    }
 
     #[test]
     fn the_summary_counts_as_the_original() {

@@ -10,14 +10,14 @@ use portos_ai::agent_processes::{end, find, pid_of, scan};
 use crate::AppState;
 use crate::error::ApiError;
 
-#[utoipa::path(get, path = "/api/agents", tag = "agents", operation_id = "listAgentProcesses", responses((status = 200, description = "`[{ pid, ppid, cpu, memory, runtime, runtimeFormatted, command, startTime, agentName, agentType }]`, newest first", body = Vec<crate::answers::agents::AgentProcess>)))]
+#[utoipa::path(get, path = "/api/agents", tag = "agents", operation_id = "listAgentProcesses", responses((status = 200, description = "`[{ pid, ppid, cpu, memory, runtime, runtimeFormatted, command, startTime, agentName, agentType }]`, newest first", body = Vec<crate::schemas::agents::AgentProcess>)))]
 pub async fn list(State(_app): State<AppState>) -> Json<Value> {
     Json(json!(
         tokio::task::spawn_blocking(scan).await.unwrap_or_default()
     ))
 }
 
-#[utoipa::path(get, path = "/api/agents/{pid}", tag = "agents", operation_id = "getAgentProcess", params(("pid" = String, Path)), responses((status = 200, description = "the process", body = crate::answers::agents::AgentProcess), (status = 400, description = "not a pid"), (status = 404, description = "no AI agent process with that pid")))]
+#[utoipa::path(get, path = "/api/agents/{pid}", tag = "agents", operation_id = "getAgentProcess", params(("pid" = String, Path)), responses((status = 200, description = "the process", body = crate::schemas::agents::AgentProcess), (status = 400, description = "not a pid"), (status = 404, description = "no AI agent process with that pid")))]
 pub async fn get(Path(pid): Path<String>) -> Result<Json<Value>, ApiError> {
     let pid = pid_of(&pid)?;
     Ok(Json(
@@ -27,7 +27,7 @@ pub async fn get(Path(pid): Path<String>) -> Result<Json<Value>, ApiError> {
     ))
 }
 
-#[utoipa::path(delete, path = "/api/agents/{pid}", tag = "agents", operation_id = "killAgentProcess", params(("pid" = String, Path)), responses((status = 200, description = "`{ success: true, pid }`: SIGTERM, then SIGKILL after 3 s", body = crate::answers::writes::Signalled), (status = 400, description = "not a pid"), (status = 404, description = "not an AI agent process of this user: left alone")))]
+#[utoipa::path(delete, path = "/api/agents/{pid}", tag = "agents", operation_id = "killAgentProcess", params(("pid" = String, Path)), responses((status = 200, description = "`{ success: true, pid }`: SIGTERM, then SIGKILL after 3 s", body = crate::schemas::writes::Signalled), (status = 400, description = "not a pid"), (status = 404, description = "not an AI agent process of this user: left alone")))]
 pub async fn kill(
     State(app): State<AppState>,
     Path(pid): Path<String>,

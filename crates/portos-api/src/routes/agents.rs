@@ -99,7 +99,7 @@ pub struct UserQuery {
     user_id: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/agents/personalities", tag = "agents", operation_id = "listAgentPersonalities", params(("userId" = Option<String>, Query)), responses((status = 200, description = "agents, each `{ id, ... }`", body = Vec<crate::answers::agents::AgentPersonality>)))]
+#[utoipa::path(get, path = "/api/agents/personalities", tag = "agents", operation_id = "listAgentPersonalities", params(("userId" = Option<String>, Query)), responses((status = 200, description = "agents, each `{ id, ... }`", body = Vec<crate::schemas::agents::AgentPersonality>)))]
 pub async fn list_personalities(
     State(app): State<AppState>,
     Query(q): Query<UserQuery>,
@@ -107,7 +107,7 @@ pub async fn list_personalities(
     Ok(Json(json!(app.agents.agents(q.user_id.as_deref()).await?)))
 }
 
-#[utoipa::path(post, path = "/api/agents/personalities", tag = "agents", operation_id = "createAgentPersonality", request_body(content = Object, description = "`{ userId, name, description?, personality: { style, tone?, topics?, quirks?, promptPrefix? }, avatar?, enabled?, aiConfig? }`"), responses((status = 201, description = "the agent", body = crate::answers::agents::AgentPersonality), (status = 400, description = "VALIDATION_ERROR")))]
+#[utoipa::path(post, path = "/api/agents/personalities", tag = "agents", operation_id = "createAgentPersonality", request_body(content = Object, description = "`{ userId, name, description?, personality: { style, tone?, topics?, quirks?, promptPrefix? }, avatar?, enabled?, aiConfig? }`"), responses((status = 201, description = "the agent", body = crate::schemas::agents::AgentPersonality), (status = 400, description = "VALIDATION_ERROR")))]
 pub async fn create_personality(
     State(app): State<AppState>,
     Json(body): Json<Value>,
@@ -124,7 +124,7 @@ pub async fn create_personality(
     Ok((StatusCode::CREATED, Json(a)))
 }
 
-#[utoipa::path(get, path = "/api/agents/personalities/{id}", tag = "agents", operation_id = "getAgentPersonality", params(("id" = String, Path)), responses((status = 200, description = "the agent", body = crate::answers::agents::AgentPersonality), (status = 404, description = "Agent not found")))]
+#[utoipa::path(get, path = "/api/agents/personalities/{id}", tag = "agents", operation_id = "getAgentPersonality", params(("id" = String, Path)), responses((status = 200, description = "the agent", body = crate::schemas::agents::AgentPersonality), (status = 404, description = "Agent not found")))]
 pub async fn get_personality(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -132,7 +132,7 @@ pub async fn get_personality(
     Ok(Json(app.agents.agent_view(&id).await?))
 }
 
-#[utoipa::path(put, path = "/api/agents/personalities/{id}", tag = "agents", operation_id = "updateAgentPersonality", params(("id" = String, Path)), request_body(content = Object, description = "fields to change; `personality` merges one level deep"), responses((status = 200, description = "the agent", body = crate::answers::agents::AgentPersonality), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "Agent not found")))]
+#[utoipa::path(put, path = "/api/agents/personalities/{id}", tag = "agents", operation_id = "updateAgentPersonality", params(("id" = String, Path)), request_body(content = Object, description = "fields to change; `personality` merges one level deep"), responses((status = 200, description = "the agent", body = crate::schemas::agents::AgentPersonality), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "Agent not found")))]
 pub async fn update_personality(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -165,7 +165,7 @@ pub struct Enabled {
     enabled: bool,
 }
 
-#[utoipa::path(post, path = "/api/agents/personalities/{id}/toggle", tag = "agents", operation_id = "toggleAgentPersonality", params(("id" = String, Path)), request_body(content = Object, description = "`{ enabled: bool }`"), responses((status = 200, description = "the agent", body = crate::answers::agents::AgentPersonality), (status = 404, description = "Agent not found")))]
+#[utoipa::path(post, path = "/api/agents/personalities/{id}/toggle", tag = "agents", operation_id = "toggleAgentPersonality", params(("id" = String, Path)), request_body(content = crate::schemas::requests::Enabled, description = "`{ enabled: bool }`"), responses((status = 200, description = "the agent", body = crate::schemas::agents::AgentPersonality), (status = 404, description = "Agent not found")))]
 pub async fn toggle_personality(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -195,7 +195,7 @@ pub struct AccountQuery {
     platform: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/agents/accounts", tag = "agents", operation_id = "listPlatformAccounts", params(("agentId" = Option<String>, Query), ("platform" = Option<String>, Query)), responses((status = 200, description = "accounts, keys masked as `***` + last 4", body = Vec<crate::answers::agents::PlatformAccount>)))]
+#[utoipa::path(get, path = "/api/agents/accounts", tag = "agents", operation_id = "listPlatformAccounts", params(("agentId" = Option<String>, Query), ("platform" = Option<String>, Query)), responses((status = 200, description = "accounts, keys masked as `***` + last 4", body = Vec<crate::schemas::agents::PlatformAccount>)))]
 pub async fn list_accounts(
     State(app): State<AppState>,
     Query(q): Query<AccountQuery>,
@@ -207,7 +207,7 @@ pub async fn list_accounts(
     )))
 }
 
-#[utoipa::path(post, path = "/api/agents/accounts", tag = "agents", operation_id = "createPlatformAccount", request_body(content = Object, description = "link: `{ agentId, platform, credentials: { apiKey, username, agentId? }, status?, platformData? }`; register: `{ agentId, platform, name, description? }`"), responses((status = 201, description = "the account, key masked (register on Moltbook adds `claimUrl`)", body = crate::answers::agents::PlatformAccount), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "AGENT_NOT_FOUND"), (status = 503, description = "PLATFORM_UNAVAILABLE")))]
+#[utoipa::path(post, path = "/api/agents/accounts", tag = "agents", operation_id = "createPlatformAccount", request_body(content = Object, description = "link: `{ agentId, platform, credentials: { apiKey, username, agentId? }, status?, platformData? }`; register: `{ agentId, platform, name, description? }`"), responses((status = 201, description = "the account, key masked (register on Moltbook adds `claimUrl`)", body = crate::schemas::agents::PlatformAccount), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "AGENT_NOT_FOUND"), (status = 503, description = "PLATFORM_UNAVAILABLE")))]
 pub async fn create_account(
     State(app): State<AppState>,
     Json(body): Json<Value>,
@@ -228,7 +228,7 @@ pub async fn create_account(
     Ok((StatusCode::CREATED, Json(a)))
 }
 
-#[utoipa::path(get, path = "/api/agents/accounts/{id}", tag = "agents", operation_id = "getPlatformAccount", params(("id" = String, Path)), responses((status = 200, description = "the account, key masked", body = crate::answers::agents::PlatformAccount), (status = 404, description = "Account not found")))]
+#[utoipa::path(get, path = "/api/agents/accounts/{id}", tag = "agents", operation_id = "getPlatformAccount", params(("id" = String, Path)), responses((status = 200, description = "the account, key masked", body = crate::schemas::agents::PlatformAccount), (status = 404, description = "Account not found")))]
 pub async fn get_account(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -236,7 +236,7 @@ pub async fn get_account(
     Ok(Json(app.agents.account(&id).await?.masked(&id)))
 }
 
-#[utoipa::path(delete, path = "/api/agents/accounts/{id}", tag = "agents", operation_id = "deletePlatformAccount", params(("id" = String, Path)), responses((status = 200, description = "`{ success: true }`", body = crate::answers::Done), (status = 404, description = "Account not found")))]
+#[utoipa::path(delete, path = "/api/agents/accounts/{id}", tag = "agents", operation_id = "deletePlatformAccount", params(("id" = String, Path)), responses((status = 200, description = "`{ success: true }`", body = crate::schemas::Done), (status = 404, description = "Account not found")))]
 pub async fn delete_account(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -273,7 +273,7 @@ pub struct ScheduleQuery {
     account_id: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/agents/schedules", tag = "schedules", operation_id = "listSchedules", params(("agentId" = Option<String>, Query), ("accountId" = Option<String>, Query)), responses((status = 200, description = "schedules with `isActive` and `nextRun`", body = Vec<crate::answers::agents::AgentSchedule>)))]
+#[utoipa::path(get, path = "/api/agents/schedules", tag = "schedules", operation_id = "listSchedules", params(("agentId" = Option<String>, Query), ("accountId" = Option<String>, Query)), responses((status = 200, description = "schedules with `isActive` and `nextRun`", body = Vec<crate::schemas::agents::AgentSchedule>)))]
 pub async fn list_schedules(
     State(app): State<AppState>,
     Query(q): Query<ScheduleQuery>,
@@ -285,12 +285,12 @@ pub async fn list_schedules(
     )))
 }
 
-#[utoipa::path(get, path = "/api/agents/schedules/stats", tag = "schedules", operation_id = "scheduleStats", responses((status = 200, description = "`{ total, enabled, active, totalRuns, byAction }`", body = crate::answers::agents::ScheduleStats)))]
+#[utoipa::path(get, path = "/api/agents/schedules/stats", tag = "schedules", operation_id = "scheduleStats", responses((status = 200, description = "`{ total, enabled, active, totalRuns, byAction }`", body = crate::schemas::agents::ScheduleStats)))]
 pub async fn schedule_stats(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(app.agents.stats().await?))
 }
 
-#[utoipa::path(post, path = "/api/agents/schedules", tag = "schedules", operation_id = "createSchedule", request_body(content = Object, description = "`{ agentId, accountId, action: { type, params? }, schedule: { type: cron|interval|random, cron? | intervalMs? | randomWindow? }, rateLimit?, enabled?, missedRuns?: skip|runOnce }`"), responses((status = 201, description = "the schedule, active if enabled", body = crate::answers::agents::AgentSchedule), (status = 400, description = "VALIDATION_ERROR, ACCOUNT_AGENT_MISMATCH"), (status = 404, description = "AGENT_NOT_FOUND, ACCOUNT_NOT_FOUND")))]
+#[utoipa::path(post, path = "/api/agents/schedules", tag = "schedules", operation_id = "createSchedule", request_body(content = Object, description = "`{ agentId, accountId, action: { type, params? }, schedule: { type: cron|interval|random, cron? | intervalMs? | randomWindow? }, rateLimit?, enabled?, missedRuns?: skip|runOnce }`"), responses((status = 201, description = "the schedule, active if enabled", body = crate::schemas::agents::AgentSchedule), (status = 400, description = "VALIDATION_ERROR, ACCOUNT_AGENT_MISMATCH"), (status = 404, description = "AGENT_NOT_FOUND, ACCOUNT_NOT_FOUND")))]
 pub async fn create_schedule(
     State(app): State<AppState>,
     Json(body): Json<Value>,
@@ -307,7 +307,7 @@ pub async fn create_schedule(
     Ok((StatusCode::CREATED, Json(s)))
 }
 
-#[utoipa::path(get, path = "/api/agents/schedules/{id}", tag = "schedules", operation_id = "getSchedule", params(("id" = String, Path)), responses((status = 200, description = "the schedule", body = crate::answers::agents::AgentSchedule), (status = 404, description = "Schedule not found")))]
+#[utoipa::path(get, path = "/api/agents/schedules/{id}", tag = "schedules", operation_id = "getSchedule", params(("id" = String, Path)), responses((status = 200, description = "the schedule", body = crate::schemas::agents::AgentSchedule), (status = 404, description = "Schedule not found")))]
 pub async fn get_schedule(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -315,7 +315,7 @@ pub async fn get_schedule(
     Ok(Json(app.agents.schedule_view(&id).await?))
 }
 
-#[utoipa::path(put, path = "/api/agents/schedules/{id}", tag = "schedules", operation_id = "updateSchedule", params(("id" = String, Path)), request_body(content = Object, description = "fields to change (agentId, accountId, lastRun, runCount are kept)"), responses((status = 200, description = "the schedule, its timer restarted", body = crate::answers::agents::AgentSchedule), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "Schedule not found")))]
+#[utoipa::path(put, path = "/api/agents/schedules/{id}", tag = "schedules", operation_id = "updateSchedule", params(("id" = String, Path)), request_body(content = Object, description = "fields to change (agentId, accountId, lastRun, runCount are kept)"), responses((status = 200, description = "the schedule, its timer restarted", body = crate::schemas::agents::AgentSchedule), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "Schedule not found")))]
 pub async fn update_schedule(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -333,7 +333,7 @@ pub async fn update_schedule(
     Ok(Json(s))
 }
 
-#[utoipa::path(delete, path = "/api/agents/schedules/{id}", tag = "schedules", operation_id = "deleteSchedule", params(("id" = String, Path)), responses((status = 200, description = "`{ success: true }`", body = crate::answers::Done), (status = 404, description = "Schedule not found")))]
+#[utoipa::path(delete, path = "/api/agents/schedules/{id}", tag = "schedules", operation_id = "deleteSchedule", params(("id" = String, Path)), responses((status = 200, description = "`{ success: true }`", body = crate::schemas::Done), (status = 404, description = "Schedule not found")))]
 pub async fn delete_schedule(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -343,7 +343,7 @@ pub async fn delete_schedule(
     Ok(Json(json!({ "success": true })))
 }
 
-#[utoipa::path(post, path = "/api/agents/schedules/{id}/toggle", tag = "schedules", operation_id = "toggleSchedule", params(("id" = String, Path)), request_body(content = Object, description = "`{ enabled: bool }`"), responses((status = 200, description = "the schedule", body = crate::answers::agents::AgentSchedule), (status = 400, description = "enabled missing or not a boolean"), (status = 404, description = "Schedule not found")))]
+#[utoipa::path(post, path = "/api/agents/schedules/{id}/toggle", tag = "schedules", operation_id = "toggleSchedule", params(("id" = String, Path)), request_body(content = crate::schemas::requests::Enabled, description = "`{ enabled: bool }`"), responses((status = 200, description = "the schedule", body = crate::schemas::agents::AgentSchedule), (status = 400, description = "enabled missing or not a boolean"), (status = 404, description = "Schedule not found")))]
 pub async fn toggle_schedule(
     State(app): State<AppState>,
     Path(id): Path<String>,

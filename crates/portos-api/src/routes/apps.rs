@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::routes::processes::{LogsQuery, lines_param, log_text};
 
 /// `GET /api/apps`.
-#[utoipa::path(get, operation_id = "listApps", path = "/api/apps", tag = "apps", responses((status = 200, description = "apps with `pm2Status` and `overallStatus`", body = Vec<crate::answers::system::AppView>)))]
+#[utoipa::path(get, operation_id = "listApps", path = "/api/apps", tag = "apps", responses((status = 200, description = "apps with `pm2Status` and `overallStatus`", body = Vec<crate::schemas::system::AppView>)))]
 pub async fn list(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let views = control::views(&app.apps).await?;
     Ok(Json(Value::Array(
@@ -23,7 +23,7 @@ pub async fn list(State(app): State<AppState>) -> Result<Json<Value>, ApiError> 
 }
 
 /// `GET /api/apps/:id`.
-#[utoipa::path(get, operation_id = "getApp", path = "/api/apps/{id}", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "the app with `pm2Status`", body = crate::answers::system::AppView), (status = 404, description = "App not found")))]
+#[utoipa::path(get, operation_id = "getApp", path = "/api/apps/{id}", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "the app with `pm2Status`", body = crate::schemas::system::AppView), (status = 404, description = "App not found")))]
 pub async fn get(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -32,7 +32,7 @@ pub async fn get(
 }
 
 /// `POST /api/apps`.
-#[utoipa::path(post, operation_id = "createApp", path = "/api/apps", tag = "apps", request_body(content = Object, description = "`{ name, repoPath, type?, uiPort?, apiPort?, startCommands?, pm2ProcessNames?, … }`"), responses((status = 201, description = "the created app", body = crate::answers::system::AppView), (status = 400, description = "VALIDATION_ERROR with `context.details`")))]
+#[utoipa::path(post, operation_id = "createApp", path = "/api/apps", tag = "apps", request_body(content = Object, description = "`{ name, repoPath, type?, uiPort?, apiPort?, startCommands?, pm2ProcessNames?, … }`"), responses((status = 201, description = "the created app", body = crate::schemas::system::AppView), (status = 400, description = "VALIDATION_ERROR with `context.details`")))]
 pub async fn create(
     State(app): State<AppState>,
     Json(body): Json<Value>,
@@ -50,7 +50,7 @@ pub async fn preview(Json(body): Json<Value>) -> Result<Json<Value>, ApiError> {
 }
 
 /// `PUT /api/apps/:id`: a shallow merge; `id` and `uiUrl` ignored, `createdAt` kept.
-#[utoipa::path(put, operation_id = "updateApp", path = "/api/apps/{id}", tag = "apps", params(("id" = String, Path)), request_body(content = Object, description = "fields to change"), responses((status = 200, description = "the updated app", body = crate::answers::system::AppView), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "App not found")))]
+#[utoipa::path(put, operation_id = "updateApp", path = "/api/apps/{id}", tag = "apps", params(("id" = String, Path)), request_body(content = Object, description = "fields to change"), responses((status = 200, description = "the updated app", body = crate::schemas::system::AppView), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "App not found")))]
 pub async fn update(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -70,7 +70,7 @@ pub async fn delete(
 }
 
 /// `POST /api/apps/:id/archive`.
-#[utoipa::path(post, operation_id = "archiveApp", path = "/api/apps/{id}/archive", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "the app, archived", body = crate::answers::system::AppView), (status = 403, description = "PROTECTED"), (status = 404, description = "App not found")))]
+#[utoipa::path(post, operation_id = "archiveApp", path = "/api/apps/{id}/archive", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "the app, archived", body = crate::schemas::system::AppView), (status = 403, description = "PROTECTED"), (status = 404, description = "App not found")))]
 pub async fn archive(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -79,7 +79,7 @@ pub async fn archive(
 }
 
 /// `POST /api/apps/:id/unarchive`.
-#[utoipa::path(post, operation_id = "unarchiveApp", path = "/api/apps/{id}/unarchive", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "the app", body = crate::answers::system::AppView), (status = 404, description = "App not found")))]
+#[utoipa::path(post, operation_id = "unarchiveApp", path = "/api/apps/{id}/unarchive", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "the app", body = crate::schemas::system::AppView), (status = 404, description = "App not found")))]
 pub async fn unarchive(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -88,7 +88,7 @@ pub async fn unarchive(
 }
 
 /// `GET /api/apps/:id/task-types`.
-#[utoipa::path(get, operation_id = "appTaskTypes", path = "/api/apps/{id}/task-types", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "`{ appId, appName, taskTypeOverrides }`", body = crate::answers::system::AppTaskTypes), (status = 404, description = "App not found")))]
+#[utoipa::path(get, operation_id = "appTaskTypes", path = "/api/apps/{id}/task-types", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "`{ appId, appName, taskTypeOverrides }`", body = crate::schemas::system::AppTaskTypes), (status = 404, description = "App not found")))]
 pub async fn task_types(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -148,7 +148,7 @@ pub async fn update_code(
 }
 
 /// `GET /api/apps/:id/status`: `{ <process>: summary }`.
-#[utoipa::path(get, operation_id = "appStatus", path = "/api/apps/{id}/status", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "`{ <process>: status }`", body = BTreeMap<String,crate::answers::system::ProcessStatus>), (status = 404, description = "App not found")))]
+#[utoipa::path(get, operation_id = "appStatus", path = "/api/apps/{id}/status", tag = "apps", params(("id" = String, Path)), responses((status = 200, description = "`{ <process>: status }`", body = BTreeMap<String,crate::schemas::system::ProcessStatus>), (status = 404, description = "App not found")))]
 pub async fn status(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -163,7 +163,7 @@ pub struct AppLogsQuery {
 }
 
 /// `GET /api/apps/:id/logs`: one process's tail (the first by default).
-#[utoipa::path(get, operation_id = "appLogs", path = "/api/apps/{id}/logs", tag = "apps", params(("id" = String, Path), ("lines" = Option<u32>, Query), ("process" = Option<String>, Query)), responses((status = 200, description = "`{ processName, lines, logs }`", body = crate::answers::services::ProcessLogText), (status = 400, description = "MISSING_PROCESS or INVALID_PROCESS_NAME"), (status = 404, description = "App not found")))]
+#[utoipa::path(get, operation_id = "appLogs", path = "/api/apps/{id}/logs", tag = "apps", params(("id" = String, Path), ("lines" = Option<u32>, Query), ("process" = Option<String>, Query)), responses((status = 200, description = "`{ processName, lines, logs }`", body = crate::schemas::services::ProcessLogText), (status = 400, description = "MISSING_PROCESS or INVALID_PROCESS_NAME"), (status = 404, description = "App not found")))]
 pub async fn logs(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -186,7 +186,7 @@ pub async fn logs(
 }
 
 /// `GET /api/logs/app/:appId`: every process of an app, `{ app, processes: { <name>: text } }`.
-#[utoipa::path(get, operation_id = "logsOfApp", path = "/api/logs/app/{id}", tag = "processes", params(("id" = String, Path), ("lines" = Option<u32>, Query)), responses((status = 200, description = "`{ app, processes }`", body = crate::answers::services::AppLogs), (status = 404, description = "App not found")))]
+#[utoipa::path(get, operation_id = "logsOfApp", path = "/api/logs/app/{id}", tag = "processes", params(("id" = String, Path), ("lines" = Option<u32>, Query)), responses((status = 200, description = "`{ app, processes }`", body = crate::schemas::services::AppLogs), (status = 404, description = "App not found")))]
 pub async fn logs_of_app(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -209,7 +209,7 @@ pub async fn logs_of_app(
 macro_rules! app_action {
     ($fn:ident, $action:expr, $path:literal) => {
         #[utoipa::path(post, path = $path, tag = "apps", operation_id = concat!(stringify!($fn), "App"), params(("id" = String, Path)),
-            responses((status = 200, description = "`{ success, results: { <process>: { success, error? } } }`", body = crate::answers::writes::AppControlled),
+            responses((status = 200, description = "`{ success, results: { <process>: { success, error? } } }`", body = crate::schemas::writes::AppControlled),
                       (status = 404, description = "App not found")))]
         pub async fn $fn(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
             let results = control::act(&app.apps, &id, $action).await?;

@@ -42,7 +42,7 @@ impl From<Failure> for ApiError {
 }
 
 /// `GET /api/autofixer`: `{ enabled, state, fixing, processes }`.
-#[utoipa::path(get, operation_id = "autofixerStatus", path = "/api/autofixer", tag = "autofixer", responses((status = 200, description = "watching, fixing or paused; the fixes under way; each process seen crashing", body = crate::answers::services::AutofixerStatus), (status = 503, description = "the autofixer does not answer")))]
+#[utoipa::path(get, operation_id = "autofixerStatus", path = "/api/autofixer", tag = "autofixer", responses((status = 200, description = "watching, fixing or paused; the fixes under way; each process seen crashing", body = crate::schemas::services::AutofixerStatus), (status = 503, description = "the autofixer does not answer")))]
 pub async fn status() -> Result<Json<Value>, ApiError> {
     Ok(Json(link().status().await?))
 }
@@ -72,25 +72,25 @@ pub async fn fix(Json(b): Json<FixBody>) -> Result<(StatusCode, Json<Value>), Ap
 }
 
 /// `POST /api/autofixer/pause`: no fix starts by itself (kept across restarts).
-#[utoipa::path(post, operation_id = "autofixerPause", path = "/api/autofixer/pause", tag = "autofixer", responses((status = 200, description = "the status", body = crate::answers::services::AutofixerStatus)))]
+#[utoipa::path(post, operation_id = "autofixerPause", path = "/api/autofixer/pause", tag = "autofixer", responses((status = 200, description = "the status", body = crate::schemas::services::AutofixerStatus)))]
 pub async fn pause() -> Result<Json<Value>, ApiError> {
     Ok(Json(link().set_enabled(false).await?))
 }
 
 /// `POST /api/autofixer/resume`.
-#[utoipa::path(post, operation_id = "autofixerResume", path = "/api/autofixer/resume", tag = "autofixer", responses((status = 200, description = "the status", body = crate::answers::services::AutofixerStatus)))]
+#[utoipa::path(post, operation_id = "autofixerResume", path = "/api/autofixer/resume", tag = "autofixer", responses((status = 200, description = "the status", body = crate::schemas::services::AutofixerStatus)))]
 pub async fn resume() -> Result<Json<Value>, ApiError> {
     Ok(Json(link().set_enabled(true).await?))
 }
 
 /// `GET /api/autofixer/config`: `data/autofixer/config.json` with its defaults.
-#[utoipa::path(get, operation_id = "autofixerConfig", path = "/api/autofixer/config", tag = "autofixer", responses((status = 200, description = "the settings", body = crate::answers::services::AutofixerConfig)))]
+#[utoipa::path(get, operation_id = "autofixerConfig", path = "/api/autofixer/config", tag = "autofixer", responses((status = 200, description = "the settings", body = crate::schemas::services::AutofixerConfig)))]
 pub async fn get_config() -> Result<Json<Value>, ApiError> {
     Ok(Json(link().config().await?))
 }
 
 /// `PUT /api/autofixer/config`: the whole settings object; 400 naming an unknown key or a bad value.
-#[utoipa::path(put, operation_id = "autofixerSetConfig", path = "/api/autofixer/config", tag = "autofixer", request_body = Object, responses((status = 200, description = "the settings as kept", body = crate::answers::services::AutofixerConfig), (status = 400, description = "an unknown key or a bad value, named")))]
+#[utoipa::path(put, operation_id = "autofixerSetConfig", path = "/api/autofixer/config", tag = "autofixer", request_body = Object, responses((status = 200, description = "the settings as kept", body = crate::schemas::services::AutofixerConfig), (status = 400, description = "an unknown key or a bad value, named")))]
 pub async fn set_config(Json(v): Json<Value>) -> Result<Json<Value>, ApiError> {
     Ok(Json(link().set_config(&v).await?))
 }

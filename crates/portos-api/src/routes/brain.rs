@@ -47,8 +47,8 @@ pub struct InboxParams {
 }
 
 /// `POST /api/brain/capture`.
-#[utoipa::path(post, operation_id = "brainCapture", path = "/api/brain/capture", tag = "brain", request_body(content = Object, description = "`{ text, providerOverride?, modelOverride? }`"),
-    responses((status = 200, description = "`{ inboxLog, message }`; `brain:classified` follows on /ws", body = crate::answers::writes::Captured), (status = 400, description = "VALIDATION_ERROR")))]
+#[utoipa::path(post, operation_id = "brainCapture", path = "/api/brain/capture", tag = "brain", request_body(content = crate::schemas::requests::Thought, description = "`{ text, providerOverride?, modelOverride? }`"),
+    responses((status = 200, description = "`{ inboxLog, message }`; `brain:classified` follows on /ws", body = crate::schemas::writes::Captured), (status = 400, description = "VALIDATION_ERROR")))]
 pub async fn capture(State(app): State<AppState>, Json(b): Json<Value>) -> Answer {
     ok(app.brain.capture(&b).await?)
 }
@@ -56,7 +56,7 @@ pub async fn capture(State(app): State<AppState>, Json(b): Json<Value>) -> Answe
 /// `GET /api/brain/inbox`.
 #[utoipa::path(get, operation_id = "brainInbox", path = "/api/brain/inbox", tag = "brain",
     params(("status" = Option<String>, Query), ("limit" = Option<u32>, Query, description = "1-100, 50"), ("offset" = Option<u32>, Query)),
-    responses((status = 200, description = "`{ entries, counts }`, newest first", body = crate::answers::brain::BrainInbox), (status = 400, description = "VALIDATION_ERROR")))]
+    responses((status = 200, description = "`{ entries, counts }`, newest first", body = crate::schemas::brain::BrainInbox), (status = 400, description = "VALIDATION_ERROR")))]
 pub async fn inbox(State(app): State<AppState>, Query(q): Query<InboxParams>) -> Answer {
     let q = InboxQuery::parse(q.status.as_deref(), q.limit.as_deref(), q.offset.as_deref())?;
     ok(app.brain.inbox(&q).await?)
@@ -64,14 +64,14 @@ pub async fn inbox(State(app): State<AppState>, Query(q): Query<InboxParams>) ->
 
 /// `GET /api/brain/inbox/:id`.
 #[utoipa::path(get, operation_id = "brainInboxEntry", path = "/api/brain/inbox/{id}", tag = "brain", params(("id" = String, Path)),
-    responses((status = 200, description = "the entry", body = crate::answers::brain::BrainInboxEntry), (status = 404, description = "Inbox entry not found")))]
+    responses((status = 200, description = "the entry", body = crate::schemas::brain::BrainInboxEntry), (status = 404, description = "Inbox entry not found")))]
 pub async fn entry(State(app): State<AppState>, Path(id): Path<String>) -> Answer {
     ok(app.brain.entry(&id).await?)
 }
 
 /// `PUT /api/brain/inbox/:id`.
 #[utoipa::path(put, operation_id = "brainEditEntry", path = "/api/brain/inbox/{id}", tag = "brain", params(("id" = String, Path)), request_body(content = Object, description = "`{ capturedText }`"),
-    responses((status = 200, description = "the entry (not classified again)", body = crate::answers::brain::BrainInboxEntry), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "Inbox entry not found")))]
+    responses((status = 200, description = "the entry (not classified again)", body = crate::schemas::brain::BrainInboxEntry), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "Inbox entry not found")))]
 pub async fn edit_entry(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -93,14 +93,14 @@ pub async fn delete_entry(
 
 /// `POST /api/brain/inbox/:id/retry`.
 #[utoipa::path(post, operation_id = "brainRetry", path = "/api/brain/inbox/{id}/retry", tag = "brain", params(("id" = String, Path)), request_body(content = Object, description = "`{ providerOverride?, modelOverride? }` or nothing"),
-    responses((status = 200, description = "`{ inboxLog, message }`: filed or in review, whatever the model answered", body = crate::answers::writes::Captured), (status = 404, description = "Inbox entry not found")))]
+    responses((status = 200, description = "`{ inboxLog, message }`: filed or in review, whatever the model answered", body = crate::schemas::writes::Captured), (status = 404, description = "Inbox entry not found")))]
 pub async fn retry(State(app): State<AppState>, Path(id): Path<String>, b: Bytes) -> Answer {
     ok(app.brain.retry(&id, &body(&b)?).await?)
 }
 
 /// `POST /api/brain/inbox/:id/done`.
 #[utoipa::path(post, operation_id = "brainDone", path = "/api/brain/inbox/{id}/done", tag = "brain", params(("id" = String, Path)),
-    responses((status = 200, description = "the entry, `done`", body = crate::answers::brain::BrainInboxEntry), (status = 404, description = "Inbox entry not found")))]
+    responses((status = 200, description = "the entry, `done`", body = crate::schemas::brain::BrainInboxEntry), (status = 404, description = "Inbox entry not found")))]
 pub async fn done(State(app): State<AppState>, Path(id): Path<String>) -> Answer {
     ok(app.brain.done(&id).await?)
 }
@@ -126,7 +126,7 @@ pub struct StatusParam {
 
 /// `GET /api/brain/{kind}`: people, projects, ideas or admin.
 #[utoipa::path(get, operation_id = "brainRecords", path = "/api/brain/{kind}", tag = "brain", params(("kind" = String, Path, description = "people, projects, ideas, admin"), ("status" = Option<String>, Query)),
-    responses((status = 200, description = "the records, `{ id, ... }`, in file order", body = Vec<crate::answers::brain::BrainRecord>), (status = 404, description = "no such kind")))]
+    responses((status = 200, description = "the records, `{ id, ... }`, in file order", body = Vec<crate::schemas::brain::BrainRecord>), (status = 404, description = "no such kind")))]
 pub async fn records(
     State(app): State<AppState>,
     Path(k): Path<String>,
@@ -140,7 +140,7 @@ pub async fn records(
 
 /// `POST /api/brain/{kind}`.
 #[utoipa::path(post, operation_id = "brainCreateRecord", path = "/api/brain/{kind}", tag = "brain", params(("kind" = String, Path)), request_body(content = Object, description = "the kind's fields"),
-    responses((status = 201, description = "the record", body = crate::answers::brain::BrainRecord), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "no such kind")))]
+    responses((status = 201, description = "the record", body = crate::schemas::brain::BrainRecord), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "no such kind")))]
 pub async fn create_record(
     State(app): State<AppState>,
     Path(k): Path<String>,
@@ -154,14 +154,14 @@ pub async fn create_record(
 
 /// `GET /api/brain/{kind}/:id`.
 #[utoipa::path(get, operation_id = "brainRecord", path = "/api/brain/{kind}/{id}", tag = "brain", params(("kind" = String, Path), ("id" = String, Path)),
-    responses((status = 200, description = "the record", body = crate::answers::brain::BrainRecord), (status = 404, description = "Person/Project/Idea/Admin item not found")))]
+    responses((status = 200, description = "the record", body = crate::schemas::brain::BrainRecord), (status = 404, description = "Person/Project/Idea/Admin item not found")))]
 pub async fn record(State(app): State<AppState>, Path((k, id)): Path<(String, String)>) -> Answer {
     ok(app.brain.get(kind(&k)?, &id).await?)
 }
 
 /// `PUT /api/brain/{kind}/:id`.
 #[utoipa::path(put, operation_id = "brainUpdateRecord", path = "/api/brain/{kind}/{id}", tag = "brain", params(("kind" = String, Path), ("id" = String, Path)), request_body(content = Object, description = "any of the kind's fields"),
-    responses((status = 200, description = "the record", body = crate::answers::brain::BrainRecord), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "not found")))]
+    responses((status = 200, description = "the record", body = crate::schemas::brain::BrainRecord), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "not found")))]
 pub async fn update_record(
     State(app): State<AppState>,
     Path((k, id)): Path<(String, String)>,
@@ -192,14 +192,14 @@ async fn history(app: &AppState, job: Job, q: &LimitParam) -> Answer {
 }
 
 /// `GET /api/brain/digest/latest`.
-#[utoipa::path(get, operation_id = "brainLatestDigest", path = "/api/brain/digest/latest", tag = "brain", responses((status = 200, description = "the newest digest, or null", body = Option<crate::answers::brain::BrainRecord>)))]
+#[utoipa::path(get, operation_id = "brainLatestDigest", path = "/api/brain/digest/latest", tag = "brain", responses((status = 200, description = "the newest digest, or null", body = Option<crate::schemas::brain::BrainRecord>)))]
 pub async fn latest_digest(State(app): State<AppState>) -> Answer {
     ok(app.brain.latest(Job::DailyDigest).await?)
 }
 
 /// `GET /api/brain/digests`.
 #[utoipa::path(get, operation_id = "brainDigests", path = "/api/brain/digests", tag = "brain", params(("limit" = Option<u32>, Query, description = "default 10")),
-    responses((status = 200, description = "newest first", body = Vec<crate::answers::brain::BrainRecord>), (status = 400, description = "VALIDATION_ERROR")))]
+    responses((status = 200, description = "newest first", body = Vec<crate::schemas::brain::BrainRecord>), (status = 400, description = "VALIDATION_ERROR")))]
 pub async fn digests(State(app): State<AppState>, Query(q): Query<LimitParam>) -> Answer {
     history(&app, Job::DailyDigest, &q).await
 }
@@ -212,14 +212,14 @@ pub async fn run_digest(State(app): State<AppState>, b: Bytes) -> Answer {
 }
 
 /// `GET /api/brain/review/latest`.
-#[utoipa::path(get, operation_id = "brainLatestReview", path = "/api/brain/review/latest", tag = "brain", responses((status = 200, description = "the newest review, or null", body = Option<crate::answers::brain::BrainRecord>)))]
+#[utoipa::path(get, operation_id = "brainLatestReview", path = "/api/brain/review/latest", tag = "brain", responses((status = 200, description = "the newest review, or null", body = Option<crate::schemas::brain::BrainRecord>)))]
 pub async fn latest_review(State(app): State<AppState>) -> Answer {
     ok(app.brain.latest(Job::WeeklyReview).await?)
 }
 
 /// `GET /api/brain/reviews`.
 #[utoipa::path(get, operation_id = "brainReviews", path = "/api/brain/reviews", tag = "brain", params(("limit" = Option<u32>, Query, description = "default 10")),
-    responses((status = 200, description = "newest first", body = Vec<crate::answers::brain::BrainRecord>), (status = 400, description = "VALIDATION_ERROR")))]
+    responses((status = 200, description = "newest first", body = Vec<crate::schemas::brain::BrainRecord>), (status = 400, description = "VALIDATION_ERROR")))]
 pub async fn reviews(State(app): State<AppState>, Query(q): Query<LimitParam>) -> Answer {
     history(&app, Job::WeeklyReview, &q).await
 }
@@ -232,26 +232,26 @@ pub async fn run_review(State(app): State<AppState>, b: Bytes) -> Answer {
 }
 
 /// `GET /api/brain/settings`.
-#[utoipa::path(get, operation_id = "brainSettings", path = "/api/brain/settings", tag = "brain", responses((status = 200, description = "meta.json with its defaults", body = crate::answers::brain::BrainSettings)))]
+#[utoipa::path(get, operation_id = "brainSettings", path = "/api/brain/settings", tag = "brain", responses((status = 200, description = "meta.json with its defaults", body = crate::schemas::brain::BrainSettings)))]
 pub async fn settings(State(app): State<AppState>) -> Answer {
     ok(app.brain.settings().await?)
 }
 
 /// `PUT /api/brain/settings`.
 #[utoipa::path(put, operation_id = "brainPutSettings", path = "/api/brain/settings", tag = "brain", request_body(content = Object, description = "any of confidenceThreshold, dailyDigestTime, weeklyReviewTime, weeklyReviewDay, defaultProvider, defaultModel, missedRuns"),
-    responses((status = 200, description = "the settings after", body = crate::answers::brain::BrainSettings), (status = 400, description = "VALIDATION_ERROR, INVALID_PROVIDER, NO_MODELS, INVALID_MODEL")))]
+    responses((status = 200, description = "the settings after", body = crate::schemas::brain::BrainSettings), (status = 400, description = "VALIDATION_ERROR, INVALID_PROVIDER, NO_MODELS, INVALID_MODEL")))]
 pub async fn put_settings(State(app): State<AppState>, Json(b): Json<Value>) -> Answer {
     ok(app.brain.put_settings(&b).await?)
 }
 
 /// `GET /api/brain/summary`.
-#[utoipa::path(get, operation_id = "brainSummary", path = "/api/brain/summary", tag = "brain", responses((status = 200, description = "`{ counts, activeProjects, activeIdeas, openAdmin, gitHubRepos, needsReview, lastDailyDigest, lastWeeklyReview }`", body = crate::answers::brain::BrainSummary)))]
+#[utoipa::path(get, operation_id = "brainSummary", path = "/api/brain/summary", tag = "brain", responses((status = 200, description = "`{ counts, activeProjects, activeIdeas, openAdmin, gitHubRepos, needsReview, lastDailyDigest, lastWeeklyReview }`", body = crate::schemas::brain::BrainSummary)))]
 pub async fn summary(State(app): State<AppState>) -> Answer {
     ok(app.brain.summary().await?)
 }
 
 /// `GET /api/brain/schedule` (ours).
-#[utoipa::path(get, operation_id = "brainSchedule", path = "/api/brain/schedule", tag = "brain", responses((status = 200, description = "`{ jobs: [{ job, next, lastRun, lastOutcome }], missedRuns, log }`", body = crate::answers::brain::BrainSchedule)))]
+#[utoipa::path(get, operation_id = "brainSchedule", path = "/api/brain/schedule", tag = "brain", responses((status = 200, description = "`{ jobs: [{ job, next, lastRun, lastOutcome }], missedRuns, log }`", body = crate::schemas::brain::BrainSchedule)))]
 pub async fn schedule(State(app): State<AppState>) -> Answer {
     ok(app.brain.schedule().await?)
 }
@@ -268,7 +268,7 @@ pub struct LinksParams {
 /// `GET /api/brain/links`.
 #[utoipa::path(get, operation_id = "brainLinks", path = "/api/brain/links", tag = "brain",
     params(("linkType" = Option<String>, Query), ("isGitHubRepo" = Option<bool>, Query), ("limit" = Option<u32>, Query), ("offset" = Option<u32>, Query)),
-    responses((status = 200, description = "`{ links, total, limit, offset }`, newest first", body = crate::answers::brain::BrainLinks), (status = 400, description = "VALIDATION_ERROR")))]
+    responses((status = 200, description = "`{ links, total, limit, offset }`, newest first", body = crate::schemas::brain::BrainLinks), (status = 400, description = "VALIDATION_ERROR")))]
 pub async fn links(State(app): State<AppState>, Query(q): Query<LinksParams>) -> Answer {
     let q = LinksQuery::parse(
         q.link_type.as_deref(),
@@ -281,7 +281,7 @@ pub async fn links(State(app): State<AppState>, Query(q): Query<LinksParams>) ->
 
 /// `POST /api/brain/links`.
 #[utoipa::path(post, operation_id = "brainCreateLink", path = "/api/brain/links", tag = "brain", request_body(content = Object, description = "`{ url, title?, description?, linkType?, tags?, autoClone? }`"),
-    responses((status = 201, description = "the link; a GitHub repository's clone starts", body = crate::answers::brain::BrainLink), (status = 400, description = "VALIDATION_ERROR"), (status = 409, description = "DUPLICATE_URL")))]
+    responses((status = 201, description = "the link; a GitHub repository's clone starts", body = crate::schemas::brain::BrainLink), (status = 400, description = "VALIDATION_ERROR"), (status = 409, description = "DUPLICATE_URL")))]
 pub async fn create_link(
     State(app): State<AppState>,
     Json(b): Json<Value>,
@@ -291,14 +291,14 @@ pub async fn create_link(
 
 /// `GET /api/brain/links/:id`.
 #[utoipa::path(get, operation_id = "brainLink", path = "/api/brain/links/{id}", tag = "brain", params(("id" = String, Path)),
-    responses((status = 200, description = "the link", body = crate::answers::brain::BrainLink), (status = 404, description = "Link not found")))]
+    responses((status = 200, description = "the link", body = crate::schemas::brain::BrainLink), (status = 404, description = "Link not found")))]
 pub async fn link(State(app): State<AppState>, Path(id): Path<String>) -> Answer {
     ok(app.brain.link(&id).await?)
 }
 
 /// `PUT /api/brain/links/:id`.
 #[utoipa::path(put, operation_id = "brainUpdateLink", path = "/api/brain/links/{id}", tag = "brain", params(("id" = String, Path)), request_body(content = Object, description = "any of title, description, linkType, tags"),
-    responses((status = 200, description = "the link", body = crate::answers::brain::BrainLink), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "Link not found")))]
+    responses((status = 200, description = "the link", body = crate::schemas::brain::BrainLink), (status = 400, description = "VALIDATION_ERROR"), (status = 404, description = "Link not found")))]
 pub async fn update_link(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -320,7 +320,7 @@ pub async fn delete_link(
 
 /// `POST /api/brain/links/:id/clone`.
 #[utoipa::path(post, operation_id = "brainCloneLink", path = "/api/brain/links/{id}/clone", tag = "brain", params(("id" = String, Path)),
-    responses((status = 200, description = "`{ message, linkId }`", body = crate::answers::writes::LinkAction), (status = 400, description = "NOT_GITHUB_REPO"), (status = 404, description = "Link not found"), (status = 409, description = "CLONE_IN_PROGRESS")))]
+    responses((status = 200, description = "`{ message, linkId }`", body = crate::schemas::writes::LinkAction), (status = 400, description = "NOT_GITHUB_REPO"), (status = 404, description = "Link not found"), (status = 409, description = "CLONE_IN_PROGRESS")))]
 pub async fn clone_link(State(app): State<AppState>, Path(id): Path<String>) -> Answer {
     ok(app.brain.clone_link(&id).await?)
 }
@@ -334,7 +334,7 @@ pub async fn pull_link(State(app): State<AppState>, Path(id): Path<String>) -> A
 
 /// `POST /api/brain/links/:id/open-folder`.
 #[utoipa::path(post, operation_id = "brainOpenLinkFolder", path = "/api/brain/links/{id}/open-folder", tag = "brain", params(("id" = String, Path)),
-    responses((status = 200, description = "`{ message, path }`", body = crate::answers::writes::LinkAction), (status = 400, description = "NO_LOCAL_PATH or PATH_NOT_FOUND"), (status = 404, description = "Link not found"), (status = 422, description = "CANNOT_OPEN")))]
+    responses((status = 200, description = "`{ message, path }`", body = crate::schemas::writes::LinkAction), (status = 400, description = "NO_LOCAL_PATH or PATH_NOT_FOUND"), (status = 404, description = "Link not found"), (status = 422, description = "CANNOT_OPEN")))]
 pub async fn open_link_folder(State(app): State<AppState>, Path(id): Path<String>) -> Answer {
     ok(app.brain.open_link_folder(&id).await?)
 }

@@ -136,13 +136,13 @@ fn tab_json(t: pb::Tab, empty_title: &str) -> Value {
 }
 
 /// `GET /api/browser/health`: `{ connected, processRunning, cdpPort, cdpHost, healthPort, cdpEndpoint, headless?, status?, reason?, error? }`.
-#[utoipa::path(get, operation_id = "browserHealth", path = "/api/browser/health", tag = "browser", responses((status = 200, description = "the health object", body = crate::answers::services::BrowserHealth)))]
+#[utoipa::path(get, operation_id = "browserHealth", path = "/api/browser/health", tag = "browser", responses((status = 200, description = "the health object", body = crate::schemas::services::BrowserHealth)))]
 pub async fn get_health(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(health(&app).await?))
 }
 
 /// `GET /api/browser`: health, process, pages, version and config in one answer.
-#[utoipa::path(get, operation_id = "browserStatus", path = "/api/browser", tag = "browser", responses((status = 200, description = "`{ ...health, process, pages, pageCount, version, config }`", body = crate::answers::services::BrowserStatus)))]
+#[utoipa::path(get, operation_id = "browserStatus", path = "/api/browser", tag = "browser", responses((status = 200, description = "`{ ...health, process, pages, pageCount, version, config }`", body = crate::schemas::services::BrowserStatus)))]
 pub async fn full_status(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let (health, process, pages, version, config) = tokio::join!(
         health(&app),
@@ -247,7 +247,7 @@ pub async fn update_config(
 }
 
 /// `POST /api/browser/launch`: Chromium started (the host too, through the supervisor, if it is not running); the health object.
-#[utoipa::path(post, operation_id = "launchBrowser", path = "/api/browser/launch", tag = "browser", responses((status = 200, description = "the health object", body = crate::answers::services::BrowserHealth), (status = 503, description = "the reason it cannot start")))]
+#[utoipa::path(post, operation_id = "launchBrowser", path = "/api/browser/launch", tag = "browser", responses((status = 200, description = "the health object", body = crate::schemas::services::BrowserHealth), (status = 503, description = "the reason it cannot start")))]
 pub async fn launch(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let mut h = match host(&app).await {
         Ok(h) => h,
@@ -274,7 +274,7 @@ async fn wait_for_host(
 }
 
 /// `POST /api/browser/stop`: Chromium closed cleanly (its profile saved) and kept closed until a launch; the health object.
-#[utoipa::path(post, operation_id = "stopBrowser", path = "/api/browser/stop", tag = "browser", responses((status = 200, description = "the health object", body = crate::answers::services::BrowserHealth)))]
+#[utoipa::path(post, operation_id = "stopBrowser", path = "/api/browser/stop", tag = "browser", responses((status = 200, description = "the health object", body = crate::schemas::services::BrowserHealth)))]
 pub async fn stop(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     host(&app)
         .await?
@@ -285,7 +285,7 @@ pub async fn stop(State(app): State<AppState>) -> Result<Json<Value>, ApiError> 
 }
 
 /// `POST /api/browser/restart`: Chromium closed and launched again (config changes apply); the health object.
-#[utoipa::path(post, operation_id = "restartBrowser", path = "/api/browser/restart", tag = "browser", responses((status = 200, description = "the health object", body = crate::answers::services::BrowserHealth)))]
+#[utoipa::path(post, operation_id = "restartBrowser", path = "/api/browser/restart", tag = "browser", responses((status = 200, description = "the health object", body = crate::schemas::services::BrowserHealth)))]
 pub async fn restart(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let mut h = host(&app).await?;
     h.close(pb::CloseRequest {}).await.map_err(host_error)?;
@@ -336,7 +336,7 @@ async fn pages(app: &AppState) -> Result<Vec<Value>, ApiError> {
 }
 
 /// `GET /api/browser/pages`: the open tabs `[{ id, title, url, type }]` (`[]` when the browser is down).
-#[utoipa::path(get, operation_id = "browserPages", path = "/api/browser/pages", tag = "browser", responses((status = 200, description = "the open tabs", body = Vec<crate::answers::services::BrowserTab>)))]
+#[utoipa::path(get, operation_id = "browserPages", path = "/api/browser/pages", tag = "browser", responses((status = 200, description = "the open tabs", body = Vec<crate::schemas::services::BrowserTab>)))]
 pub async fn get_pages(State(app): State<AppState>) -> Json<Value> {
     Json(Value::Array(pages(&app).await.unwrap_or_default()))
 }
@@ -403,7 +403,7 @@ async fn process(app: &AppState) -> Result<Value, ApiError> {
 }
 
 /// `GET /api/browser/process`: the host's process as the supervisor sees it.
-#[utoipa::path(get, operation_id = "browserProcess", path = "/api/browser/process", tag = "browser", responses((status = 200, description = "`{ exists, status, pid, memory, cpu, uptime, restarts }`", body = crate::answers::services::BrowserProcess)))]
+#[utoipa::path(get, operation_id = "browserProcess", path = "/api/browser/process", tag = "browser", responses((status = 200, description = "`{ exists, status, pid, memory, cpu, uptime, restarts }`", body = crate::schemas::services::BrowserProcess)))]
 pub async fn get_process(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(process(&app).await?))
 }
@@ -414,7 +414,7 @@ pub struct LinesQuery {
 }
 
 /// `GET /api/browser/logs?lines=50`: `{ stdout, stderr }` of the host.
-#[utoipa::path(get, operation_id = "browserLogs", path = "/api/browser/logs", tag = "browser", params(("lines" = Option<u32>, Query)), responses((status = 200, description = "`{ stdout, stderr }`", body = crate::answers::system::BrowserLogs)))]
+#[utoipa::path(get, operation_id = "browserLogs", path = "/api/browser/logs", tag = "browser", params(("lines" = Option<u32>, Query)), responses((status = 200, description = "`{ stdout, stderr }`", body = crate::schemas::system::BrowserLogs)))]
 pub async fn logs(State(app): State<AppState>, Query(q): Query<LinesQuery>) -> Json<Value> {
     let lines = processes::lines_param(q.lines.as_deref(), 50);
     let (mut out, mut err) = (String::new(), String::new());

@@ -24,7 +24,7 @@ pub struct ExecuteBody {
 /// `POST /api/commands/execute`.
 #[utoipa::path(post, operation_id = "executeCommand", path = "/api/commands/execute", tag = "commands", request_body = ExecuteBody,
     responses(
-        (status = 202, description = "`{ commandId, status: \"started\" }`; output follows as `command:<id>:data` and `command:<id>:complete` on /ws", body = crate::answers::writes::CommandStarted),
+        (status = 202, description = "`{ commandId, status: \"started\" }`; output follows as `command:<id>:data` and `command:<id>:complete` on /ws", body = crate::schemas::writes::CommandStarted),
         (status = 400, description = "MISSING_COMMAND or INVALID_WORKSPACE"),
         (status = 403, description = "FORBIDDEN: not in the allow-list, shell characters, empty; recorded in the history"),
         (status = 409, description = "TOO_MANY_COMMANDS"),
@@ -46,7 +46,7 @@ pub async fn execute(
 
 /// `POST /api/commands/:id/stop`.
 #[utoipa::path(post, operation_id = "stopCommand", path = "/api/commands/{id}/stop", tag = "commands", params(("id" = String, Path)),
-    responses((status = 200, description = "`{ stopped: true }`: SIGTERM to the command's process group, SIGKILL 5 s later", body = crate::answers::writes::CommandStopped), (status = 404, description = "NOT_ACTIVE")))]
+    responses((status = 200, description = "`{ stopped: true }`: SIGTERM to the command's process group, SIGKILL 5 s later", body = crate::schemas::writes::CommandStopped), (status = 404, description = "NOT_ACTIVE")))]
 pub async fn stop(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -64,14 +64,14 @@ pub async fn allowed(State(app): State<AppState>) -> Result<Json<Value>, ApiErro
 
 /// `GET /api/commands/processes`.
 #[utoipa::path(get, operation_id = "commandProcesses", path = "/api/commands/processes", tag = "commands",
-    responses((status = 200, description = "the supervised processes, as PM2 listed them: `[{ name, status, pid, pm_id, cpu, memory, uptime, restarts }]`", body = Vec<crate::answers::services::SupervisedProcess>), (status = 503, description = "no supervisor")))]
+    responses((status = 200, description = "the supervised processes, as PM2 listed them: `[{ name, status, pid, pm_id, cpu, memory, uptime, restarts }]`", body = Vec<crate::schemas::services::SupervisedProcess>), (status = 503, description = "no supervisor")))]
 pub async fn processes(state: State<AppState>) -> Result<Json<Value>, ApiError> {
     super::processes::list_processes(state).await
 }
 
 /// `GET /api/commands/processes/:name/monit`.
 #[utoipa::path(get, operation_id = "commandProcessMonit", path = "/api/commands/processes/{name}/monit", tag = "commands", params(("name" = String, Path)),
-    responses((status = 200, description = "`{ name, status, pid, cpu, memory, uptime, restarts }`", body = crate::answers::services::ProcessMonit), (status = 404, description = "Process not found")))]
+    responses((status = 200, description = "`{ name, status, pid, cpu, memory, uptime, restarts }`", body = crate::schemas::services::ProcessMonit), (status = 404, description = "Process not found")))]
 pub async fn monit(
     State(app): State<AppState>,
     Path(name): Path<String>,

@@ -10,7 +10,7 @@ use crate::AppState;
 use crate::error::ApiError;
 
 /// `GET /api/git/:appId`.
-#[utoipa::path(get, operation_id = "gitInfoOfApp", path = "/api/git/{id}", tag = "git", params(("id" = String, Path, description = "an app's id")), responses((status = 200, description = "as POST /api/git/info, on the app's repoPath", body = crate::answers::system::GitInfo), (status = 404, description = "App not found")))]
+#[utoipa::path(get, operation_id = "gitInfoOfApp", path = "/api/git/{id}", tag = "git", params(("id" = String, Path, description = "an app's id")), responses((status = 200, description = "as POST /api/git/info, on the app's repoPath", body = crate::schemas::system::GitInfo), (status = 404, description = "App not found")))]
 pub async fn app_info(
     State(app): State<AppState>,
     Path(id): Path<String>,

@@ -105,7 +105,7 @@ pub async fn actions(State(app): State<AppState>) -> Result<Json<Value>, ApiErro
 }
 
 /// `DELETE /api/history/:id`.
-#[utoipa::path(delete, operation_id = "deleteHistoryEntry", path = "/api/history/{id}", tag = "history", params(("id" = String, Path)), responses((status = 200, description = "`{ deleted }`", body = crate::answers::writes::HistoryDeleted)))]
+#[utoipa::path(delete, operation_id = "deleteHistoryEntry", path = "/api/history/{id}", tag = "history", params(("id" = String, Path)), responses((status = 200, description = "`{ deleted }`", body = crate::schemas::writes::HistoryDeleted)))]
 pub async fn delete_one(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -124,7 +124,7 @@ pub struct ClearQuery {
 }
 
 /// `DELETE /api/history`: everything, or entries older than `olderThanDays`.
-#[utoipa::path(delete, operation_id = "clearHistory", path = "/api/history", tag = "history", params(("olderThanDays" = Option<u32>, Query)), responses((status = 200, description = "`{ cleared: true }`", body = crate::answers::writes::HistoryCleared)))]
+#[utoipa::path(delete, operation_id = "clearHistory", path = "/api/history", tag = "history", params(("olderThanDays" = Option<u32>, Query)), responses((status = 200, description = "`{ cleared: true }`", body = crate::schemas::writes::HistoryCleared)))]
 pub async fn clear(
     State(app): State<AppState>,
     Query(q): Query<ClearQuery>,

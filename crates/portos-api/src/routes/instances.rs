@@ -17,14 +17,14 @@ type Answer = Result<Json<Value>, ApiError>;
 
 /// `GET /api/instances`.
 #[utoipa::path(get, operation_id = "listInstances", path = "/api/instances", tag = "instances",
-    responses((status = 200, description = "`{ self, peers }`; each peer with `needsPairing` (no credential held for it)", body = crate::answers::system::Instances)))]
+    responses((status = 200, description = "`{ self, peers }`; each peer with `needsPairing` (no credential held for it)", body = crate::schemas::system::Instances)))]
 pub async fn list(State(app): State<AppState>) -> Answer {
     Ok(Json(app.instances.list().await?))
 }
 
 /// `GET /api/instances/self`.
 #[utoipa::path(get, operation_id = "getSelfInstance", path = "/api/instances/self", tag = "instances",
-    responses((status = 200, description = "`{ instanceId, name }`", body = crate::answers::system::SelfInstance)))]
+    responses((status = 200, description = "`{ instanceId, name }`", body = crate::schemas::system::SelfInstance)))]
 pub async fn get_self(State(app): State<AppState>) -> Answer {
     Ok(Json(json!(app.instances.ensure_self().await?)))
 }
@@ -38,8 +38,8 @@ pub struct Rename {
 
 /// `PUT /api/instances/self`.
 #[utoipa::path(put, operation_id = "renameSelfInstance", path = "/api/instances/self", tag = "instances",
-    request_body(content = Object, description = "`{ name }`"),
-    responses((status = 200, description = "the identity", body = crate::answers::system::SelfInstance), (status = 400, description = "Name is required")))]
+    request_body(content = crate::schemas::requests::Rename, description = "`{ name }`"),
+    responses((status = 200, description = "the identity", body = crate::schemas::system::SelfInstance), (status = 400, description = "Name is required")))]
 pub async fn rename_self(State(app): State<AppState>, Json(b): Json<Rename>) -> Answer {
     Ok(Json(json!(app.instances.rename_self(&b.name).await?)))
 }
@@ -47,7 +47,7 @@ pub async fn rename_self(State(app): State<AppState>, Json(b): Json<Rename>) -> 
 /// `POST /api/instances/peers`.
 #[utoipa::path(post, operation_id = "addPeer", path = "/api/instances/peers", tag = "instances",
     request_body(content = Object, description = "`{ address, port? (5554), name?, token }`: `token` from `portos token --peer NAME` on the peer"),
-    responses((status = 201, description = "the peer (announced to and probed; `offline` with `lastError` when not reachable now)", body = crate::answers::system::PeerInstance),
+    responses((status = 201, description = "the peer (announced to and probed; `offline` with `lastError` when not reachable now)", body = crate::schemas::system::PeerInstance),
         (status = 400, description = "VALIDATION_ERROR, TOKEN_REQUIRED, INVALID_TOKEN"), (status = 409, description = "PEER_EXISTS"),
         (status = 422, description = "PEER_REFUSED: the peer refused the credential; nothing kept")))]
 pub async fn add_peer(
@@ -60,7 +60,7 @@ pub async fn add_peer(
 /// `PUT /api/instances/peers/:id`.
 #[utoipa::path(put, operation_id = "updatePeer", path = "/api/instances/peers/{id}", tag = "instances", params(("id" = String, Path)),
     request_body(content = Object, description = "`{ name?, enabled?, token? }`: a token pairs the peer again"),
-    responses((status = 200, description = "the peer", body = crate::answers::system::PeerInstance), (status = 400, description = "VALIDATION_ERROR, INVALID_TOKEN"), (status = 404, description = "Peer not found"), (status = 422, description = "PEER_REFUSED")))]
+    responses((status = 200, description = "the peer", body = crate::schemas::system::PeerInstance), (status = 400, description = "VALIDATION_ERROR, INVALID_TOKEN"), (status = 404, description = "Peer not found"), (status = 422, description = "PEER_REFUSED")))]
 pub async fn update_peer(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -71,7 +71,7 @@ pub async fn update_peer(
 
 /// `DELETE /api/instances/peers/:id`.
 #[utoipa::path(delete, operation_id = "removePeer", path = "/api/instances/peers/{id}", tag = "instances", params(("id" = String, Path)),
-    responses((status = 200, description = "`{ success: true }`; the peer's way back is revoked", body = crate::answers::Done), (status = 404, description = "Peer not found")))]
+    responses((status = 200, description = "`{ success: true }`; the peer's way back is revoked", body = crate::schemas::Done), (status = 404, description = "Peer not found")))]
 pub async fn remove_peer(State(app): State<AppState>, Path(id): Path<String>) -> Answer {
     app.instances.remove_peer(&id).await?;
     Ok(Json(json!({ "success": true })))
@@ -79,14 +79,14 @@ pub async fn remove_peer(State(app): State<AppState>, Path(id): Path<String>) ->
 
 /// `POST /api/instances/peers/:id/connect`.
 #[utoipa::path(post, operation_id = "connectPeer", path = "/api/instances/peers/{id}/connect", tag = "instances", params(("id" = String, Path)),
-    responses((status = 200, description = "the peer, announced to again and probed", body = crate::answers::system::PeerInstance), (status = 404, description = "Peer not found"), (status = 409, description = "NEEDS_PAIRING")))]
+    responses((status = 200, description = "the peer, announced to again and probed", body = crate::schemas::system::PeerInstance), (status = 404, description = "Peer not found"), (status = 409, description = "NEEDS_PAIRING")))]
 pub async fn connect(State(app): State<AppState>, Path(id): Path<String>) -> Answer {
     Ok(Json(app.instances.connect(&id).await?))
 }
 
 /// `POST /api/instances/peers/:id/probe`.
 #[utoipa::path(post, operation_id = "probePeer", path = "/api/instances/peers/{id}/probe", tag = "instances", params(("id" = String, Path)),
-    responses((status = 200, description = "the peer after probing", body = crate::answers::system::PeerInstance), (status = 404, description = "Peer not found")))]
+    responses((status = 200, description = "the peer after probing", body = crate::schemas::system::PeerInstance), (status = 404, description = "Peer not found")))]
 pub async fn probe(State(app): State<AppState>, Path(id): Path<String>) -> Answer {
     Ok(Json(app.instances.probe(&id).await?))
 }

@@ -19,7 +19,7 @@ async fn client(app: &AppState, id: &str) -> Result<portos_jira::Jira, ApiError>
     Ok(app.jira.client(id).await?)
 }
 
-#[utoipa::path(get, path = "/api/jira/instances", tag = "jira", operation_id = "listJiraInstances", responses((status = 200, description = "`{ instances: { <id>: { id, name, baseUrl, email, hasApiToken, tokenUpdatedAt, createdAt, updatedAt, customFields, hasCaCert } } }`", body = crate::answers::system::JiraInstances)))]
+#[utoipa::path(get, path = "/api/jira/instances", tag = "jira", operation_id = "listJiraInstances", responses((status = 200, description = "`{ instances: { <id>: { id, name, baseUrl, email, hasApiToken, tokenUpdatedAt, createdAt, updatedAt, customFields, hasCaCert } } }`", body = crate::schemas::system::JiraInstances)))]
 pub async fn list_instances(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let map: serde_json::Map<String, Value> = app
         .jira
@@ -31,7 +31,7 @@ pub async fn list_instances(State(app): State<AppState>) -> Result<Json<Value>, 
     Ok(Json(json!({ "instances": map })))
 }
 
-#[utoipa::path(post, path = "/api/jira/instances", tag = "jira", operation_id = "upsertJiraInstance", request_body(content = Object, description = "`{ id, name, baseUrl, email, apiToken, customFields?, caCert? }`; on an update a missing apiToken keeps the stored one"), responses((status = 200, description = "the instance, no token", body = crate::answers::system::JiraInstance), (status = 400, description = "INVALID_INPUT")))]
+#[utoipa::path(post, path = "/api/jira/instances", tag = "jira", operation_id = "upsertJiraInstance", request_body(content = Object, description = "`{ id, name, baseUrl, email, apiToken, customFields?, caCert? }`; on an update a missing apiToken keeps the stored one"), responses((status = 200, description = "the instance, no token", body = crate::schemas::system::JiraInstance), (status = 400, description = "INVALID_INPUT")))]
 pub async fn upsert_instance(
     State(app): State<AppState>,
     Json(b): Json<InstanceBody>,
@@ -39,7 +39,7 @@ pub async fn upsert_instance(
     Ok(Json(app.jira.upsert(b).await?))
 }
 
-#[utoipa::path(delete, path = "/api/jira/instances/{id}", tag = "jira", operation_id = "deleteJiraInstance", params(("id" = String, Path)), responses((status = 200, description = "`{ success: true }`", body = crate::answers::Done)))]
+#[utoipa::path(delete, path = "/api/jira/instances/{id}", tag = "jira", operation_id = "deleteJiraInstance", params(("id" = String, Path)), responses((status = 200, description = "`{ success: true }`", body = crate::schemas::Done)))]
 pub async fn delete_instance(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -106,7 +106,7 @@ pub struct CommentBody {
     comment: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/jira/instances/{id}/tickets/{ticket}/comments", tag = "jira", operation_id = "commentJiraTicket", params(("id" = String, Path), ("ticket" = String, Path)), request_body(content = Object, description = "`{ comment }`"), responses((status = 200, description = "`{ success: true }`", body = crate::answers::Done), (status = 400, description = "Comment is required")))]
+#[utoipa::path(post, path = "/api/jira/instances/{id}/tickets/{ticket}/comments", tag = "jira", operation_id = "commentJiraTicket", params(("id" = String, Path), ("ticket" = String, Path)), request_body(content = crate::schemas::requests::JiraComment, description = "`{ comment }`"), responses((status = 200, description = "`{ success: true }`", body = crate::schemas::Done), (status = 400, description = "Comment is required")))]
 pub async fn comment(
     State(app): State<AppState>,
     Path((id, ticket)): Path<(String, String)>,
@@ -136,7 +136,7 @@ pub struct TransitionBody {
     transition_id: Option<Value>,
 }
 
-#[utoipa::path(post, path = "/api/jira/instances/{id}/tickets/{ticket}/transition", tag = "jira", operation_id = "transitionJiraTicket", params(("id" = String, Path), ("ticket" = String, Path)), request_body(content = Object, description = "`{ transitionId }`"), responses((status = 200, description = "`{ success: true }`", body = crate::answers::Done), (status = 400, description = "Transition ID is required")))]
+#[utoipa::path(post, path = "/api/jira/instances/{id}/tickets/{ticket}/transition", tag = "jira", operation_id = "transitionJiraTicket", params(("id" = String, Path), ("ticket" = String, Path)), request_body(content = crate::schemas::requests::JiraTransition, description = "`{ transitionId }`"), responses((status = 200, description = "`{ success: true }`", body = crate::schemas::Done), (status = 400, description = "Transition ID is required")))]
 pub async fn transition(
     State(app): State<AppState>,
     Path((id, ticket)): Path<(String, String)>,

@@ -10,20 +10,20 @@ use crate::AppState;
 use crate::error::ApiError;
 
 /// `GET /api/lmstudio/status`.
-#[utoipa::path(get, operation_id = "lmStudioStatus", path = "/api/lmstudio/status", tag = "lmstudio", responses((status = 200, description = "`{ available, baseUrl, loadedModels, models, recommendedThinkingModel, lastCheckAt, lastSuccessAt, lastError, consecutiveErrors }`", body = crate::answers::runs::LmStudioStatus)))]
+#[utoipa::path(get, operation_id = "lmStudioStatus", path = "/api/lmstudio/status", tag = "lmstudio", responses((status = 200, description = "`{ available, baseUrl, loadedModels, models, recommendedThinkingModel, lastCheckAt, lastSuccessAt, lastError, consecutiveErrors }`", body = crate::schemas::runs::LmStudioStatus)))]
 pub async fn status(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(lmstudio::status(&app.ai).await?))
 }
 
 /// `GET /api/lmstudio/models`: 503 when LM Studio is not there.
-#[utoipa::path(get, operation_id = "lmStudioModels", path = "/api/lmstudio/models", tag = "lmstudio", responses((status = 200, description = "`{ available, count, models, recommendedThinkingModel }`", body = crate::answers::runs::LmStudioModels), (status = 503, description = "LM Studio not available")))]
+#[utoipa::path(get, operation_id = "lmStudioModels", path = "/api/lmstudio/models", tag = "lmstudio", responses((status = 200, description = "`{ available, count, models, recommendedThinkingModel }`", body = crate::schemas::runs::LmStudioModels), (status = 503, description = "LM Studio not available")))]
 pub async fn list_models(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(lmstudio::list_models(&app.ai).await?))
 }
 
 macro_rules! model_route {
     ($fn:ident, $action:literal, $kind:expr) => {
-        #[utoipa::path(post, operation_id = concat!("lmStudio_", $action), path = concat!("/api/lmstudio/", $action), tag = "lmstudio", request_body(content = Object, description = "`{ modelId }`"), responses((status = 200, description = "`{ success, modelId, error? }`", body = crate::answers::writes::ModelAction), (status = 400, description = "modelId is required")))]
+        #[utoipa::path(post, operation_id = concat!("lmStudio_", $action), path = concat!("/api/lmstudio/", $action), tag = "lmstudio", request_body(content = Object, description = "`{ modelId }`"), responses((status = 200, description = "`{ success, modelId, error? }`", body = crate::schemas::writes::ModelAction), (status = 400, description = "modelId is required")))]
         pub async fn $fn(State(app): State<AppState>, Json(body): Json<Value>) -> Result<Json<Value>, ApiError> {
             Ok(Json(lmstudio::model_action(&app.ai, &body, $kind).await?))
         }
@@ -85,7 +85,7 @@ pub async fn classify_memory(
 }
 
 /// `GET /api/lmstudio/thinking-stats`.
-#[utoipa::path(get, operation_id = "lmStudioThinkingStats", path = "/api/lmstudio/thinking-stats", tag = "lmstudio", responses((status = 200, description = "`{ localAnalyses, cloudEscalations, localSuccesses, localFailures, localSuccessRate, escalationRate }`", body = crate::answers::runs::ThinkingStats)))]
+#[utoipa::path(get, operation_id = "lmStudioThinkingStats", path = "/api/lmstudio/thinking-stats", tag = "lmstudio", responses((status = 200, description = "`{ localAnalyses, cloudEscalations, localSuccesses, localFailures, localSuccessRate, escalationRate }`", body = crate::schemas::runs::ThinkingStats)))]
 pub async fn thinking_stats(State(app): State<AppState>) -> Json<Value> {
     Json(lmstudio::thinking_stats(&app.ai).await)
 }

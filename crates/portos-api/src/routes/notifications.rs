@@ -61,14 +61,14 @@ pub async fn count(State(app): State<AppState>) -> Result<Json<Value>, ApiError>
 }
 
 /// `GET /api/notifications/counts`.
-#[utoipa::path(get, operation_id = "notificationCounts", path = "/api/notifications/counts", tag = "notifications", responses((status = 200, description = "`{ total, unread, byType }`", body = crate::answers::system::NotificationCounts)))]
+#[utoipa::path(get, operation_id = "notificationCounts", path = "/api/notifications/counts", tag = "notifications", responses((status = 200, description = "`{ total, unread, byType }`", body = crate::schemas::system::NotificationCounts)))]
 pub async fn counts(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(app.notifications.counts().await?))
 }
 
 /// `POST /api/notifications/:id/read`.
 #[utoipa::path(post, operation_id = "readNotification", path = "/api/notifications/{id}/read", tag = "notifications", params(("id" = String, Path)),
-    responses((status = 200, description = "`{ success, notification }`", body = crate::answers::writes::NotificationDone), (status = 404, description = "Notification not found")))]
+    responses((status = 200, description = "`{ success, notification }`", body = crate::schemas::writes::NotificationDone), (status = 404, description = "Notification not found")))]
 pub async fn read(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -78,7 +78,7 @@ pub async fn read(
 }
 
 /// `POST /api/notifications/read-all`.
-#[utoipa::path(post, operation_id = "readAllNotifications", path = "/api/notifications/read-all", tag = "notifications", responses((status = 200, description = "`{ success, updated }`", body = crate::answers::writes::Updated)))]
+#[utoipa::path(post, operation_id = "readAllNotifications", path = "/api/notifications/read-all", tag = "notifications", responses((status = 200, description = "`{ success, updated }`", body = crate::schemas::writes::Updated)))]
 pub async fn read_all(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let updated = app.notifications.mark_all_read().await?;
     Ok(Json(json!({ "success": true, "updated": updated })))
@@ -86,7 +86,7 @@ pub async fn read_all(State(app): State<AppState>) -> Result<Json<Value>, ApiErr
 
 /// `DELETE /api/notifications/:id`.
 #[utoipa::path(delete, operation_id = "removeNotification", path = "/api/notifications/{id}", tag = "notifications", params(("id" = String, Path)),
-    responses((status = 200, description = "`{ success, notification }`: the one removed", body = crate::answers::writes::NotificationDone), (status = 404, description = "Notification not found")))]
+    responses((status = 200, description = "`{ success, notification }`: the one removed", body = crate::schemas::writes::NotificationDone), (status = 404, description = "Notification not found")))]
 pub async fn remove(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -96,7 +96,7 @@ pub async fn remove(
 }
 
 /// `DELETE /api/notifications`.
-#[utoipa::path(delete, operation_id = "clearNotifications", path = "/api/notifications", tag = "notifications", responses((status = 200, description = "`{ success, cleared }`", body = crate::answers::writes::Cleared)))]
+#[utoipa::path(delete, operation_id = "clearNotifications", path = "/api/notifications", tag = "notifications", responses((status = 200, description = "`{ success, cleared }`", body = crate::schemas::writes::Cleared)))]
 pub async fn clear(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let cleared = app.notifications.clear().await?;
     Ok(Json(json!({ "success": true, "cleared": cleared })))

@@ -10,13 +10,13 @@ use crate::AppState;
 use crate::error::ApiError;
 
 /// `GET /api/ports/scan`.
-#[utoipa::path(get, operation_id = "scanPorts", path = "/api/ports/scan", tag = "ports", responses((status = 200, description = "`{ usedPorts, reservedPorts, allOccupied, freeRanges, suggestedPorts, defaultRange, owners: [{ port, address, pid, command, process, group }] }`", body = crate::answers::system::PortScan)))]
+#[utoipa::path(get, operation_id = "scanPorts", path = "/api/ports/scan", tag = "ports", responses((status = 200, description = "`{ usedPorts, reservedPorts, allOccupied, freeRanges, suggestedPorts, defaultRange, owners: [{ port, address, pid, command, process, group }] }`", body = crate::schemas::system::PortScan)))]
 pub async fn scan(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(ports::scan(&app.apps).await?))
 }
 
 /// `POST /api/ports/check`.
-#[utoipa::path(post, operation_id = "checkPorts", path = "/api/ports/check", tag = "ports", request_body(content = Object, description = "`{ ports: [number] }`"), responses((status = 200, description = "`{ <port>: available }`", body = BTreeMap<String,bool>), (status = 400, description = "VALIDATION_ERROR")))]
+#[utoipa::path(post, operation_id = "checkPorts", path = "/api/ports/check", tag = "ports", request_body(content = crate::schemas::requests::PortsToCheck, description = "`{ ports: [number] }`"), responses((status = 200, description = "`{ <port>: available }`", body = BTreeMap<String,bool>), (status = 400, description = "VALIDATION_ERROR")))]
 pub async fn check(
     State(app): State<AppState>,
     Json(body): Json<Value>,
@@ -25,7 +25,7 @@ pub async fn check(
 }
 
 /// `POST /api/ports/allocate`.
-#[utoipa::path(post, operation_id = "allocatePorts", path = "/api/ports/allocate", tag = "ports", request_body(content = Object, description = "`{ count: 1-10 }`"), responses((status = 200, description = "`{ allocated: [port] }`, distinct and free", body = crate::answers::writes::Allocated), (status = 400, description = "VALIDATION_ERROR")))]
+#[utoipa::path(post, operation_id = "allocatePorts", path = "/api/ports/allocate", tag = "ports", request_body(content = crate::schemas::requests::PortsToAllocate, description = "`{ count: 1-10 }`"), responses((status = 200, description = "`{ allocated: [port] }`, distinct and free", body = crate::schemas::writes::Allocated), (status = 400, description = "VALIDATION_ERROR")))]
 pub async fn allocate(
     State(app): State<AppState>,
     Json(body): Json<Value>,

@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use portos_supervisor_client::status_problem;
 
 /// `GET /api/logs/processes`.
-#[utoipa::path(get, operation_id = "listProcesses", path = "/api/logs/processes", tag = "processes", responses((status = 200, description = "every supervised process", body = Vec<crate::answers::services::SupervisedProcess>), (status = 503, description = "no supervisor")))]
+#[utoipa::path(get, operation_id = "listProcesses", path = "/api/logs/processes", tag = "processes", responses((status = 200, description = "every supervised process", body = Vec<crate::schemas::services::SupervisedProcess>), (status = 503, description = "no supervisor")))]
 pub async fn list_processes(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let ps = app.supervisor.list().await?;
     Ok(Json(Value::Array(ps.iter().map(|p| p.summary()).collect())))
@@ -91,7 +91,7 @@ pub async fn process_logs(
 /// `POST /api/processes/:name/:action` (`start`, `stop`, `restart`): one
 /// supervised process, by its name (the dashboard's buttons). The api server's
 /// own process answers first and is acted on just after.
-#[utoipa::path(post, operation_id = "controlProcess", path = "/api/processes/{name}/{action}", tag = "processes", params(("name" = String, Path), ("action" = String, Path, description = "start, stop or restart")), responses((status = 200, description = "`{ success, name, action, pending? }`", body = crate::answers::writes::ProcessControlled), (status = 400, description = "INVALID_ACTION or INVALID_PROCESS_NAME"), (status = 404, description = "no such process")))]
+#[utoipa::path(post, operation_id = "controlProcess", path = "/api/processes/{name}/{action}", tag = "processes", params(("name" = String, Path), ("action" = String, Path, description = "start, stop or restart")), responses((status = 200, description = "`{ success, name, action, pending? }`", body = crate::schemas::writes::ProcessControlled), (status = 400, description = "INVALID_ACTION or INVALID_PROCESS_NAME"), (status = 404, description = "no such process")))]
 pub async fn control_process(
     State(app): State<AppState>,
     Path((name, action)): Path<(String, String)>,

@@ -20,7 +20,7 @@ pub struct ListQuery {
 }
 
 /// `GET /api/runs`: `{ total, runs }`, newest first.
-#[utoipa::path(get, operation_id = "listRuns", path = "/api/runs", tag = "runs", params(("limit" = Option<u32>, Query, description = "default 50"), ("offset" = Option<u32>, Query), ("source" = Option<String>, Query, description = "`all` (default), `devtools`, …")), responses((status = 200, description = "`{ total, runs: [metadata] }`", body = crate::answers::runs::RunList)))]
+#[utoipa::path(get, operation_id = "listRuns", path = "/api/runs", tag = "runs", params(("limit" = Option<u32>, Query, description = "default 50"), ("offset" = Option<u32>, Query), ("source" = Option<String>, Query, description = "`all` (default), `devtools`, …")), responses((status = 200, description = "`{ total, runs: [metadata] }`", body = crate::schemas::runs::RunList)))]
 pub async fn list(State(app): State<AppState>, Query(q): Query<ListQuery>) -> Json<Value> {
     // The original's leniency: a missing, zero or bad number is the default.
     let num = |v: Option<&str>, default: usize| {
@@ -55,7 +55,7 @@ pub struct CreateBody {
 }
 
 /// `POST /api/runs`: 202 at once; the run goes on.
-#[utoipa::path(post, operation_id = "createRun", path = "/api/runs", tag = "runs", request_body(content = Object, description = "`{ providerId, prompt, model?, workspacePath?, workspaceName?, timeout? (ms) }`, or `stage` and `variables` in place of `prompt`"), responses((status = 202, description = "`{ runId, status: \"started\", metadata }`", body = crate::answers::writes::RunStarted), (status = 400, description = "providerId / prompt missing, provider disabled"), (status = 404, description = "Provider or stage not found"), (status = 422, description = "MISSING_VARIABLES (`context.missing`)")))]
+#[utoipa::path(post, operation_id = "createRun", path = "/api/runs", tag = "runs", request_body(content = Object, description = "`{ providerId, prompt, model?, workspacePath?, workspaceName?, timeout? (ms) }`, or `stage` and `variables` in place of `prompt`"), responses((status = 202, description = "`{ runId, status: \"started\", metadata }`", body = crate::schemas::writes::RunStarted), (status = 400, description = "providerId / prompt missing, provider disabled"), (status = 404, description = "Provider or stage not found"), (status = 422, description = "MISSING_VARIABLES (`context.missing`)")))]
 pub async fn create(
     State(app): State<AppState>,
     Json(b): Json<CreateBody>,
@@ -83,7 +83,7 @@ pub async fn create(
 }
 
 /// `GET /api/runs/:id`: the metadata with `isActive`.
-#[utoipa::path(get, operation_id = "getRun", path = "/api/runs/{id}", tag = "runs", params(("id" = String, Path)), responses((status = 200, description = "metadata with `isActive`", body = crate::answers::runs::RunMetadata), (status = 404, description = "Run not found")))]
+#[utoipa::path(get, operation_id = "getRun", path = "/api/runs/{id}", tag = "runs", params(("id" = String, Path)), responses((status = 200, description = "metadata with `isActive`", body = crate::schemas::runs::RunMetadata), (status = 404, description = "Run not found")))]
 pub async fn get(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -114,7 +114,7 @@ pub async fn prompt(
 }
 
 /// `POST /api/runs/:id/stop`: API and CLI runs alike (the original could not stop CLI runs).
-#[utoipa::path(post, operation_id = "stopRun", path = "/api/runs/{id}/stop", tag = "runs", params(("id" = String, Path)), responses((status = 200, description = "`{ success: true }` once it has ended", body = crate::answers::Done), (status = 404, description = "Run not found or not active")))]
+#[utoipa::path(post, operation_id = "stopRun", path = "/api/runs/{id}/stop", tag = "runs", params(("id" = String, Path)), responses((status = 200, description = "`{ success: true }` once it has ended", body = crate::schemas::Done), (status = 404, description = "Run not found or not active")))]
 pub async fn stop(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -143,7 +143,7 @@ pub struct BulkQuery {
 }
 
 /// `DELETE /api/runs?filter=failed`: `{ deletedCount }`.
-#[utoipa::path(delete, operation_id = "deleteFailedRuns", path = "/api/runs", tag = "runs", params(("filter" = String, Query, description = "`failed`")), responses((status = 200, description = "`{ deletedCount }`", body = crate::answers::writes::RunsDeleted), (status = 400, description = "another filter")))]
+#[utoipa::path(delete, operation_id = "deleteFailedRuns", path = "/api/runs", tag = "runs", params(("filter" = String, Query, description = "`failed`")), responses((status = 200, description = "`{ deletedCount }`", body = crate::schemas::writes::RunsDeleted), (status = 400, description = "another filter")))]
 pub async fn delete_failed(
     State(app): State<AppState>,
     Query(q): Query<BulkQuery>,

@@ -31,7 +31,7 @@ fn text<'a>(body: &'a Value, key: &str) -> Result<&'a str, ApiError> {
 
 /// `GET /api/usage`.
 #[utoipa::path(get, operation_id = "usageSummary", path = "/api/usage", tag = "usage",
-    responses((status = 200, description = "`{ totalSessions, totalMessages, totalToolCalls, totalTokens, estimatedCost, currentStreak, longestStreak, last7Days, hourlyActivity, topProviders, topModels, lastUpdated }`", body = crate::answers::runs::UsageSummary)))]
+    responses((status = 200, description = "`{ totalSessions, totalMessages, totalToolCalls, totalTokens, estimatedCost, currentStreak, longestStreak, last7Days, hourlyActivity, topProviders, topModels, lastUpdated }`", body = crate::schemas::runs::UsageSummary)))]
 pub async fn summary(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(usage::summary(&app.ai).await?))
 }
@@ -43,7 +43,7 @@ pub struct DailyQuery {
 
 /// `GET /api/usage/daily` (ours): the days per provider, for the charts.
 #[utoipa::path(get, operation_id = "usageDaily", path = "/api/usage/daily", tag = "usage", params(("days" = Option<u32>, Query, description = "1-90, default 14")),
-    responses((status = 200, description = "`[{ date, byProvider: { <id>: { sessions, messages, tokens } } }]`, oldest first", body = Vec<crate::answers::runs::UsageDaily>), (status = 400, description = "days out of range")))]
+    responses((status = 200, description = "`[{ date, byProvider: { <id>: { sessions, messages, tokens } } }]`, oldest first", body = Vec<crate::schemas::runs::UsageDaily>), (status = 400, description = "days out of range")))]
 pub async fn daily(
     State(app): State<AppState>,
     axum::extract::Query(q): axum::extract::Query<DailyQuery>,
@@ -68,8 +68,8 @@ pub async fn raw(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
 }
 
 /// `POST /api/usage/session`.
-#[utoipa::path(post, operation_id = "usageSession", path = "/api/usage/session", tag = "usage", request_body(content = Object, description = "`{ providerId, providerName?, model? }`"),
-    responses((status = 200, description = "`{ sessionNumber }`", body = crate::answers::writes::UsageSession), (status = 400, description = "VALIDATION_ERROR")))]
+#[utoipa::path(post, operation_id = "usageSession", path = "/api/usage/session", tag = "usage", request_body(content = crate::schemas::requests::UsageSessionBody, description = "`{ providerId, providerName?, model? }`"),
+    responses((status = 200, description = "`{ sessionNumber }`", body = crate::schemas::writes::UsageSession), (status = 400, description = "VALIDATION_ERROR")))]
 pub async fn session(
     State(app): State<AppState>,
     Json(body): Json<Value>,
@@ -82,8 +82,8 @@ pub async fn session(
 }
 
 /// `POST /api/usage/messages`.
-#[utoipa::path(post, operation_id = "usageMessages", path = "/api/usage/messages", tag = "usage", request_body(content = Object, description = "`{ providerId, model?, messageCount, tokenCount? }`"),
-    responses((status = 200, description = "`{ success: true }`", body = crate::answers::Done), (status = 400, description = "VALIDATION_ERROR")))]
+#[utoipa::path(post, operation_id = "usageMessages", path = "/api/usage/messages", tag = "usage", request_body(content = crate::schemas::requests::UsageMessagesBody, description = "`{ providerId, model?, messageCount, tokenCount? }`"),
+    responses((status = 200, description = "`{ success: true }`", body = crate::schemas::Done), (status = 400, description = "VALIDATION_ERROR")))]
 pub async fn messages(
     State(app): State<AppState>,
     Json(body): Json<Value>,
@@ -97,8 +97,8 @@ pub async fn messages(
 }
 
 /// `POST /api/usage/tokens`.
-#[utoipa::path(post, operation_id = "usageTokens", path = "/api/usage/tokens", tag = "usage", request_body(content = Object, description = "`{ inputTokens?, outputTokens? }` (0 when absent)"),
-    responses((status = 200, description = "`{ success: true }`", body = crate::answers::Done), (status = 400, description = "VALIDATION_ERROR")))]
+#[utoipa::path(post, operation_id = "usageTokens", path = "/api/usage/tokens", tag = "usage", request_body(content = crate::schemas::requests::UsageTokensBody, description = "`{ inputTokens?, outputTokens? }` (0 when absent)"),
+    responses((status = 200, description = "`{ success: true }`", body = crate::schemas::Done), (status = 400, description = "VALIDATION_ERROR")))]
 pub async fn tokens(
     State(app): State<AppState>,
     Json(body): Json<Value>,

@@ -1,5 +1,6 @@
-//! The documented shapes of the api's JSON answers: the OpenAPI schemas of
-//! what the handlers answer, one file per area. The domain crates build most
+//! The documented shapes of the api's JSON bodies: the OpenAPI schemas of
+//! what the handlers answer, one file per area, and of what the writes take
+//! ([`requests`]). The domain crates build most
 //! answers as JSON in the original's shapes (so a user's clients keep
 //! working); these types only describe them, and are never built. Every
 //! answer an api test gets is checked against them (`tests/api/conformance.rs`),
@@ -13,6 +14,7 @@
 pub mod agents;
 pub mod brain;
 pub mod cos;
+pub mod requests;
 pub mod runs;
 pub mod services;
 pub mod system;

@@ -162,7 +162,7 @@ pub struct RunStarted {
     pub run_id: String,
     /// `started`.
     pub status: String,
-    pub metadata: crate::answers::runs::RunMetadata,
+    pub metadata: crate::schemas::runs::RunMetadata,
 }
 
 /// `DELETE /api/runs?failed`.
@@ -209,6 +209,6 @@ pub struct LinkAction {
 #[derive(utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Captured {
-    pub inbox_log: crate::answers::brain::BrainInboxEntry,
+    pub inbox_log: crate::schemas::brain::BrainInboxEntry,
     pub message: Option<String>,
 }
