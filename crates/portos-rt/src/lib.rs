@@ -213,6 +213,8 @@ where
     F: FnOnce(Context) -> Fut,
     Fut: Future<Output = Result<App, RtError>>,
 {
+    // Before any thread: the runtime's threads take their arenas as they start.
+    portos_heap::limit_arenas();
     init_tracing();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
