@@ -98,12 +98,8 @@ pub struct BrowserTab {
 #[derive(utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BrowserStatus {
-    pub connected: bool,
-    pub process_running: bool,
-    pub cdp_port: u16,
-    pub cdp_host: String,
-    pub health_port: u16,
-    pub cdp_endpoint: String,
+    #[serde(flatten)]
+    pub health: BrowserHealth,
     pub process: BrowserProcess,
     pub page_count: u64,
     pub pages: Vec<BrowserTab>,
