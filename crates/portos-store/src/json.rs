@@ -77,13 +77,19 @@ impl JsonStore {
         self.root.join(rel)
     }
 
+    /// The write lock of `path`. A lock no one holds or waits for (the map's
+    /// is its only reference) leaves the map here, so the map holds the files
+    /// being written now, not every file ever written (a run's metadata, a
+    /// day's activity: one more path each).
     pub(crate) fn lock_of(&self, path: &Path) -> Arc<tokio::sync::Mutex<()>> {
-        self.locks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(path.to_path_buf())
-            .or_default()
-            .clone()
+        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        locks.retain(|p, l| p == path || Arc::strong_count(l) > 1);
+        locks.entry(path.to_path_buf()).or_default().clone()
+    }
+
+    #[cfg(test)]
+    fn locks_kept(&self) -> usize {
+        self.locks.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     /// Reads `rel`; a missing file is `T::default()`. A file that does not parse
@@ -297,5 +303,34 @@ pub(crate) fn corrupt(path: &Path, e: &serde_json::Error, field: Option<&str>) -
         path: path.to_path_buf(),
         location,
         message: full.strip_suffix(&suffix).unwrap_or(&full).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JsonStore;
+
+    #[tokio::test]
+    async fn a_lock_leaves_the_map_once_its_file_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = JsonStore::new(dir.path());
+        for i in 0..200 {
+            store
+                .save(
+                    &format!("runs/{i}/metadata.json"),
+                    &serde_json::json!({ "i": i }),
+                )
+                .await
+                .unwrap();
+        }
+        assert!(store.locks_kept() <= 1, "{} locks kept", store.locks_kept());
+        // Held locks stay: a write waiting on one must get the same.
+        let held = store.lock_of(std::path::Path::new("/x"));
+        let _guard = held.lock().await;
+        store.save("y.json", &1).await.unwrap();
+        assert!(std::sync::Arc::ptr_eq(
+            &held,
+            &store.lock_of(std::path::Path::new("/x"))
+        ));
     }
 }
