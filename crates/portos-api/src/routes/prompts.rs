@@ -17,7 +17,7 @@ pub async fn list(State(app): State<AppState>) -> Result<Json<Value>, ApiError> 
 }
 
 /// `POST /api/prompts`: a new stage.
-#[utoipa::path(post, operation_id = "createStage", path = "/api/prompts", tag = "prompts", request_body(content = Object, description = "`{ stageName, name, description?, model?, returnsJson?, variables?, template? }`"), responses((status = 200, description = "`{ success, stageName }`", body = crate::schemas::writes::StageCreated), (status = 400, description = "stageName and name are required"), (status = 409, description = "the stage exists")))]
+#[utoipa::path(post, operation_id = "createStage", path = "/api/prompts", tag = "prompts", request_body(content = crate::schemas::requests::NewStage, description = "`{ stageName, name, description?, model?, returnsJson?, variables?, template? }`"), responses((status = 200, description = "`{ success, stageName }`", body = crate::schemas::writes::StageCreated), (status = 400, description = "stageName and name are required"), (status = 409, description = "the stage exists")))]
 pub async fn create(
     State(app): State<AppState>,
     Json(body): Json<Value>,
@@ -42,7 +42,7 @@ pub async fn list_variables(State(app): State<AppState>) -> Result<Json<Value>, 
 }
 
 /// `POST /api/prompts/variables`: `{ key, content, name?, category? }`.
-#[utoipa::path(post, operation_id = "createVariable", path = "/api/prompts/variables", tag = "prompts", request_body(content = Object, description = "`{ key, content, name?, category? }`"), responses((status = 200, description = "`{ success, key }`", body = crate::schemas::writes::VariableCreated), (status = 400, description = "key and content are required"), (status = 409, description = "the key exists")))]
+#[utoipa::path(post, operation_id = "createVariable", path = "/api/prompts/variables", tag = "prompts", request_body(content = crate::schemas::requests::NewVariable, description = "`{ key, content, name?, category? }`"), responses((status = 200, description = "`{ success, key }`", body = crate::schemas::writes::VariableCreated), (status = 400, description = "key and content are required"), (status = 409, description = "the key exists")))]
 pub async fn create_variable(
     State(app): State<AppState>,
     Json(body): Json<Value>,

@@ -116,3 +116,29 @@ pub struct JiraTransition {
     #[schema(min_length = 1)]
     pub transition_id: String,
 }
+
+/// `POST /api/prompts`: a new prompt stage.
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewStage {
+    /// Letters, digits, `-`, `_` and `.`, not first.
+    #[schema(pattern = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$")]
+    pub stage_name: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub model: Option<String>,
+    pub returns_json: Option<bool>,
+    pub variables: Option<Vec<String>>,
+    pub template: Option<String>,
+}
+
+/// `POST /api/prompts/variables`: a new shared variable.
+#[derive(utoipa::ToSchema)]
+pub struct NewVariable {
+    /// Letters, digits and `_`.
+    #[schema(pattern = r"^[A-Za-z0-9_]{1,100}$")]
+    pub key: String,
+    pub content: String,
+    pub name: Option<String>,
+    pub category: Option<String>,
+}
