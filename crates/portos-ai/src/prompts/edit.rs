@@ -117,21 +117,34 @@ pub fn usage(stage: &str) -> Result<Value, AiError> {
     }))
 }
 
+/// A variable's `name`, `category` and `content` from a body, those given;
+/// each must be a string (the original stored whatever came, and a prompt
+/// then rendered `[object Object]`).
+fn variable_fields(b: &Map<String, Value>) -> Result<Map<String, Value>, AiError> {
+    let mut v = Map::new();
+    for f in ["name", "category", "content"] {
+        match b.get(f) {
+            None => {}
+            Some(Value::String(x)) => {
+                v.insert(f.into(), json!(x));
+            }
+            Some(_) => return Err(AiError::validation(format!("{f} must be a string"))),
+        }
+    }
+    Ok(v)
+}
+
 /// A new shared variable from `{ key, content, name?, category? }`; its key.
 pub async fn create_variable(ai: &Ai, body: Value) -> Result<String, AiError> {
     let b = object(body)?;
-    let (Some(key), Some(content)) = (b.get("key").and_then(Value::as_str), b.get("content"))
-    else {
+    let Some(key) = b.get("key").and_then(Value::as_str) else {
         return Err(AiError::validation("key and content are required"));
     };
     check_key(key)?;
-    let mut v = Map::new();
-    for f in ["name", "category"] {
-        if let Some(x) = b.get(f) {
-            v.insert(f.into(), x.clone());
-        }
+    let v = variable_fields(&b)?;
+    if !v.contains_key("content") {
+        return Err(AiError::validation("key and content are required"));
     }
-    v.insert("content".into(), content.clone());
     let key_owned = key.to_string();
     ai.store
         .update(VARIABLES, |f: &mut Map<String, Value>| {
@@ -166,17 +179,15 @@ pub async fn variable(ai: &Ai, key: &str) -> Result<Value, AiError> {
 /// creates the key when missing.
 pub async fn update_variable(ai: &Ai, key: &str, body: Value) -> Result<(), AiError> {
     check_key(key)?;
-    let b = object(body)?;
+    let fields = variable_fields(&object(body)?)?;
     ai.store
         .update(VARIABLES, |f: &mut Map<String, Value>| {
             let v = &mut section(f, "variables")[key];
             if !v.is_object() {
                 *v = json!({});
             }
-            for field in ["name", "category", "content"] {
-                if let Some(x) = b.get(field) {
-                    v[field] = x.clone();
-                }
+            for (field, x) in fields {
+                v[field.as_str()] = x;
             }
             Ok::<(), ()>(())
         })

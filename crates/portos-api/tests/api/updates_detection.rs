@@ -154,6 +154,26 @@ async fn prompts_render_include_keep_versions_and_name_missing_variables() {
         )
         .await;
     assert_eq!(st, 409, "{body}");
+    // A field that is not text is refused, on a create and on an update.
+    let (st, body) = s
+        .post_json(
+            "/api/prompts/variables",
+            &json!({"key": "odd", "content": "x", "category": {}}),
+        )
+        .await;
+    assert_eq!(st, 400, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("category"),
+        "{body}"
+    );
+    let (st, body) = s
+        .send(
+            reqwest::Method::PUT,
+            "/api/prompts/variables/rules",
+            Some(r#"{"content": 7}"#),
+        )
+        .await;
+    assert_eq!(st, 400, "{body}");
     for (stage, template, vars) in [
         ("leaf", "Task: {{task}}", json!([])),
         (
