@@ -114,6 +114,20 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The answer to a request whose handler panicked: 500 `INTERNAL_ERROR` in the
+/// usual shape, so the client gets an answer instead of a dropped connection
+/// and the errors channel hears of it. The panic's message is logged, never
+/// sent: it may name files or values the client should not see.
+pub fn panic_answer(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!("a request handler panicked: {what}");
+    ApiError::internal("the server failed while handling this request").into_response()
+}
+
 impl From<portos_store::StoreError> for ApiError {
     fn from(e: portos_store::StoreError) -> Self {
         use portos_store::StoreError as S;

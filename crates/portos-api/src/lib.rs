@@ -33,6 +33,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use portos_store::JsonStore;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -476,8 +477,19 @@ async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
 /// The REST and WebSocket routes, with every layer.
 pub fn router(state: AppState) -> Router {
     let (api, _) = api_routes();
-    // The four layers as one stack: each route gets one boxed copy of it,
-    // where a `.layer` call each would nest four boxes that a request clones
+    let routes = api
+        .route("/api/{*rest}", axum::routing::any(not_found))
+        .with_state(state.clone())
+        .route("/ws", get(events::ws_handler).with_state(state.clone()));
+    with_rest_layers(&state, routes)
+}
+
+/// The layers every REST route and `/ws` gets: tracing span, body limit,
+/// timeout, errors published as events, and a panicking handler answered
+/// with a 500 instead of a dropped connection.
+pub fn with_rest_layers(state: &AppState, routes: Router) -> Router {
+    // The layers as one stack: each route gets one boxed copy of it,
+    // where a `.layer` call each would nest boxes that a request clones
     // at every level it passes (see `portos_rt::layered`).
     let rest = tower::ServiceBuilder::new()
         .layer(
@@ -496,11 +508,9 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), publish_errors));
-    api.route("/api/{*rest}", axum::routing::any(not_found))
-        .with_state(state.clone())
-        .route("/ws", get(events::ws_handler).with_state(state))
-        .layer(rest)
+        .layer(middleware::from_fn_with_state(state.clone(), publish_errors))
+        .layer(CatchPanicLayer::custom(error::panic_answer));
+    routes.layer(rest)
 }
 
 /// A request slower than this is logged whatever it was.

@@ -199,4 +199,5 @@ mod documented;
 mod holes;
 mod instances;
 mod notifications;
+mod panics;
 mod usage;
