@@ -4,6 +4,9 @@
 //! every `$ref`). A test that checks each answer it gets so also tests the
 //! route's documented contract, with the data the test made.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use serde_json::Value;
 
 /// A document's operations, ready to check answers against.
@@ -12,6 +15,9 @@ pub struct Document {
     /// `(method in capitals, the path template split at '/', the operation)`.
     operations: Vec<(String, Vec<String>, Value)>,
     components: Value,
+    /// Each (operation's index, status)'s schema, compiled the first time
+    /// an answer needs it.
+    validators: Mutex<HashMap<(usize, u16), Arc<jsonschema::Validator>>>,
 }
 
 impl Document {
@@ -27,6 +33,7 @@ impl Document {
         Self {
             operations,
             components: doc["components"].clone(),
+            validators: Mutex::default(),
         }
     }
 
@@ -41,10 +48,16 @@ impl Document {
     /// match, the one with the most literal segments (`/api/cos/agents/history`
     /// before `/api/cos/agents/{id}`).
     pub fn operation(&self, method: &str, path: &str) -> Option<&Value> {
+        self.find(method, path).map(|i| &self.operations[i].2)
+    }
+
+    /// The index of [`operation`](Self::operation)'s answer.
+    fn find(&self, method: &str, path: &str) -> Option<usize> {
         let asked: Vec<&str> = path.split('/').collect();
         self.operations
             .iter()
-            .filter(|(m, segments, _)| {
+            .enumerate()
+            .filter(|(_, (m, segments, _))| {
                 m == method
                     && segments.len() == asked.len()
                     && segments
@@ -52,8 +65,27 @@ impl Document {
                         .zip(&asked)
                         .all(|(t, a)| t.starts_with('{') || t == a)
             })
-            .max_by_key(|(_, segments, _)| segments.iter().filter(|t| !t.starts_with('{')).count())
-            .map(|(_, _, op)| op)
+            .max_by_key(|(_, (_, segments, _))| {
+                segments.iter().filter(|t| !t.starts_with('{')).count()
+            })
+            .map(|(i, _)| i)
+    }
+
+    /// The compiled schema of operation `index`'s `status` answer.
+    fn validator(
+        &self,
+        index: usize,
+        status: u16,
+        schema: &Value,
+    ) -> Result<Arc<jsonschema::Validator>, String> {
+        let mut cache = self.validators.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = cache.get(&(index, status)) {
+            return Ok(v.clone());
+        }
+        let root = serde_json::json!({ "allOf": [schema], "components": self.components });
+        let v = Arc::new(jsonschema::draft202012::new(&root).map_err(|e| e.to_string())?);
+        cache.insert((index, status), v.clone());
+        Ok(v)
     }
 
     /// How the answer breaks the document: a status its operation does not
@@ -67,7 +99,8 @@ impl Document {
         body: Option<&Value>,
     ) -> Option<String> {
         let path = path.split('?').next().unwrap_or(path);
-        let op = self.operation(method, path)?;
+        let index = self.find(method, path)?;
+        let op = &self.operations[index].2;
         let id = op["operationId"].as_str().unwrap_or(path);
         let responses = &op["responses"];
         let Some(response) = responses
@@ -81,8 +114,7 @@ impl Document {
         };
         let schema = response.pointer("/content/application~1json/schema")?;
         let body = body?;
-        let root = serde_json::json!({ "allOf": [schema], "components": self.components });
-        let validator = match jsonschema::draft202012::new(&root) {
+        let validator = match self.validator(index, status, schema) {
             Ok(v) => v,
             Err(e) => {
                 return Some(format!(

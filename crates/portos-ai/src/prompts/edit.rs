@@ -137,14 +137,14 @@ fn variable_fields(b: &Map<String, Value>) -> Result<Map<String, Value>, AiError
 /// A new shared variable from `{ key, content, name?, category? }`; its key.
 pub async fn create_variable(ai: &Ai, body: Value) -> Result<String, AiError> {
     let b = object(body)?;
-    let Some(key) = b.get("key").and_then(Value::as_str) else {
+    let v = variable_fields(&b)?;
+    let (Some(key), true) = (
+        b.get("key").and_then(Value::as_str),
+        v.contains_key("content"),
+    ) else {
         return Err(AiError::validation("key and content are required"));
     };
     check_key(key)?;
-    let v = variable_fields(&b)?;
-    if !v.contains_key("content") {
-        return Err(AiError::validation("key and content are required"));
-    }
     let key_owned = key.to_string();
     ai.store
         .update(VARIABLES, |f: &mut Map<String, Value>| {
